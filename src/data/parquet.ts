@@ -1,0 +1,203 @@
+import duckdb from '@duckdb/node-bindings';
+import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import { existsSync } from 'node:fs';
+import { InputError } from '../util/errors.js';
+
+/**
+ * Parquet through DuckDB, chosen by measurement (docs/benchmarks.md): numeric columns move
+ * between typed arrays and DuckDB vectors with one memcpy per 2048-row chunk, and DuckDB's
+ * Parquet writer/reader does the format. Strings and lists (item metadata, small) go through
+ * the ordinary appender.
+ */
+
+export type NumericColumnType = 'INTEGER' | 'FLOAT' | 'DOUBLE' | 'BIGINT';
+export type NumericArray = Int32Array | Float32Array | Float64Array;
+
+export interface NumericColumn {
+  readonly name: string;
+  /** Type in the Parquet file. BIGINT columns are given as Float64Array (exact below 2^53). */
+  readonly type: NumericColumnType;
+  readonly data: NumericArray;
+}
+
+/** In-memory DuckDB types of the typed arrays (BIGINT is staged as DOUBLE and cast on COPY). */
+function stagingType(c: NumericColumn): duckdb.Type {
+  if (c.data instanceof Int32Array) return duckdb.Type.INTEGER;
+  if (c.data instanceof Float32Array) return duckdb.Type.FLOAT;
+  return duckdb.Type.DOUBLE;
+}
+
+function sqlType(t: duckdb.Type): string {
+  return t === duckdb.Type.INTEGER ? 'INTEGER' : t === duckdb.Type.FLOAT ? 'FLOAT' : 'DOUBLE';
+}
+
+export function quoteIdent(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+export function quoteString(s: string): string {
+  return `'${s.replace(/'/g, "''")}'`;
+}
+
+/** A private in-memory DuckDB connection (high-level API); closed when `fn` ends. */
+export async function withDuckDb<T>(fn: (con: DuckDBConnection) => Promise<T>): Promise<T> {
+  const instance = await DuckDBInstance.create(':memory:', { threads: '2' });
+  const con = await instance.connect();
+  try {
+    return await fn(con);
+  } finally {
+    con.closeSync();
+    instance.closeSync();
+  }
+}
+
+/** A private in-memory DuckDB connection (C-level bindings, for raw vector copies). */
+async function withRawDuckDb<T>(fn: (con: duckdb.Connection) => Promise<T>): Promise<T> {
+  const config = duckdb.create_config();
+  duckdb.set_config(config, 'threads', '2');
+  const db = await duckdb.open(':memory:', config);
+  const con = await duckdb.connect(db);
+  try {
+    return await fn(con);
+  } finally {
+    duckdb.disconnect_sync(con);
+    duckdb.close_sync(db);
+  }
+}
+
+/** First column of the first row of a query, as a number. */
+async function queryNumber(con: duckdb.Connection, sql: string): Promise<number> {
+  const result = await duckdb.query(con, sql);
+  const chunk = await duckdb.fetch_chunk(result);
+  if (!chunk || duckdb.data_chunk_get_size(chunk) === 0) throw new Error(`no result for ${sql}`);
+  const data = duckdb.vector_get_data(duckdb.data_chunk_get_vector(chunk, 0), 8);
+  return Number(new BigInt64Array(data.slice().buffer)[0]);
+}
+
+/**
+ * Writes equal-length numeric columns to a Parquet file (zstd). The caller is responsible for
+ * writing to a temporary path and renaming (see util/fs).
+ */
+export async function writeNumericParquet(path: string, columns: NumericColumn[]): Promise<void> {
+  const n = columns.length > 0 ? columns[0].data.length : 0;
+  for (const c of columns) {
+    if (c.data.length !== n) throw new Error(`writeNumericParquet: column ${c.name} has ${c.data.length} rows, expected ${n}`);
+  }
+  await withRawDuckDb(async (raw) => {
+    const types = columns.map(stagingType);
+    await duckdb.query(raw, `CREATE TABLE t(${columns.map((c, i) => `${quoteIdent(c.name)} ${sqlType(types[i])}`).join(', ')})`);
+    const appender = duckdb.appender_create(raw, null, 't');
+    const chunk = duckdb.create_data_chunk(types.map((t) => duckdb.create_logical_type(t)));
+    const step = duckdb.vector_size();
+    for (let start = 0; start < n; start += step) {
+      const len = Math.min(step, n - start);
+      duckdb.data_chunk_reset(chunk);
+      columns.forEach((c, i) => {
+        const bytes = c.data.BYTES_PER_ELEMENT;
+        duckdb.copy_data_to_vector(
+          duckdb.data_chunk_get_vector(chunk, i),
+          0,
+          c.data.buffer as ArrayBuffer,
+          c.data.byteOffset + start * bytes,
+          len * bytes,
+        );
+      });
+      duckdb.data_chunk_set_size(chunk, len);
+      duckdb.append_data_chunk(appender, chunk);
+    }
+    duckdb.appender_close_sync(appender);
+    const select = columns
+      .map((c) => (c.type === 'BIGINT' ? `CAST(${quoteIdent(c.name)} AS BIGINT) AS ${quoteIdent(c.name)}` : quoteIdent(c.name)))
+      .join(', ');
+    await duckdb.query(raw, `COPY (SELECT ${select} FROM t) TO ${quoteString(path)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 1048576)`);
+  });
+}
+
+/** Number of rows of a Parquet file, from its metadata. */
+export async function parquetRowCount(path: string): Promise<number> {
+  requireFile(path);
+  return withDuckDb(async (con) => {
+    const r = await con.runAndReadAll(`SELECT count(*) FROM read_parquet(${quoteString(path)})`);
+    return Number(r.getRows()[0][0]);
+  });
+}
+
+function requireFile(path: string): void {
+  if (!existsSync(path)) throw new InputError(`${path}: file not found`);
+}
+
+export interface ReadColumnSpec {
+  readonly name: string;
+  /** Typed array the column is read into; integers are cast by DuckDB on the way. */
+  readonly as: 'int32' | 'float32' | 'float64';
+}
+
+/**
+ * Reads numeric columns of a Parquet file (or of a SQL query over it, e.g. with a WHERE)
+ * into typed arrays, streaming chunk by chunk: peak memory is the arrays themselves.
+ * Nulls are rejected with an error naming the column.
+ */
+export async function readNumericParquet(
+  path: string,
+  columns: ReadColumnSpec[],
+  where = '',
+): Promise<Record<string, NumericArray>> {
+  requireFile(path);
+  return withRawDuckDb(async (raw) => {
+    const source = `read_parquet(${quoteString(path)})`;
+    let n: number;
+    try {
+      n = await queryNumber(raw, `SELECT count(*) FROM ${source} ${where}`);
+    } catch (err) {
+      throw new InputError(`${path}: ${(err as Error).message}`);
+    }
+    const out: Record<string, NumericArray> = {};
+    const casts: string[] = [];
+    for (const c of columns) {
+      const sql = c.as === 'int32' ? 'INTEGER' : c.as === 'float32' ? 'FLOAT' : 'DOUBLE';
+      casts.push(`CAST(${quoteIdent(c.name)} AS ${sql})`);
+      out[c.name] = c.as === 'int32' ? new Int32Array(n) : c.as === 'float32' ? new Float32Array(n) : new Float64Array(n);
+    }
+    let result: duckdb.Result;
+    try {
+      result = await duckdb.query(raw, `SELECT ${casts.join(', ')} FROM ${source} ${where}`);
+    } catch (err) {
+      throw new InputError(`${path}: ${(err as Error).message}`);
+    }
+    let offset = 0;
+    for (;;) {
+      const chunk = await duckdb.fetch_chunk(result);
+      if (!chunk) break;
+      const len = duckdb.data_chunk_get_size(chunk);
+      if (len === 0) break;
+      columns.forEach((c, i) => {
+        const target = out[c.name];
+        const bytes = target.BYTES_PER_ELEMENT;
+        const vector = duckdb.data_chunk_get_vector(chunk, i);
+        // null when the chunk has no nulls
+        const validity = duckdb.vector_get_validity(vector, Math.ceil(len / 64) * 8) as Uint8Array | null;
+        if (validity !== null) {
+          for (let r = 0; r < len; r++) {
+            if (!duckdb.validity_row_is_valid(validity, r)) {
+              throw new InputError(`${path}: column ${c.name} has a null at row ${offset + r + 1}`);
+            }
+          }
+        }
+        const data = duckdb.vector_get_data(vector, len * bytes);
+        new Uint8Array(target.buffer, target.byteOffset + offset * bytes, len * bytes).set(data);
+      });
+      offset += len;
+    }
+    if (offset !== n) throw new Error(`${path}: read ${offset} rows, expected ${n}`);
+    return out;
+  });
+}
+
+/** Column names of a Parquet file. */
+export async function parquetColumns(path: string): Promise<string[]> {
+  requireFile(path);
+  return withDuckDb(async (con) => {
+    const r = await con.runAndReadAll(`DESCRIBE SELECT * FROM read_parquet(${quoteString(path)})`);
+    return r.getRows().map((row) => String(row[0]));
+  });
+}

@@ -1,0 +1,51 @@
+import type { IdMap } from '../data/id-map.js';
+import type { TrainingData } from '../data/training-data.js';
+import type { Csr } from '../matrix/csr.js';
+import type { TopK } from '../matrix/topk.js';
+
+/** A dense embedding matrix, row-major: row i is the vector of dense index i. */
+export interface Embeddings {
+  readonly rows: number;
+  readonly dim: number;
+  readonly data: Float32Array;
+}
+
+/**
+ * The one interface every model implements, so that the evaluator, the indexer and the
+ * ranker never special-case a model. Users and items are dense indices of `users` / `items`.
+ */
+export interface Recommender {
+  /** Registry key, e.g. "popularity", "als". */
+  readonly kind: string;
+  readonly users: IdMap;
+  readonly items: IdMap;
+  /**
+   * Top-k items for each dense user index, best first. Items in the user's row of `exclude`
+   * (typically the items they interacted with in training) are never returned.
+   */
+  recommend(users: Int32Array, k: number, exclude: Csr | null): TopK;
+  /** The k most similar items to each given item (the item itself excluded). */
+  similarItems(items: Int32Array, k: number): TopK;
+  /** Item vectors whose inner product with `userEmbeddings` rows is the score, if any. */
+  itemEmbeddings(): Embeddings | null;
+  userEmbeddings(): Embeddings | null;
+  /** Hyper-parameters and other settings worth recording in a manifest. */
+  params(): Record<string, unknown>;
+  /** Writes the model's files into `dir` (an artifact version being built). */
+  save(dir: string): Promise<void>;
+}
+
+/** Settings every fit receives besides the model's own hyper-parameters. */
+export interface FitContext {
+  /** Called once per epoch/iteration with metrics worth tracking (loss, time, ...). */
+  onEpoch?: (epoch: number, metrics: Record<string, number>) => void;
+}
+
+/** Creates (fits) and loads one kind of model. */
+export interface ModelFactory<P = Record<string, unknown>> {
+  readonly kind: string;
+  /** Default hyper-parameters, as the CLI documents them. */
+  readonly defaults: P;
+  fit(data: TrainingData, params: P, ctx?: FitContext): Promise<Recommender>;
+  load(dir: string): Promise<Recommender>;
+}
