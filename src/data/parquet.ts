@@ -1,5 +1,5 @@
 import duckdb from '@duckdb/node-bindings';
-import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import { DuckDBInstance, LIST, VARCHAR, type DuckDBConnection } from '@duckdb/node-api';
 import { existsSync } from 'node:fs';
 import { InputError } from '../util/errors.js';
 
@@ -199,5 +199,69 @@ export async function parquetColumns(path: string): Promise<string[]> {
   return withDuckDb(async (con) => {
     const r = await con.runAndReadAll(`DESCRIBE SELECT * FROM read_parquet(${quoteString(path)})`);
     return r.getRows().map((row) => String(row[0]));
+  });
+}
+
+/** A column of a small row-wise table (item metadata, tags). */
+export interface RowColumn {
+  readonly name: string;
+  readonly type: 'INTEGER' | 'BIGINT' | 'DOUBLE' | 'VARCHAR' | 'VARCHAR[]';
+}
+
+/** A value for one cell; lists are string arrays. */
+export type RowValue = number | string | string[];
+
+/**
+ * Writes a small table (up to a few million rows) row by row through DuckDB's appender.
+ * For the big numeric interaction tables use `writeNumericParquet`.
+ */
+export async function writeRowsParquet(
+  path: string,
+  columns: RowColumn[],
+  rowCount: number,
+  cell: (row: number, col: number) => RowValue,
+): Promise<void> {
+  await withDuckDb(async (con) => {
+    await con.run(`CREATE TABLE t(${columns.map((c) => `${quoteIdent(c.name)} ${c.type}`).join(', ')})`);
+    const appender = await con.createAppender('t');
+    const listType = LIST(VARCHAR);
+    for (let r = 0; r < rowCount; r++) {
+      for (let c = 0; c < columns.length; c++) {
+        const v = cell(r, c);
+        switch (columns[c].type) {
+          case 'INTEGER':
+            appender.appendInteger(v as number);
+            break;
+          case 'BIGINT':
+            appender.appendBigInt(BigInt(v as number));
+            break;
+          case 'DOUBLE':
+            appender.appendDouble(v as number);
+            break;
+          case 'VARCHAR':
+            appender.appendVarchar(v as string);
+            break;
+          case 'VARCHAR[]':
+            appender.appendList(v as string[], listType);
+            break;
+        }
+      }
+      appender.endRow();
+    }
+    appender.closeSync();
+    await con.run(`COPY t TO ${quoteString(path)} (FORMAT parquet, COMPRESSION zstd)`);
+  });
+}
+
+/** Reads a small table into plain JS rows (objects keyed by column name). */
+export async function readRowsParquet(path: string, sql = 'SELECT * FROM src'): Promise<Record<string, unknown>[]> {
+  requireFile(path);
+  return withDuckDb(async (con) => {
+    try {
+      const r = await con.runAndReadAll(`WITH src AS (SELECT * FROM read_parquet(${quoteString(path)})) ${sql}`);
+      return r.getRowObjectsJS() as Record<string, unknown>[];
+    } catch (err) {
+      throw new InputError(`${path}: ${(err as Error).message}`);
+    }
   });
 }
