@@ -1,0 +1,175 @@
+import { closeSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import type { Interactions, ItemCatalog } from '../data/interactions.js';
+import { countDistinct } from '../data/dataset.js';
+import { csrFromCoo, type Csr } from '../matrix/csr.js';
+import type { TopK } from '../matrix/topk.js';
+import type { Recommender } from '../models/model.js';
+import { tempPathFor } from '../util/fs.js';
+import { log } from '../util/log.js';
+import { Progress } from '../util/progress.js';
+import { itemStats, listBeyondAccuracy } from './beyond-accuracy.js';
+import { listAccuracy } from './metrics.js';
+import { buildTargets, type EvalTargets } from './protocol.js';
+
+export interface EvalOptions {
+  /** Cut-offs, e.g. [10, 20, 50]. */
+  readonly ks: number[];
+  /** Item metadata for the diversity metric. */
+  readonly catalog?: ItemCatalog | null;
+  /** Writes `user_id,item_id,rank` (raw ids, rank from 1) of every evaluated user's top-max(K). */
+  readonly dumpRecs?: string;
+  readonly batchSize?: number;
+}
+
+/** Metric name → value, e.g. `ndcg@10`; plus `users` (evaluated users) and `items` (candidates). */
+export type Metrics = Record<string, number>;
+
+export const ACCURACY_METRICS = ['ndcg', 'recall', 'precision', 'map', 'mrr', 'hit_rate'] as const;
+export const LIST_METRICS = ['coverage', 'diversity', 'novelty', 'arp', 'aplt'] as const;
+
+/** The training matrix in the model's dense user × item space. */
+export function seenMatrix(model: Recommender, train: Interactions): Csr {
+  return csrFromCoo(model.users.size, model.items.size, model.users.mapAll(train.userId), model.items.mapAll(train.itemId), null);
+}
+
+/**
+ * Evaluates a fitted model on a split with the protocol of docs/metrics.md: full-catalogue
+ * ranking of training items, seen items filtered, batched over users.
+ */
+export function evaluateModel(model: Recommender, train: Interactions, test: Interactions, opts: EvalOptions): Metrics {
+  const seen = seenMatrix(model, train);
+  const targets = buildTargets(test, model.users, model.items, seen);
+  return evaluateTargets(
+    (users, k) => model.recommend(users, k, seen),
+    model,
+    targets,
+    seen,
+    countDistinct(train.itemId),
+    opts,
+  );
+}
+
+/**
+ * The metric loop, given any source of top-k lists (a model, an ANN index, a ranker): the
+ * protocol and the formulas are the same whatever produced the lists.
+ */
+export function evaluateTargets(
+  recommend: (users: Int32Array, k: number) => TopK,
+  model: Pick<Recommender, 'users' | 'items'>,
+  targets: EvalTargets,
+  seen: Csr,
+  trainItemCount: number,
+  opts: EvalOptions,
+): Metrics {
+  const ks = [...new Set(opts.ks)].sort((a, b) => a - b);
+  if (ks.length === 0 || ks[0] < 1) throw new Error('evaluate: cut-offs must be ≥ 1');
+  const maxK = ks[ks.length - 1];
+  const stats = itemStats(seen, model.items, opts.catalog ?? null);
+  const sums = new Map<string, number>();
+  const add = (name: string, v: number): void => {
+    sums.set(name, (sums.get(name) ?? 0) + v);
+  };
+  const covered = ks.map(() => new Uint8Array(model.items.size));
+  const nUsers = targets.users.length;
+  const batch = opts.batchSize ?? 1024;
+  const progress = new Progress('evaluate', nUsers, 'users');
+  const dump = opts.dumpRecs ? new RecsDump(opts.dumpRecs) : null;
+  const hits = new Uint8Array(maxK);
+  try {
+    for (let start = 0; start < nUsers; start += batch) {
+      const users = targets.users.subarray(start, Math.min(nUsers, start + batch));
+      const top = recommend(users, maxK);
+      for (let b = 0; b < users.length; b++) {
+        const t = start + b;
+        const relStart = targets.relevant.indptr[t];
+        const relEnd = targets.relevant.indptr[t + 1];
+        hits.fill(0);
+        for (let j = 0; j < maxK; j++) {
+          const item = top.items[b * maxK + j];
+          if (item < 0) break;
+          for (let p = relStart; p < relEnd; p++) {
+            if (targets.relevant.indices[p] === item) {
+              hits[j] = 1;
+              break;
+            }
+          }
+        }
+        ks.forEach((k, ki) => {
+          const acc = listAccuracy(hits, k, targets.relevantCount[t]);
+          add(`ndcg@${k}`, acc.ndcg);
+          add(`recall@${k}`, acc.recall);
+          add(`precision@${k}`, acc.precision);
+          add(`map@${k}`, acc.ap);
+          add(`mrr@${k}`, acc.rr);
+          add(`hit_rate@${k}`, acc.hit);
+          const beyond = listBeyondAccuracy(stats, top.items, b * maxK, k);
+          add(`diversity@${k}`, beyond.diversity);
+          add(`novelty@${k}`, beyond.novelty);
+          add(`arp@${k}`, beyond.arp);
+          add(`aplt@${k}`, beyond.aplt);
+          for (let j = 0; j < k; j++) {
+            const item = top.items[b * maxK + j];
+            if (item >= 0) covered[ki][item] = 1;
+          }
+        });
+        dump?.write(model.users.rawId(users[b]), top, b, (i) => model.items.rawId(i));
+      }
+      progress.tick(users.length);
+    }
+    dump?.commit();
+  } catch (err) {
+    dump?.abort();
+    throw err;
+  }
+  progress.finish({ users: nUsers });
+  const metrics: Metrics = {};
+  for (const k of ks) {
+    for (const m of ACCURACY_METRICS) metrics[`${m}@${k}`] = nUsers > 0 ? (sums.get(`${m}@${k}`) ?? 0) / nUsers : 0;
+  }
+  ks.forEach((k, ki) => {
+    metrics[`coverage@${k}`] = trainItemCount > 0 ? covered[ki].reduce((a, b) => a + b, 0) / trainItemCount : 0;
+    for (const m of LIST_METRICS.slice(1)) metrics[`${m}@${k}`] = nUsers > 0 ? (sums.get(`${m}@${k}`) ?? 0) / nUsers : 0;
+  });
+  metrics.users = nUsers;
+  metrics.items = trainItemCount;
+  log.event('eval.done', { metrics });
+  return metrics;
+}
+
+/** Streams recommendations to CSV under a temporary name; renamed into place on commit. */
+class RecsDump {
+  private readonly tmp: string;
+  private readonly fd: number;
+  private buffer: string[] = [];
+
+  constructor(private readonly path: string) {
+    this.tmp = tempPathFor(path);
+    this.fd = openSync(this.tmp, 'w');
+    this.buffer.push('user_id,item_id,rank\n');
+  }
+
+  write(rawUser: number, top: TopK, row: number, rawItem: (i: number) => number): void {
+    for (let j = 0; j < top.k; j++) {
+      const item = top.items[row * top.k + j];
+      if (item < 0) break;
+      this.buffer.push(`${rawUser},${rawItem(item)},${j + 1}\n`);
+    }
+    if (this.buffer.length > 65536) this.flush();
+  }
+
+  private flush(): void {
+    writeSync(this.fd, this.buffer.join(''));
+    this.buffer = [];
+  }
+
+  commit(): void {
+    this.flush();
+    closeSync(this.fd);
+    renameSync(this.tmp, this.path);
+  }
+
+  abort(): void {
+    closeSync(this.fd);
+    rmSync(this.tmp, { force: true });
+  }
+}

@@ -1,0 +1,25 @@
+import { InputError } from '../util/errors.js';
+import type { ModelFactory } from './model.js';
+import { popularityFactory } from './popularity/popularity.js';
+
+/** Parameters reach factories as a generic record (from the CLI or a pipeline file). */
+export type AnyModelFactory = ModelFactory<Record<string, unknown>>;
+
+function generic<P>(f: ModelFactory<P>): AnyModelFactory {
+  return f as unknown as AnyModelFactory;
+}
+
+/** Every model kind the CLI, the evaluator and the pipeline can fit or load, by name. */
+const FACTORIES: readonly AnyModelFactory[] = [
+  generic(popularityFactory),
+];
+
+export function modelKinds(): string[] {
+  return FACTORIES.map((f) => f.kind);
+}
+
+export function getFactory(kind: string): AnyModelFactory {
+  const f = FACTORIES.find((x) => x.kind === kind);
+  if (!f) throw new InputError(`unknown model "${kind}" (known: ${modelKinds().join(', ')})`);
+  return f;
+}
