@@ -41,11 +41,24 @@ export interface FitContext {
   onEpoch?: (epoch: number, metrics: Record<string, number>) => void;
 }
 
+/** A hyper-parameter exposed as a CLI option (`--factors 64`) and a pipeline-file key. */
+export interface ModelOption {
+  /** Key in the params object, e.g. "factors"; the flag is its kebab-case form. */
+  readonly key: string;
+  readonly type: 'int' | 'float' | 'string' | 'boolean';
+  readonly description: string;
+  readonly choices?: readonly string[];
+}
+
 /** Creates (fits) and loads one kind of model. */
 export interface ModelFactory<P = Record<string, unknown>> {
   readonly kind: string;
+  /** One line for `recsys train --help`. */
+  readonly description?: string;
   /** Default hyper-parameters, as the CLI documents them. */
   readonly defaults: P;
+  /** The hyper-parameters a user may set; defaults come from `defaults`. */
+  readonly options?: readonly ModelOption[];
   fit(data: TrainingData, params: P, ctx?: FitContext): Promise<Recommender>;
   load(dir: string): Promise<Recommender>;
 }

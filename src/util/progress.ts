@@ -7,7 +7,7 @@ import { log, quiet } from './log.js';
 export class Progress {
   private done_ = 0;
   private readonly start = Date.now();
-  private lastPrint = 0;
+  private lastPrint = Date.now();
   private readonly tty = Boolean(process.stderr.isTTY) && !quiet();
 
   constructor(

@@ -79,6 +79,7 @@ export class PopularityModel implements Recommender {
 
 export const popularityFactory: ModelFactory<Record<string, never>> = {
   kind: 'popularity',
+  description: 'most popular training items (interaction count, ties by item id)',
   defaults: {},
   async fit(data: TrainingData): Promise<Recommender> {
     const counts = new Float32Array(data.items.size);

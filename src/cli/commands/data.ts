@@ -1,0 +1,75 @@
+import { Command, Option } from 'commander';
+import { readDatasetMeta } from '../../data/dataset.js';
+import { importDataset, parseColumnMapping, type ImportFormat } from '../../data/import.js';
+import { SYNTH_DEFAULTS, synthesizeDataset } from '../../data/synth.js';
+import { intOption, printJson } from '../options.js';
+
+export function dataCommand(): Command {
+  const data = new Command('data').description('import, synthesize and describe datasets');
+
+  data
+    .command('import')
+    .description('MovieLens-style CSV (or ml-100k, or any CSV log) in, a Parquet dataset directory out')
+    .addOption(new Option('--format <format>', 'input format').choices(['movielens', 'ml100k', 'csv']).default('movielens'))
+    .requiredOption('--in <path>', 'input directory (movielens: ratings.csv [movies.csv tags.csv]; ml100k: u.data [u.item]) or CSV file (csv)')
+    .requiredOption('--out <dir>', 'dataset directory to write (replaced only when the import succeeds)')
+    .option('--columns <map>', 'csv format: user=COL,item=COL[,rating=COL][,timestamp=COL]')
+    .option('--delimiter <char>', 'csv format: field delimiter', ',')
+    .addOption(new Option('--encoding <enc>', 'csv format: text encoding').choices(['utf8', 'latin1']).default('utf8'))
+    .option('--skip-bad', 'skip malformed rows (reported) instead of stopping at the first', false)
+    .option('--json', 'print dataset.json instead of a summary', false)
+    .action(async (o: { format: ImportFormat; in: string; out: string; columns?: string; delimiter: string; encoding: 'utf8' | 'latin1'; skipBad: boolean; json: boolean }) => {
+      const meta = await importDataset({
+        format: o.format,
+        input: o.in,
+        out: o.out,
+        skipBad: o.skipBad,
+        columns: o.columns ? parseColumnMapping(o.columns) : undefined,
+        delimiter: o.delimiter,
+        encoding: o.encoding,
+      });
+      if (o.json) printJson(meta);
+      else printSummary(o.out, meta);
+    });
+
+  data
+    .command('synth')
+    .description('write a synthetic MovieLens-shaped dataset (long tails, drifting tastes, planted preferences)')
+    .option('--users <n>', 'users', intOption('--users', 1), SYNTH_DEFAULTS.users)
+    .option('--items <n>', 'items', intOption('--items', 1), SYNTH_DEFAULTS.items)
+    .option('--interactions <n>', 'interactions', intOption('--interactions', 1), SYNTH_DEFAULTS.interactions)
+    .option('--seed <s>', 'random seed', intOption('--seed'), SYNTH_DEFAULTS.seed)
+    .requiredOption('--out <dir>', 'dataset directory to write')
+    .option('--json', 'print dataset.json instead of a summary', false)
+    .action(async (o: { users: number; items: number; interactions: number; seed: number; out: string; json: boolean }) => {
+      const meta = await synthesizeDataset(o.out, { users: o.users, items: o.items, interactions: o.interactions, seed: o.seed });
+      if (o.json) printJson(meta);
+      else printSummary(o.out, meta);
+    });
+
+  data
+    .command('describe')
+    .description('print what a dataset directory holds')
+    .argument('<dir>', 'dataset directory')
+    .option('--json', 'print dataset.json as is', false)
+    .action((dir: string, o: { json: boolean }) => {
+      const meta = readDatasetMeta(dir);
+      if (o.json) printJson(meta);
+      else printSummary(dir, meta);
+    });
+
+  return data;
+}
+
+function printSummary(dir: string, meta: ReturnType<typeof readDatasetMeta>): void {
+  const c = meta.counts;
+  const lines = [
+    `dataset ${dir}`,
+    `  interactions ${c.interactions}, users ${c.users}, items ${c.items} (catalogue ${c.catalog_items}), tags ${c.tags}`,
+    meta.time_range ? `  time ${meta.time_range.min_iso} .. ${meta.time_range.max_iso}` : '  time: none',
+    meta.rating_range ? `  ratings ${meta.rating_range.min} .. ${meta.rating_range.max}` : '',
+    `  source ${meta.source.kind}${meta.source.files ? `: ${meta.source.files.map((f) => f.path).join(', ')}` : ''}`,
+    meta.skipped.rows > 0 ? `  skipped ${meta.skipped.rows} malformed rows, first: ${meta.skipped.first.join(' | ')}` : '',
+  ];
+  process.stdout.write(`${lines.filter((l) => l !== '').join('\n')}\n`);
+}

@@ -1,0 +1,26 @@
+import { Command } from 'commander';
+import { enforceGates, parseGate } from '../../eval/gates.js';
+import { formatMetricsTable } from '../../eval/report.js';
+import { evaluateRun } from '../../pipeline/evaluate.js';
+import { modelKinds } from '../../models/registry.js';
+import { addSplitOptions, collect, cutoffsOption, intOption, printJson, splitSourceFrom, type SplitCliOptions } from '../options.js';
+
+export function evalCommand(): Command {
+  const cmd = new Command('eval')
+    .description('offline evaluation: NDCG/Recall/Precision/MAP/MRR/hit rate, coverage, diversity, novelty; CI gates')
+    .requiredOption('--model <kind|artifact>', `a model kind fitted on the fly (${modelKinds().join(', ')}) or an artifact (e.g. artifacts/als/latest)`)
+    .option('--data <dir>', 'dataset directory (default for an artifact: the data it was trained on)')
+    .option('--k <list>', 'cut-offs, comma-separated', cutoffsOption, [10])
+    .option('--seed <s>', 'random seed of on-the-fly fits', intOption('--seed'), 42)
+    .option('--json', 'print one JSON object of metrics', false)
+    .option('--dump-recs <file>', 'write user_id,item_id,rank CSV of every evaluated user')
+    .option('--fail-under <metric=value>', 'exit 3 when a metric is below the bound (repeatable), e.g. ndcg@10=0.05', collect, []);
+  addSplitOptions(cmd);
+  return cmd.action(async (o: SplitCliOptions & { model: string; data?: string; k: number[]; seed: number; json: boolean; dumpRecs?: string; failUnder: string[] }) => {
+    const gates = o.failUnder.map(parseGate);
+    const outcome = await evaluateRun({ model: o.model, datasetDir: o.data, split: splitSourceFrom(o), ks: o.k, dumpRecs: o.dumpRecs, seed: o.seed });
+    if (o.json) printJson({ protocol: outcome.protocol, ...outcome.metrics });
+    else process.stdout.write(`${formatMetricsTable(outcome.metrics, `${o.model} on ${outcome.protocol}`)}\n`);
+    enforceGates(outcome.metrics, gates);
+  });
+}

@@ -1,0 +1,52 @@
+import { Command, Option } from 'commander';
+import { formatMetricsTable } from '../../eval/report.js';
+import type { ModelOption } from '../../models/model.js';
+import { getFactory, modelKinds } from '../../models/registry.js';
+import { trainModel } from '../../pipeline/train.js';
+import { InputError } from '../../util/errors.js';
+import { addSplitOptions, cutoffsOption, floatOption, intOption, printJson, splitSourceFrom, type SplitCliOptions } from '../options.js';
+
+function kebab(key: string): string {
+  return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+}
+
+function modelOption(opt: ModelOption, defaultValue: unknown): Option {
+  const flag = kebab(opt.key);
+  const o =
+    opt.type === 'boolean'
+      ? new Option(`--${flag}`, opt.description)
+      : new Option(`--${flag} <${opt.type === 'string' ? 'value' : 'n'}>`, opt.description);
+  if (opt.type === 'int') o.argParser(intOption(`--${flag}`));
+  if (opt.type === 'float') o.argParser(floatOption(`--${flag}`));
+  if (opt.choices) o.choices(opt.choices);
+  if (defaultValue !== undefined) o.default(defaultValue);
+  return o;
+}
+
+/** `recsys train <model>`: one subcommand per registered model, with that model's hyper-parameters as options. */
+export function trainCommand(): Command {
+  const train = new Command('train').description(`train a model (${modelKinds().join(', ')}) on a split and save it as a versioned artifact`);
+  for (const kind of modelKinds()) {
+    const factory = getFactory(kind);
+    const cmd = train
+      .command(kind)
+      .description(`train ${kind}${factory.description ? `: ${factory.description}` : ''}`)
+      .requiredOption('--data <dir>', 'dataset directory')
+      .option('--out <dir>', 'artifact directory (versions are created under it)', `artifacts/${kind}`)
+      .option('--seed <s>', 'random seed', intOption('--seed'), 42)
+      .option('--k <list>', 'cut-offs of the evaluation after training', cutoffsOption, [10]);
+    addSplitOptions(cmd, 'temporal-user');
+    for (const opt of factory.options ?? []) cmd.addOption(modelOption(opt, factory.defaults[opt.key]));
+    cmd.option('--json', 'print the metrics as JSON', false);
+    cmd.action(async (o: SplitCliOptions & Record<string, unknown> & { data: string; out: string; seed: number; k: number[]; json: boolean }) => {
+      const split = splitSourceFrom(o);
+      if (!split) throw new InputError('--split is required');
+      const params: Record<string, unknown> = {};
+      for (const opt of factory.options ?? []) if (o[opt.key] !== undefined) params[opt.key] = o[opt.key];
+      const result = await trainModel({ kind, datasetDir: o.data, split, params, seed: o.seed, out: o.out, ks: o.k });
+      if (o.json) printJson({ artifact: result.dir, fit_seconds: result.fitSeconds, ...result.metrics });
+      else process.stdout.write(`${formatMetricsTable(result.metrics, `${kind} → ${result.dir} (fit ${result.fitSeconds.toFixed(1)} s)`)}\n`);
+    });
+  }
+  return train;
+}

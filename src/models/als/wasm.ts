@@ -1,0 +1,74 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { RecsysError } from '../../util/errors.js';
+
+/**
+ * The ALS WebAssembly kernels (asm/als.ts, built by scripts/setup.d/10-wasm.sh) and the
+ * shared memory they work in. The same path resolves from src/ (tests) and dist/ (the CLI).
+ */
+const WASM_PATH = fileURLToPath(new URL('../../../wasm/als.wasm', import.meta.url));
+
+/** Exported kernels the worker pool can run, by index (see `runChunks` in pool.ts). */
+export const KERNELS = ['cgSolve', 'lossRows', 'gramRows', 'scorePanels'] as const;
+export type KernelName = (typeof KERNELS)[number];
+
+let compiled: WebAssembly.Module | null = null;
+
+export function alsWasmModule(): WebAssembly.Module {
+  if (compiled === null) {
+    if (!existsSync(WASM_PATH)) {
+      throw new RecsysError(`${WASM_PATH} is missing: run scripts/setup.sh (make setup) to build the ALS kernels`);
+    }
+    compiled = new WebAssembly.Module(readFileSync(WASM_PATH));
+  }
+  return compiled;
+}
+
+export function instantiateKernels(memory: WebAssembly.Memory): WebAssembly.Instance {
+  return new WebAssembly.Instance(alsWasmModule(), { env: { memory } });
+}
+
+const PAGE = 65536;
+/** wasm32 addresses at most 4 GiB. */
+const MAX_PAGES = 65536;
+/** The first page stays free for anything the AssemblyScript compiler places at low addresses. */
+const RESERVED = PAGE;
+
+function align16(n: number): number {
+  return Math.ceil(n / 16) * 16;
+}
+
+/**
+ * A fixed-size shared WebAssembly.Memory carved into named regions once, up front: a shared
+ * memory cannot be detached, so typed-array views on it stay valid for its whole life.
+ */
+export class WasmArena<K extends string> {
+  readonly memory: WebAssembly.Memory;
+  /** Byte offset of each region, 16-byte aligned for v128 loads. */
+  readonly at: Record<K, number>;
+
+  constructor(regionBytes: Record<K, number>) {
+    const at = {} as Record<K, number>;
+    let top = RESERVED;
+    for (const name of Object.keys(regionBytes) as K[]) {
+      at[name] = top;
+      top += align16(regionBytes[name]);
+    }
+    const pages = Math.ceil(top / PAGE);
+    if (pages > MAX_PAGES) {
+      throw new RecsysError(
+        `ALS needs ${(top / 2 ** 30).toFixed(2)} GiB of WebAssembly memory, more than the 4 GiB a wasm32 memory can address`,
+      );
+    }
+    this.memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
+    this.at = at;
+  }
+
+  f32(region: K, length: number): Float32Array {
+    return new Float32Array(this.memory.buffer, this.at[region], length);
+  }
+
+  i32(region: K, length: number): Int32Array {
+    return new Int32Array(this.memory.buffer, this.at[region], length);
+  }
+}

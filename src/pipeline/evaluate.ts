@@ -1,0 +1,71 @@
+import { existsSync } from 'node:fs';
+import { readManifest, recordMetrics, resolveArtifactDir } from '../artifacts/store.js';
+import { evaluateModel, type Metrics } from '../eval/evaluate.js';
+import type { Recommender } from '../models/model.js';
+import { getFactory, modelKinds } from '../models/registry.js';
+import { protocolLabel, type SplitManifest } from '../split/manifest.js';
+import type { SplitParams } from '../split/split.js';
+import { InputError } from '../util/errors.js';
+import { prepareExperiment, type SplitSource } from './experiment.js';
+
+export interface EvalRequest {
+  /** A model kind (fitted on the fly with its defaults) or an artifact path. */
+  readonly model: string;
+  /** Required for a model kind; for an artifact, defaults to the data it was trained on. */
+  readonly datasetDir?: string;
+  /** For an artifact, defaults to the split it was trained on. */
+  readonly split?: SplitSource;
+  readonly ks: number[];
+  readonly dumpRecs?: string;
+  readonly seed?: number;
+}
+
+export interface EvalOutcome {
+  readonly metrics: Metrics;
+  readonly protocol: string;
+  readonly split: SplitManifest;
+  /** The artifact whose metrics.json received the results, if any. */
+  readonly artifactDir: string | null;
+}
+
+function sameSplit(a: SplitParams, b: Record<string, unknown>): boolean {
+  return a.strategy === b.strategy && (a.strategy === 'leave-last-n' ? a.n === b.n : a.frac === b.frac) && (a.strategy !== 'random-user' || (a.seed ?? 42) === b.seed);
+}
+
+export async function evaluateRun(req: EvalRequest): Promise<EvalOutcome> {
+  if (modelKinds().includes(req.model) && !existsSync(req.model)) {
+    if (!req.datasetDir || !req.split) throw new InputError(`evaluating model kind "${req.model}" needs --data and --split`);
+    const factory = getFactory(req.model);
+    const exp = await prepareExperiment(req.datasetDir, req.split, { seed: req.seed });
+    const model = await factory.fit(exp.training, { ...factory.defaults });
+    const metrics = evaluateModel(model, exp.train, exp.test, { ks: req.ks, catalog: exp.dataset.catalog, dumpRecs: req.dumpRecs });
+    return { metrics, protocol: protocolLabel(exp.split), split: exp.split, artifactDir: null };
+  }
+  const dir = resolveArtifactDir(req.model);
+  const manifest = readManifest(dir);
+  const trainedSplit = manifest.split as unknown as SplitManifest | undefined;
+  if (!manifest.dataset || !trainedSplit) throw new InputError(`${dir}: artifact records no dataset or split to evaluate on`);
+  const split: SplitSource = req.split ?? {
+    strategy: trainedSplit.strategy,
+    frac: trainedSplit.frac ?? 0,
+    n: trainedSplit.n ?? undefined,
+    seed: trainedSplit.seed ?? undefined,
+  };
+  if (!('dir' in split) && !sameSplit(split, trainedSplit as unknown as Record<string, unknown>)) {
+    throw new InputError(
+      `${dir} was trained on the ${protocolLabel(trainedSplit)} split; evaluating it on ${protocolLabel({ strategy: split.strategy, frac: split.frac, n: split.n ?? null, seed: split.seed ?? null })} would put training data in the test set. Train a model on that split instead.`,
+    );
+  }
+  const exp = await prepareExperiment(req.datasetDir ?? manifest.dataset.dir, split, { seed: manifest.seed });
+  if (exp.dataset.meta.interactions_sha256 !== manifest.dataset.interactions_sha256) {
+    throw new InputError(`${dir} was trained on different data than ${exp.dataset.dir} (interactions sha256 differs)`);
+  }
+  if (exp.split.sha256 !== trainedSplit.sha256) {
+    throw new InputError(`${dir}: the split recomputed from the data differs from the one the model was trained on`);
+  }
+  const model: Recommender = await getFactory(manifest.kind).load(dir);
+  const metrics = evaluateModel(model, exp.train, exp.test, { ks: req.ks, catalog: exp.dataset.catalog, dumpRecs: req.dumpRecs });
+  const protocol = protocolLabel(exp.split);
+  recordMetrics(dir, protocol, metrics);
+  return { metrics, protocol, split: exp.split, artifactDir: dir };
+}

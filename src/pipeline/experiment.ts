@@ -1,0 +1,45 @@
+import { loadDataset, type Dataset } from '../data/dataset.js';
+import type { Interactions } from '../data/interactions.js';
+import { buildTrainingData, type TrainingData } from '../data/training-data.js';
+import { describeSplit, isSplitDir, readSplitDir, type SplitManifest } from '../split/manifest.js';
+import { splitInteractions, type SplitParams } from '../split/split.js';
+import { InputError } from '../util/errors.js';
+import { log } from '../util/log.js';
+
+/** Either a split to compute on the fly, or a directory written by `recsys split`. */
+export type SplitSource = SplitParams | { readonly dir: string };
+
+/** A dataset, split and the training data built from it: the input of every fit and eval. */
+export interface Experiment {
+  readonly dataset: Dataset;
+  readonly split: SplitManifest;
+  readonly train: Interactions;
+  readonly test: Interactions;
+  readonly training: TrainingData;
+}
+
+export async function prepareExperiment(
+  datasetDir: string,
+  source: SplitSource,
+  opts: { seed?: number; tags?: boolean } = {},
+): Promise<Experiment> {
+  const dataset = await loadDataset(datasetDir, { catalog: true, tags: opts.tags ?? false });
+  let manifest: SplitManifest;
+  let train: Interactions;
+  let test: Interactions;
+  if ('dir' in source) {
+    if (!isSplitDir(source.dir)) throw new InputError(`${source.dir}: not a split directory`);
+    const saved = await readSplitDir(source.dir);
+    if (saved.manifest.input.interactions_sha256 !== dataset.meta.interactions_sha256) {
+      throw new InputError(`${source.dir}: split was made from different data than ${datasetDir} (interactions sha256 differs)`);
+    }
+    ({ manifest, train, test } = saved);
+  } else {
+    const split = splitInteractions(dataset.interactions, source);
+    manifest = describeSplit(split, dataset);
+    ({ train, test } = split);
+  }
+  log.event('experiment.split', { ...manifest });
+  const training = buildTrainingData(train, { catalog: dataset.catalog, tags: dataset.tags, seed: opts.seed });
+  return { dataset, split: manifest, train, test, training };
+}

@@ -1,0 +1,59 @@
+import { basename, dirname } from 'node:path';
+import { createArtifact, recordMetrics, type ArtifactManifest } from '../artifacts/store.js';
+import { evaluateModel, type Metrics } from '../eval/evaluate.js';
+import type { FitContext, Recommender } from '../models/model.js';
+import { getFactory } from '../models/registry.js';
+import { protocolLabel } from '../split/manifest.js';
+import { log } from '../util/log.js';
+import { prepareExperiment, type Experiment, type SplitSource } from './experiment.js';
+
+export interface TrainRequest {
+  readonly kind: string;
+  readonly datasetDir: string;
+  readonly split: SplitSource;
+  /** Model hyper-parameters; missing ones take the factory's defaults. */
+  readonly params: Record<string, unknown>;
+  readonly seed: number;
+  /** Artifact directory, e.g. artifacts/als: versions are created under it. */
+  readonly out: string;
+  /** Cut-offs of the evaluation run after training. */
+  readonly ks: number[];
+  readonly ctx?: FitContext;
+}
+
+export interface TrainResult {
+  readonly dir: string;
+  readonly manifest: ArtifactManifest;
+  readonly metrics: Metrics;
+  readonly model: Recommender;
+  readonly experiment: Experiment;
+  readonly fitSeconds: number;
+}
+
+/** Fits a model on the training side of a split, saves it as a new artifact version, evaluates it on the test side. */
+export async function trainModel(req: TrainRequest): Promise<TrainResult> {
+  const factory = getFactory(req.kind);
+  const experiment = await prepareExperiment(req.datasetDir, req.split, { seed: req.seed, tags: true });
+  const params = { ...factory.defaults, ...req.params };
+  log.info(`training ${req.kind} on ${experiment.training.users.size} users × ${experiment.training.items.size} items (${experiment.train.userId.length} interactions)`);
+  const started = performance.now();
+  const model = await factory.fit(experiment.training, params, req.ctx);
+  const fitSeconds = (performance.now() - started) / 1000;
+  log.event('train.fit', { kind: req.kind, seconds: fitSeconds, params: model.params() });
+  const { dir, manifest } = await createArtifact(
+    dirname(req.out),
+    basename(req.out),
+    {
+      kind: req.kind,
+      config: { model: req.kind, params: model.params() },
+      seed: req.seed,
+      dataset: { dir: experiment.dataset.dir, interactions_sha256: experiment.dataset.meta.interactions_sha256 },
+      split: { ...experiment.split },
+      details: { fit_seconds: fitSeconds },
+    },
+    (tmp) => model.save(tmp),
+  );
+  const metrics = evaluateModel(model, experiment.train, experiment.test, { ks: req.ks, catalog: experiment.dataset.catalog });
+  recordMetrics(dir, protocolLabel(experiment.split), metrics);
+  return { dir, manifest, metrics, model, experiment, fitSeconds };
+}
