@@ -10,38 +10,38 @@ import {
 const ENVELOPE_BYTES = 1024;
 
 /**
- * Splits run data into runs/log-batch bodies that each respect MLflow's documented request
- * limits (metrics, params, tags, entities in total, bytes). Params go first so they reach the
- * server before the metrics of the same flush; order within each kind is kept, since MLflow
- * writes each kind in request order.
+ * Splits run data into as few runs/log-batch bodies as MLflow's documented request limits
+ * allow (per kind, entities in total, bytes): each request takes up to 100 params, then up to
+ * 100 tags, then metrics until it is full. Order within each kind is kept, since MLflow writes
+ * each kind in request order, and params reach the server no later than the metrics.
  */
 export function splitLogBatch(batch: LogBatchBody): LogBatchBody[] {
   const out: LogBatchBody[] = [];
-  let current = emptyBatch();
-  let entities = 0;
-  let bytes = ENVELOPE_BYTES;
+  const next = { params: 0, tags: 0, metrics: 0 };
+  const remaining = (): boolean =>
+    next.params < batch.params.length || next.tags < batch.tags.length || next.metrics < batch.metrics.length;
 
-  const add = <K extends keyof LogBatchBody>(kind: K, item: LogBatchBody[K][number], kindLimit: number): void => {
-    const size = Buffer.byteLength(JSON.stringify(item)) + 1;
-    if (
-      current[kind].length + 1 > kindLimit ||
-      entities + 1 > MAX_ENTITIES_PER_BATCH ||
-      (entities > 0 && bytes + size > MAX_BATCH_REQUEST_BYTES)
-    ) {
-      out.push(current);
-      current = emptyBatch();
-      entities = 0;
-      bytes = ENVELOPE_BYTES;
-    }
-    (current[kind] as LogBatchBody[K][number][]).push(item);
-    entities += 1;
-    bytes += size;
-  };
-
-  for (const p of batch.params) add('params', p, MAX_PARAMS_TAGS_PER_BATCH);
-  for (const t of batch.tags) add('tags', t, MAX_PARAMS_TAGS_PER_BATCH);
-  for (const m of batch.metrics) add('metrics', m, MAX_METRICS_PER_BATCH);
-  if (entities > 0) out.push(current);
+  while (remaining()) {
+    const part = emptyBatch();
+    let entities = 0;
+    let bytes = ENVELOPE_BYTES;
+    const fill = <K extends keyof LogBatchBody>(kind: K, kindLimit: number): void => {
+      const items = batch[kind];
+      while (next[kind] < items.length && part[kind].length < kindLimit && entities < MAX_ENTITIES_PER_BATCH) {
+        const item = items[next[kind]];
+        const size = Buffer.byteLength(JSON.stringify(item)) + 1;
+        if (entities > 0 && bytes + size > MAX_BATCH_REQUEST_BYTES) return;
+        (part[kind] as LogBatchBody[K][number][]).push(item);
+        next[kind]++;
+        entities++;
+        bytes += size;
+      }
+    };
+    fill('params', MAX_PARAMS_TAGS_PER_BATCH);
+    fill('tags', MAX_PARAMS_TAGS_PER_BATCH);
+    fill('metrics', MAX_METRICS_PER_BATCH);
+    out.push(part);
+  }
   return out;
 }
 
