@@ -1,5 +1,5 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { copyFileSync, existsSync, readFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { InputError } from '../util/errors.js';
 import { sha256File } from '../util/hash.js';
 import { withAtomicDir, writeJsonAtomic } from '../util/fs.js';
@@ -58,6 +58,8 @@ export interface DatasetContent {
   readonly tags?: Tags | null;
   readonly source: DatasetMeta['source'];
   readonly skipped?: DatasetMeta['skipped'];
+  /** Files copied into the dataset as they are (e.g. the data's license README). */
+  readonly copyFiles?: string[];
 }
 
 /** Writes a dataset directory atomically: it appears complete or not at all. */
@@ -66,6 +68,7 @@ export async function writeDataset(outDir: string, content: DatasetContent): Pro
     await writeInteractionsParquet(join(tmp, INTERACTIONS_FILE), content.interactions);
     if (content.catalog) await writeCatalogParquet(join(tmp, ITEMS_FILE), content.catalog);
     if (content.tags) await writeTagsParquet(join(tmp, TAGS_FILE), content.tags);
+    for (const file of content.copyFiles ?? []) copyFileSync(file, join(tmp, basename(file)));
     const meta = describeInteractions(content, await sha256File(join(tmp, INTERACTIONS_FILE)));
     writeJsonAtomic(join(tmp, META_FILE), meta);
     return meta;

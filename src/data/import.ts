@@ -1,5 +1,5 @@
 import { existsSync, statSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { InputError } from '../util/errors.js';
 import { sha256File } from '../util/hash.js';
 import { log } from '../util/log.js';
@@ -393,6 +393,8 @@ export async function importDataset(opts: ImportOptions): Promise<DatasetMeta> {
     tags,
     source: { kind: `import:${opts.format}`, files: await describeSources(inputs), params: { columns: opts.columns } },
     skipped: { rows: bad.rows, first: bad.first },
+    // MovieLens' usage license asks that its README travel with any copy of the data.
+    copyFiles: ['README.txt', 'README'].map((f) => join(opts.format === 'csv' ? dirname(opts.input) : opts.input, f)).filter((f) => existsSync(f)),
   });
   log.event('data.import', { out: opts.out, counts: meta.counts, skipped: bad.rows });
   return meta;
