@@ -77,6 +77,22 @@ export async function ensureExperiment(client: MlflowHttpClient, name: string): 
   }
 }
 
+/** Experiment ids by name for one client, each looked up (or created) once. */
+export class ExperimentIds {
+  private readonly ids = new Map<string, string>();
+
+  constructor(private readonly client: MlflowHttpClient) {}
+
+  async get(name: string): Promise<string> {
+    let id = this.ids.get(name);
+    if (id === undefined) {
+      id = await ensureExperiment(this.client, name);
+      this.ids.set(name, id);
+    }
+    return id;
+  }
+}
+
 export async function createRun(client: MlflowHttpClient, experimentId: string, body: CreateRunBody): Promise<RunInfoJson> {
   const res = await client.post<{ run: { info: RunInfoJson } }>('runs/create', { experiment_id: experimentId, ...body });
   return res.run.info;

@@ -5,7 +5,7 @@ import { processAlive, writeJsonAtomic } from '../util/fs.js';
 import { log } from '../util/log.js';
 import type { LogBatchBody } from './entities.js';
 import { DEFAULT_RETRY_POLICY, MlflowApiError, MlflowHttpClient, type RetryPolicy } from './http-client.js';
-import { createRun, ensureExperiment, logBatch, updateRun, type CreateRunBody, type UpdateRunBody } from './mlflow-api.js';
+import { ExperimentIds, createRun, logBatch, updateRun, type CreateRunBody, type UpdateRunBody } from './mlflow-api.js';
 
 /**
  * Requests a tracking server could not take, kept as JSON lines under the artifact root and
@@ -48,6 +48,13 @@ export function appendToOutbox(root: string, uri: string, request: OutboxRequest
   mkdirSync(root, { recursive: true });
   const entry: OutboxEntry = { v: 1, uri, queued_at: Date.now(), ...request };
   appendFileSync(outboxPath(root), `${JSON.stringify(entry)}\n`);
+}
+
+/** Keeps a request the server refused, with its error, for a person to look at. */
+export function appendRejected(root: string, uri: string, request: OutboxRequest, error: string): void {
+  mkdirSync(root, { recursive: true });
+  const entry = { v: 1, uri, queued_at: Date.now(), ...request, error };
+  appendFileSync(join(root, REJECTED_FILE), `${JSON.stringify(entry)}\n`);
 }
 
 /**
@@ -110,13 +117,14 @@ type ReplayOutcome = 'sent' | 'rejected' | 'later';
 class Replayer {
   private readonly idsPath: string;
   private readonly serverRunIds: Record<string, string>;
-  private readonly experimentIds = new Map<string, string>();
+  private readonly experimentIds: ExperimentIds;
   private warnedUri = false;
 
   constructor(
     private readonly root: string,
     private readonly client: MlflowHttpClient,
   ) {
+    this.experimentIds = new ExperimentIds(client);
     this.idsPath = join(root, IDS_FILE);
     this.serverRunIds = existsSync(this.idsPath) ? (JSON.parse(readFileSync(this.idsPath, 'utf8')) as Record<string, string>) : {};
   }
@@ -132,7 +140,8 @@ class Replayer {
     } catch (err) {
       if (err instanceof MlflowApiError && keepForLater(err)) return 'later';
       if (!(err instanceof MlflowApiError) && !(err instanceof UnknownRunError)) throw err;
-      appendFileSync(join(this.root, REJECTED_FILE), `${JSON.stringify({ ...entry, error: err.message })}\n`);
+      const { v: _v, uri, queued_at: _queuedAt, ...request } = entry;
+      appendRejected(this.root, uri, request, err.message);
       log.warn(`tracking sync: ${entry.op} refused: ${err.message}; kept in ${REJECTED_FILE}`);
       return 'rejected';
     }
@@ -143,7 +152,7 @@ class Replayer {
       case 'create-run': {
         // Already created by an earlier, interrupted sync: creating it again would duplicate it.
         if (this.serverRunIds[entry.local_run_id] !== undefined) return;
-        const experimentId = await this.experimentId(entry.experiment_name);
+        const experimentId = await this.experimentIds.get(entry.experiment_name);
         const info = await createRun(this.client, experimentId, entry.body);
         this.serverRunIds[entry.local_run_id] = info.run_id;
         writeJsonAtomic(this.idsPath, this.serverRunIds);
@@ -155,15 +164,6 @@ class Replayer {
         await updateRun(this.client, this.serverRunId(entry.run), entry.body);
         return;
     }
-  }
-
-  private async experimentId(name: string): Promise<string> {
-    let id = this.experimentIds.get(name);
-    if (id === undefined) {
-      id = await ensureExperiment(this.client, name);
-      this.experimentIds.set(name, id);
-    }
-    return id;
   }
 
   private serverRunId(ref: RunRef): string {

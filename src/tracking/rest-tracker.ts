@@ -1,12 +1,13 @@
 import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
 import { log } from '../util/log.js';
 import { batchSize, splitLogBatch } from './batching.js';
 import { emptyBatch, tagJson, type LogBatchBody, type MetricJson, type ParamJson, type TagJson } from './entities.js';
 import { DISCARD_SINK, GuardedRun, errorText, type RunSink } from './guarded-run.js';
 import { DEFAULT_RETRY_POLICY, MlflowApiError, MlflowHttpClient, type RetryPolicy } from './http-client.js';
 import { MAX_EXPERIMENT_NAME_LENGTH, MAX_METRICS_PER_BATCH, MAX_PARAMS_TAGS_PER_BATCH, clipChars } from './limits.js';
-import { createRun, ensureExperiment, logBatch, updateRun, type CreateRunBody } from './mlflow-api.js';
-import { appendToOutbox, keepForLater, outboxPath, type OutboxRequest, type RunRef } from './outbox.js';
+import { ExperimentIds, createRun, logBatch, updateRun, type CreateRunBody } from './mlflow-api.js';
+import { REJECTED_FILE, appendRejected, appendToOutbox, keepForLater, outboxPath, type OutboxRequest, type RunRef } from './outbox.js';
 import { TAG_RUN_NAME, currentUser, systemTags } from './system-tags.js';
 import type { RunEndStatus, StartRunOptions, TrackedRun, Tracker } from './tracker.js';
 
@@ -25,19 +26,21 @@ export interface RestTrackerOptions {
  * are buffered and sent with runs/log-batch. When the server stays unreachable after the
  * client's retries, the tracker warns once and, for the rest of the process, appends every
  * request to the outbox instead of waiting on the network again; `syncOutbox` sends them later.
- * A request the server refuses (HTTP 400/404) is warned about and dropped.
+ * A request the server refuses (HTTP 400/404…) would be refused again: it is warned about and
+ * kept in `.tracking-outbox.rejected.jsonl` with the error.
  */
 export class RestTracker implements Tracker {
   readonly kind = 'mlflow-rest';
   readonly location: string;
   private readonly client: MlflowHttpClient;
-  private readonly experimentIds = new Map<string, string>();
+  private readonly experimentIds: ExperimentIds;
   private readonly flushIntervalMs: number;
   private offline = false;
 
   constructor(private readonly options: RestTrackerOptions) {
     this.location = options.uri;
     this.client = new MlflowHttpClient(options.uri, { ...DEFAULT_RETRY_POLICY, ...options.retry });
+    this.experimentIds = new ExperimentIds(this.client);
     this.flushIntervalMs = options.flushIntervalMs ?? 5000;
   }
 
@@ -78,7 +81,7 @@ export class RestTracker implements Tracker {
   private async createRun(experiment: string, body: CreateRunBody): Promise<RunRef | null> {
     if (!this.offline) {
       try {
-        const info = await createRun(this.client, await this.experimentId(experiment), body);
+        const info = await createRun(this.client, await this.experimentIds.get(experiment), body);
         return { run_id: info.run_id };
       } catch (err) {
         if (!(err instanceof MlflowApiError) || !keepForLater(err)) throw err;
@@ -88,15 +91,6 @@ export class RestTracker implements Tracker {
     const localId = `local-${randomUUID().replace(/-/g, '')}`;
     this.keep({ op: 'create-run', local_run_id: localId, experiment_name: experiment, body });
     return { local_run_id: localId };
-  }
-
-  private async experimentId(name: string): Promise<string> {
-    let id = this.experimentIds.get(name);
-    if (id === undefined) {
-      id = await ensureExperiment(this.client, name);
-      this.experimentIds.set(name, id);
-    }
-    return id;
   }
 
   /** Sends one request, or keeps it in the outbox. Never throws. */
@@ -113,17 +107,23 @@ export class RestTracker implements Tracker {
         this.goOffline(err);
         this.keep(request);
       } else {
-        log.warn(`tracking: the server refused ${request.op} for run ${request.run.run_id}: ${errorText(err)}; dropped`);
-        log.event('tracking.dropped', { request });
+        log.warn(
+          `tracking: the server refused ${request.op} for run ${request.run.run_id}: ${errorText(err)}; ` +
+            `kept in ${join(this.options.root, REJECTED_FILE)}`,
+        );
+        this.keep(request, errorText(err));
       }
     }
   }
 
-  private keep(request: OutboxRequest): void {
+  /** Appends to the outbox, or with `refusal` to the rejected file; warns if neither can be written. */
+  private keep(request: OutboxRequest, refusal?: string): void {
+    const { root, uri } = this.options;
     try {
-      appendToOutbox(this.options.root, this.options.uri, request);
+      if (refusal === undefined) appendToOutbox(root, uri, request);
+      else appendRejected(root, uri, request, refusal);
     } catch (err) {
-      log.warn(`tracking: could not write ${outboxPath(this.options.root)}: ${errorText(err)}; ${request.op} is lost`);
+      log.warn(`tracking: could not write under ${root}: ${errorText(err)}; ${request.op} is lost`);
     }
   }
 

@@ -1,31 +1,18 @@
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { appendFileSync, existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { OUTBOX_FILE, REJECTED_FILE, outboxPath, readOutboxFile, syncOutbox } from '../../src/tracking/outbox.js';
 import { RestTracker } from '../../src/tracking/rest-tracker.js';
 import type { TrackedRun } from '../../src/tracking/tracker.js';
 import { InputError, RecsysError } from '../../src/util/errors.js';
-import { captureLog } from './log-capture.js';
-import { FAST_RETRY, MlflowTestServer } from './mlflow-test-server.js';
+import { FAST_RETRY, type MlflowTestServer } from './mlflow-test-server.js';
+import { useServerFixture, type ServerFixture } from './server-fixture.js';
 
 let dir: string;
 let server: MlflowTestServer;
-let logs: ReturnType<typeof captureLog>;
-
-beforeEach(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'recsys-outbox-'));
-  logs = captureLog(dir);
-  server = new MlflowTestServer();
-  await server.start();
-});
-
-afterEach(async () => {
-  logs.stop();
-  await server.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
+let logs: ServerFixture['logs'];
+useServerFixture('recsys-outbox-', (f) => ({ dir, server, logs } = f));
 
 function tracker(): RestTracker {
   // A 0 ms flush interval sends every logMetrics call as its own request.

@@ -1,29 +1,16 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { outboxPath } from '../../src/tracking/outbox.js';
+import { describe, expect, it } from 'vitest';
+import { REJECTED_FILE, outboxPath, readOutboxFile } from '../../src/tracking/outbox.js';
 import { RestTracker } from '../../src/tracking/rest-tracker.js';
-import { captureLog } from './log-capture.js';
-import { FAST_RETRY, MlflowTestServer } from './mlflow-test-server.js';
+import { FAST_RETRY, type MlflowTestServer } from './mlflow-test-server.js';
+import { useServerFixture, type ServerFixture } from './server-fixture.js';
 
 let dir: string;
 let server: MlflowTestServer;
-let logs: ReturnType<typeof captureLog>;
-
-beforeEach(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'recsys-rest-'));
-  logs = captureLog(dir);
-  server = new MlflowTestServer();
-  await server.start();
-});
-
-afterEach(async () => {
-  logs.stop();
-  await server.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
+let logs: ServerFixture['logs'];
+useServerFixture('recsys-rest-', (f) => ({ dir, server, logs } = f));
 
 function tracker(flushIntervalMs = 60_000): RestTracker {
   return new RestTracker({ uri: server.uri, root: dir, retry: FAST_RETRY, flushIntervalMs });
@@ -123,7 +110,7 @@ describe('RestTracker against an MLflow REST API server', () => {
     expect(logs.warnings()).toEqual([]);
   });
 
-  it('does not retry a refused request (404): one attempt, a warning, nothing kept', async () => {
+  it('does not retry a refused request (404): one attempt, a warning, kept aside with the error', async () => {
     const run = await tracker().startRun({ experiment: 'refused', runName: 'train' });
     server.runs.delete(run.runId);
     run.logMetric('loss', 1, 0);
@@ -132,6 +119,9 @@ describe('RestTracker against an MLflow REST API server', () => {
     expect(server.count('runs/log-batch', 404)).toBe(1);
     expect(logs.warnings().some((w) => w.includes('refused log-batch') && w.includes('RESOURCE_DOES_NOT_EXIST'))).toBe(true);
     expect(existsSync(outboxPath(dir))).toBe(false);
+    const [rejected] = readOutboxFile(join(dir, REJECTED_FILE)) as unknown as Array<{ op: string; error: string }>;
+    expect(rejected).toMatchObject({ op: 'log-batch', body: { metrics: [{ key: 'loss', value: 1, step: 0 }] } });
+    expect(rejected.error).toContain('RESOURCE_DOES_NOT_EXIST');
   });
 
   it('keeps everything in the outbox during an outage, warns once, never throws, within bounded time', async () => {
