@@ -1,0 +1,74 @@
+/**
+ * Shared by the benchmark scripts (run with `npx vite-node scripts/bench/<name>.ts`, or all of
+ * them with `make bench`): timing whole commands with /usr/bin/time (wall seconds and peak
+ * RSS, median of several runs) and replacing one section of docs/benchmarks.md.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+
+export const BENCH_DOC = new URL('../../docs/benchmarks.md', import.meta.url).pathname;
+export const RECSYS = new URL('../../dist/cli/bin.js', import.meta.url).pathname;
+
+export interface CommandTiming {
+  readonly seconds: number[];
+  readonly medianSeconds: number;
+  readonly peakRssMiB: number;
+}
+
+export function median(values: number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/** Runs a command `runs` times under /usr/bin/time -v; returns wall times and the largest peak RSS. */
+export function timeCommand(argv: string[], runs = 3, env: NodeJS.ProcessEnv = {}): CommandTiming {
+  const seconds: number[] = [];
+  let peak = 0;
+  for (let r = 0; r < runs; r++) {
+    const res = spawnSync('/usr/bin/time', ['-v', ...argv], { encoding: 'utf8', env: { ...process.env, RECSYS_QUIET: '1', ...env }, maxBuffer: 1 << 28 });
+    if (res.status !== 0) throw new Error(`${argv.join(' ')} failed (${res.status}):\n${res.stderr.slice(-2000)}`);
+    const wall = /Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (?:(\d+):)?(\d+):([\d.]+)/.exec(res.stderr);
+    const rss = /Maximum resident set size \(kbytes\): (\d+)/.exec(res.stderr);
+    if (!wall || !rss) throw new Error(`could not read /usr/bin/time output:\n${res.stderr.slice(-1000)}`);
+    seconds.push(Number(wall[1] ?? 0) * 3600 + Number(wall[2]) * 60 + Number(wall[3]));
+    peak = Math.max(peak, Number(rss[1]) / 1024);
+  }
+  return { seconds, medianSeconds: median(seconds), peakRssMiB: peak };
+}
+
+export function machineLine(): string {
+  const cpu = cpus()[0]?.model ?? 'unknown CPU';
+  return `${cpus().length} cores (${cpu}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}`;
+}
+
+export function gitShort(): string {
+  try {
+    return execFileSync('git', ['rev-parse', '--short', 'HEAD']).toString().trim();
+  } catch {
+    return 'unknown';
+  }
+}
+
+/**
+ * Replaces (or appends) the section `## <title>` of docs/benchmarks.md, up to the next `## `.
+ */
+export function writeSection(title: string, body: string): void {
+  const header = `## ${title}`;
+  const doc = existsSync(BENCH_DOC) ? readFileSync(BENCH_DOC, 'utf8') : '# Benchmarks\n';
+  const start = doc.indexOf(`${header}\n`);
+  const section = `${header}\n\n${body.trim()}\n\n`;
+  let out: string;
+  if (start < 0) {
+    out = `${doc.trimEnd()}\n\n${section}`;
+  } else {
+    const next = doc.indexOf('\n## ', start + header.length);
+    out = doc.slice(0, start) + section + (next < 0 ? '' : doc.slice(next + 1));
+  }
+  writeFileSync(BENCH_DOC, `${out.trimEnd()}\n`);
+}
+
+export function fmt(seconds: number): string {
+  return seconds < 10 ? seconds.toFixed(2) : seconds.toFixed(1);
+}
