@@ -9,7 +9,7 @@ import { fromJsonDouble, type MetricJson, type ParamJson, type TagJson } from '.
 import { DISCARD_SINK, GuardedRun, errorText, type RunSink } from './guarded-run.js';
 import { MAX_EXPERIMENT_NAME_LENGTH, clipChars } from './limits.js';
 import { formatPythonFloat } from './python-float.js';
-import { TAG_RUN_NAME, currentUser, systemTags } from './system-tags.js';
+import { TAG_RUN_NAME, currentUser, runTags } from './system-tags.js';
 import type { RunEndStatus, StartRunOptions, TrackedRun, Tracker } from './tracker.js';
 
 /**
@@ -102,7 +102,7 @@ export class FileStoreTracker implements Tracker {
       };
       writeYaml(join(runDir, META_FILE), meta);
       const run = new GuardedRun(runId, label, new FileRunSink(runDir, meta));
-      run.setTags({ ...systemTags(), ...options.tags, [TAG_RUN_NAME]: options.runName });
+      run.setTags(runTags(options));
       if (options.params) run.logParams(options.params);
       return run;
     } catch (err) {

@@ -1,8 +1,9 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { InputError, RecsysError } from '../util/errors.js';
 import { processAlive, writeJsonAtomic } from '../util/fs.js';
 import { log } from '../util/log.js';
+import { Progress } from '../util/progress.js';
 import type { LogBatchBody } from './entities.js';
 import { DEFAULT_RETRY_POLICY, MlflowApiError, MlflowHttpClient, type RetryPolicy } from './http-client.js';
 import { ExperimentIds, createRun, logBatch, updateRun, type CreateRunBody, type UpdateRunBody } from './mlflow-api.js';
@@ -43,18 +44,23 @@ export function outboxPath(root: string): string {
   return join(root, OUTBOX_FILE);
 }
 
+export function outboxEntry(uri: string, request: OutboxRequest): OutboxEntry {
+  return { v: 1, uri, queued_at: Date.now(), ...request };
+}
+
 /** Appends one request (a single write of one line, so concurrent appenders do not interleave). */
-export function appendToOutbox(root: string, uri: string, request: OutboxRequest): void {
-  mkdirSync(root, { recursive: true });
-  const entry: OutboxEntry = { v: 1, uri, queued_at: Date.now(), ...request };
-  appendFileSync(outboxPath(root), `${JSON.stringify(entry)}\n`);
+export function appendToOutbox(root: string, entry: OutboxEntry): void {
+  appendLine(outboxPath(root), entry);
 }
 
 /** Keeps a request the server refused, with its error, for a person to look at. */
-export function appendRejected(root: string, uri: string, request: OutboxRequest, error: string): void {
-  mkdirSync(root, { recursive: true });
-  const entry = { v: 1, uri, queued_at: Date.now(), ...request, error };
-  appendFileSync(join(root, REJECTED_FILE), `${JSON.stringify(entry)}\n`);
+export function appendRejected(root: string, entry: OutboxEntry, error: string): void {
+  appendLine(join(root, REJECTED_FILE), { ...entry, error });
+}
+
+function appendLine(path: string, value: unknown): void {
+  mkdirSync(dirname(path), { recursive: true });
+  appendFileSync(path, `${JSON.stringify(value)}\n`);
 }
 
 /**
@@ -91,17 +97,21 @@ export async function syncOutbox(root: string, uri: string, retry: RetryPolicy =
       let done = existsSync(progressPath) ? statSync(progressPath).size : 0;
       // Read again until nothing new: a tracker may have appended just as the file was renamed.
       for (let entries = readOutboxFile(sendingPath); done < entries.length; entries = readOutboxFile(sendingPath)) {
+        const progress = new Progress('tracking sync', entries.length - done, 'requests');
         for (; done < entries.length; done++) {
           const outcome = await replayer.replay(entries[done]);
           if (outcome === 'later') {
             result.pending = entries.length - done + countEntries(outboxPath(root));
-            log.warn(`tracking sync: ${uri} is unreachable; ${result.pending} request(s) still waiting in ${root}`);
+            progress.finish({ ...result });
+            log.warn(`tracking sync: ${uri} did not take the requests (${replayer.lastError}); ${result.pending} still waiting in ${root}`);
             return result;
           }
           if (outcome === 'sent') result.sent++;
           else result.failed++;
           appendFileSync(progressPath, '.');
+          progress.tick();
         }
+        progress.finish({ ...result });
       }
       rmSync(sendingPath);
       rmSync(progressPath, { force: true });
@@ -119,6 +129,8 @@ class Replayer {
   private readonly serverRunIds: Record<string, string>;
   private readonly experimentIds: ExperimentIds;
   private warnedUri = false;
+  /** Why the last request had to wait for a later sync. */
+  lastError = '';
 
   constructor(
     private readonly root: string,
@@ -138,10 +150,12 @@ class Replayer {
       await this.send(entry);
       return 'sent';
     } catch (err) {
-      if (err instanceof MlflowApiError && keepForLater(err)) return 'later';
+      if (err instanceof MlflowApiError && keepForLater(err)) {
+        this.lastError = err.message;
+        return 'later';
+      }
       if (!(err instanceof MlflowApiError) && !(err instanceof UnknownRunError)) throw err;
-      const { v: _v, uri, queued_at: _queuedAt, ...request } = entry;
-      appendRejected(this.root, uri, request, err.message);
+      appendRejected(this.root, entry, err.message);
       log.warn(`tracking sync: ${entry.op} refused: ${err.message}; kept in ${REJECTED_FILE}`);
       return 'rejected';
     }

@@ -7,8 +7,17 @@ import { DISCARD_SINK, GuardedRun, errorText, type RunSink } from './guarded-run
 import { DEFAULT_RETRY_POLICY, MlflowApiError, MlflowHttpClient, type RetryPolicy } from './http-client.js';
 import { MAX_EXPERIMENT_NAME_LENGTH, MAX_METRICS_PER_BATCH, MAX_PARAMS_TAGS_PER_BATCH, clipChars } from './limits.js';
 import { ExperimentIds, createRun, logBatch, updateRun, type CreateRunBody } from './mlflow-api.js';
-import { REJECTED_FILE, appendRejected, appendToOutbox, keepForLater, outboxPath, type OutboxRequest, type RunRef } from './outbox.js';
-import { TAG_RUN_NAME, currentUser, systemTags } from './system-tags.js';
+import {
+  REJECTED_FILE,
+  appendRejected,
+  appendToOutbox,
+  keepForLater,
+  outboxEntry,
+  outboxPath,
+  type OutboxRequest,
+  type RunRef,
+} from './outbox.js';
+import { currentUser, runTags } from './system-tags.js';
 import type { RunEndStatus, StartRunOptions, TrackedRun, Tracker } from './tracker.js';
 
 export interface RestTrackerOptions {
@@ -53,17 +62,13 @@ export class RestTracker implements Tracker {
     const label = `${options.experiment}/${options.runName}`;
     try {
       const experiment = clipChars(options.experiment, MAX_EXPERIMENT_NAME_LENGTH);
-      const tags: TagJson[] = Object.entries({ ...systemTags(), ...options.tags, [TAG_RUN_NAME]: options.runName }).map(
-        ([k, v]) => tagJson(k, v),
-      );
       const body: CreateRunBody = {
         run_name: options.runName,
         start_time: options.startTime ?? Date.now(),
         user_id: currentUser(),
-        tags,
+        tags: Object.entries(runTags(options)).map(([k, v]) => tagJson(k, v)),
       };
       const ref = await this.createRun(experiment, body);
-      if (ref === null) return new GuardedRun('untracked', label, DISCARD_SINK);
       const runId = 'run_id' in ref ? ref.run_id : ref.local_run_id;
       const run = new GuardedRun(runId, label, new RestRunSink(this, ref, this.flushIntervalMs));
       if (options.params) {
@@ -77,8 +82,8 @@ export class RestTracker implements Tracker {
     }
   }
 
-  /** The server's run, a local run waiting in the outbox, or null when the server refused it. */
-  private async createRun(experiment: string, body: CreateRunBody): Promise<RunRef | null> {
+  /** The server's run, or a local run waiting in the outbox. Throws when the server refused it. */
+  private async createRun(experiment: string, body: CreateRunBody): Promise<RunRef> {
     if (!this.offline) {
       try {
         const info = await createRun(this.client, await this.experimentIds.get(experiment), body);
@@ -120,8 +125,9 @@ export class RestTracker implements Tracker {
   private keep(request: OutboxRequest, refusal?: string): void {
     const { root, uri } = this.options;
     try {
-      if (refusal === undefined) appendToOutbox(root, uri, request);
-      else appendRejected(root, uri, request, refusal);
+      const entry = outboxEntry(uri, request);
+      if (refusal === undefined) appendToOutbox(root, entry);
+      else appendRejected(root, entry, refusal);
     } catch (err) {
       log.warn(`tracking: could not write under ${root}: ${errorText(err)}; ${request.op} is lost`);
     }

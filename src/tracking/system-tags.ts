@@ -44,3 +44,8 @@ export function systemTags(): Record<string, string> {
   if (cachedCommit) tags[TAG_GIT_COMMIT] = cachedCommit;
   return tags;
 }
+
+/** All tags a new run starts with: the standard ones, the caller's, and its name. */
+export function runTags(options: { runName: string; tags?: Record<string, string> }): Record<string, string> {
+  return { ...systemTags(), ...options.tags, [TAG_RUN_NAME]: options.runName };
+}

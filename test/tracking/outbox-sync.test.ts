@@ -84,7 +84,7 @@ describe('outbox and syncOutbox', () => {
     expect(first.sent).toBeGreaterThan(0);
     expect(first.pending).toBeGreaterThan(0);
     expect(first.sent + first.pending).toBe(7);
-    expect(logs.warnings().some((w) => w.includes('still waiting'))).toBe(true);
+    expect(logs.warnings().some((w) => w.includes('TEMPORARILY_UNAVAILABLE') && w.includes('still waiting'))).toBe(true);
 
     server.recover();
     const second = await syncOutbox(dir, server.uri, FAST_RETRY);
