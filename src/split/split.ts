@@ -110,7 +110,7 @@ export function splitInteractions(x: Interactions, params: SplitParams): Split {
  * Grouping is a counting sort over dense user ranks; only the small per-user groups are
  * sorted with a comparator, which keeps 25M rows to a few seconds.
  */
-function rowsByUserThenTime(x: Interactions): Int32Array {
+export function rowsByUserThenTime(x: Interactions): Int32Array {
   const n = x.userId.length;
   const users = Int32Array.from(x.userId).sort();
   const distinct: number[] = [];
