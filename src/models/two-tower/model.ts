@@ -1,0 +1,251 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { readNpyFloat32, readNpyInt32, writeNpy } from '../../artifacts/npy.js';
+import { IdMap } from '../../data/id-map.js';
+import type { TrainingData } from '../../data/training-data.js';
+import { csrFromCoo, type Csr } from '../../matrix/csr.js';
+import type { TopK } from '../../matrix/topk.js';
+import { InputError } from '../../util/errors.js';
+import { writeJsonAtomic } from '../../util/fs.js';
+import type { Embeddings, FitContext, ModelFactory, Recommender } from '../model.js';
+import { EmbeddingTable } from './adam.js';
+import { initBackend } from './backend.js';
+import { ItemContent, type FeatureVocab } from './features.js';
+import { TwoTowerNet } from './net.js';
+import { TowerParams, type TowerShape } from './network.js';
+import { exportTowers } from './onnx-export.js';
+import { resolveParams, TWO_TOWER_DEFAULTS, TWO_TOWER_OPTIONS, type TwoTowerParams } from './params.js';
+import { dotTopK } from './scoring.js';
+import type { UserSequences } from './sequences.js';
+import { fitTwoTower, type TrainingSummary } from './train.js';
+
+/** Files of a saved two-tower model (docs/artifacts.md). */
+const FILES = {
+  model: 'model.json',
+  features: 'features.json',
+  userIds: 'user_ids.npy',
+  itemIds: 'item_ids.npy',
+  userEmbeddings: 'user_embeddings.npy',
+  itemEmbeddings: 'item_embeddings.npy',
+  userHistory: 'user_history.npy',
+  towerWeights: 'tower_weights.npy',
+  userTable: 'user_table.npy',
+  itemTable: 'item_table.npy',
+  historyTable: 'history_table.npy',
+  catalogItemIds: 'catalog_item_ids.npy',
+  catalogFeatures: 'catalog_features.npy',
+} as const;
+
+const FORMAT_VERSION = 1;
+
+interface ModelJson {
+  readonly format_version: number;
+  readonly params: TwoTowerParams;
+  readonly towers: { readonly user: TowerShape; readonly item: TowerShape };
+  readonly history_length: number;
+  readonly training: TrainingSummary | null;
+}
+
+interface FeaturesJson {
+  readonly layout: string;
+  readonly genres: string[];
+  readonly year_edges: number[];
+  readonly tags: string[];
+  readonly widths: { genres: number; year: number; tags: number };
+}
+
+/**
+ * The two-tower retrieval model: score(user, item) = ⟨user tower(user, recent items), item
+ * tower(item, content)⟩, both L2-normalised. User and item vectors of the training spaces are
+ * computed once and kept; the towers stay available for items and users outside them.
+ */
+export class TwoTowerModel implements Recommender {
+  readonly kind = 'two-tower';
+
+  constructor(
+    readonly users: IdMap,
+    readonly items: IdMap,
+    readonly net: TwoTowerNet,
+    readonly content: ItemContent,
+    /** users × historyLength: each training user's latest items (dense), -1 padded in front. */
+    readonly userHistory: Int32Array,
+    private readonly hyper: TwoTowerParams,
+    readonly training: TrainingSummary | null,
+    private readonly userVectors: Float32Array = net.embedUsers(Int32Array.from({ length: users.size }, (_, i) => i), userHistory, hyper.history),
+    private readonly itemVectors: Float32Array = net.embedItems(Int32Array.from({ length: items.size }, (_, i) => i), content.rowsFor(items.ids)),
+  ) {}
+
+  get historyLength(): number {
+    return this.hyper.history;
+  }
+
+  recommend(users: Int32Array, k: number, exclude: Csr | null): TopK {
+    return dotTopK(this.takeUsers(users), this.itemEmbeddings(), k, users, exclude);
+  }
+
+  similarItems(items: Int32Array, k: number): TopK {
+    const d = this.net.dim;
+    const queries = new Float32Array(items.length * d);
+    items.forEach((item, b) => queries.set(this.itemVectors.subarray(item * d, (item + 1) * d), b * d));
+    const rows = Int32Array.from({ length: items.length }, (_, b) => b);
+    const self = csrFromCoo(items.length, this.items.size, rows, items, null);
+    return dotTopK({ rows: items.length, dim: d, data: queries }, this.itemEmbeddings(), k, rows, self);
+  }
+
+  itemEmbeddings(): Embeddings {
+    return { rows: this.items.size, dim: this.net.dim, data: this.itemVectors };
+  }
+
+  userEmbeddings(): Embeddings {
+    return { rows: this.users.size, dim: this.net.dim, data: this.userVectors };
+  }
+
+  /**
+   * Item vectors for raw item ids, training items or not: an id outside the training items gets
+   * the content-only vector (item index -1 and its catalogue features), the cold-start path.
+   */
+  embedItems(rawItemIds: Int32Array): Embeddings {
+    const data = this.net.embedItems(this.items.mapAll(rawItemIds), this.content.rowsFor(rawItemIds));
+    return { rows: rawItemIds.length, dim: this.net.dim, data };
+  }
+
+  /**
+   * User vectors from raw ids and histories (n × historyLength raw item ids, any order, padded
+   * with any id that is not a training item, e.g. -1): a user unseen in training, or one whose
+   * history grew, gets a vector without retraining.
+   */
+  embedUsers(rawUserIds: Int32Array, historyRawItemIds: Int32Array): Embeddings {
+    const L = this.hyper.history;
+    if (historyRawItemIds.length !== rawUserIds.length * L) {
+      throw new InputError(`two-tower: histories must be ${rawUserIds.length} × ${L} item ids, got ${historyRawItemIds.length} values`);
+    }
+    const data = this.net.embedUsers(this.users.mapAll(rawUserIds), this.items.mapAll(historyRawItemIds), L);
+    return { rows: rawUserIds.length, dim: this.net.dim, data };
+  }
+
+  /**
+   * Top-k over the training items plus `extraRawItemIds` (e.g. cold items of a temporal split),
+   * scored with their content-only vectors. In the result, an index i < items.size is a dense
+   * training item; i ≥ items.size is extraRawItemIds[i − items.size].
+   */
+  recommendExtended(users: Int32Array, k: number, exclude: Csr | null, extraRawItemIds: Int32Array): TopK {
+    const extra = this.embedItems(extraRawItemIds);
+    const all = new Float32Array(this.itemVectors.length + extra.data.length);
+    all.set(this.itemVectors);
+    all.set(extra.data, this.itemVectors.length);
+    return dotTopK(this.takeUsers(users), { rows: this.items.size + extra.rows, dim: this.net.dim, data: all }, k, users, exclude);
+  }
+
+  params(): Record<string, unknown> {
+    return { ...this.hyper };
+  }
+
+  async save(dir: string): Promise<void> {
+    const { net, content } = this;
+    const L = this.hyper.history;
+    writeNpy(join(dir, FILES.userIds), this.users.ids);
+    writeNpy(join(dir, FILES.itemIds), this.items.ids);
+    writeNpy(join(dir, FILES.userEmbeddings), this.userVectors, [this.users.size, net.dim]);
+    writeNpy(join(dir, FILES.itemEmbeddings), this.itemVectors, [this.items.size, net.dim]);
+    writeNpy(join(dir, FILES.userHistory), this.userHistory, [this.users.size, L]);
+    writeNpy(join(dir, FILES.towerWeights), net.towers.flat);
+    writeNpy(join(dir, FILES.userTable), net.userTable.data, [net.userTable.rows, net.dim]);
+    writeNpy(join(dir, FILES.itemTable), net.itemTable.data, [net.itemTable.rows, net.dim]);
+    writeNpy(join(dir, FILES.historyTable), net.historyTable.data, [net.historyTable.rows, net.dim]);
+    writeNpy(join(dir, FILES.catalogItemIds), content.rawIds);
+    writeNpy(join(dir, FILES.catalogFeatures), content.rows, [content.rawIds.length, content.widths.total]);
+    const model: ModelJson = {
+      format_version: FORMAT_VERSION,
+      params: this.hyper,
+      towers: { user: net.towers.userShape, item: net.towers.itemShape },
+      history_length: L,
+      training: this.training,
+    };
+    writeJsonAtomic(join(dir, FILES.model), model);
+    const w = content.widths;
+    const features: FeaturesJson = {
+      layout: 'item tower content row = [genres multi-hot | year one-hot | tags multi-hot]; year bucket = number of year_edges <= year, last column = unknown year; tags are lower-cased, trimmed, single-spaced',
+      genres: content.vocab.genres,
+      year_edges: content.vocab.yearEdges,
+      tags: content.vocab.tags,
+      widths: { genres: w.genres, year: w.year, tags: w.tags },
+    };
+    writeJsonAtomic(join(dir, FILES.features), features);
+    exportTowers(net, w, dir, packageVersion());
+  }
+
+  private takeUsers(users: Int32Array): Embeddings {
+    const d = this.net.dim;
+    const data = new Float32Array(users.length * d);
+    users.forEach((u, b) => data.set(this.userVectors.subarray(u * d, (u + 1) * d), b * d));
+    return { rows: users.length, dim: d, data };
+  }
+}
+
+/** Each user's latest `length` items (dense), most recent last, -1 padded in front. */
+export function latestItems(seq: UserSequences, length: number): Int32Array {
+  const out = new Int32Array(seq.nUsers * length).fill(-1);
+  for (let u = 0; u < seq.nUsers; u++) {
+    const first = Math.max(seq.start[u], seq.start[u + 1] - length);
+    out.set(seq.items.subarray(first, seq.start[u + 1]), u * length + length - (seq.start[u + 1] - first));
+  }
+  return out;
+}
+
+function packageVersion(): string {
+  try {
+    return (createRequire(import.meta.url)('../../../package.json') as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}
+
+function readJson<T>(path: string): T {
+  if (!existsSync(path)) throw new InputError(`${path}: missing (not a two-tower model directory?)`);
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as T;
+  } catch (err) {
+    throw new InputError(`${path}: ${(err as Error).message}`);
+  }
+}
+
+async function loadTwoTower(dir: string): Promise<TwoTowerModel> {
+  const meta = readJson<ModelJson>(join(dir, FILES.model));
+  if (meta.format_version !== FORMAT_VERSION) throw new InputError(`${join(dir, FILES.model)}: format_version ${meta.format_version}, expected ${FORMAT_VERSION}`);
+  const features = readJson<FeaturesJson>(join(dir, FILES.features));
+  const params = resolveParams(meta.params);
+  await initBackend(params.backend);
+  const table = (file: string): EmbeddingTable => {
+    const { data, shape } = readNpyFloat32(join(dir, file));
+    return new EmbeddingTable(shape[0], shape[1], data);
+  };
+  const towers = new TowerParams(meta.towers.user, meta.towers.item, readNpyFloat32(join(dir, FILES.towerWeights)).data);
+  const net = new TwoTowerNet(towers, table(FILES.userTable), table(FILES.itemTable), table(FILES.historyTable));
+  const vocab: FeatureVocab = { genres: features.genres, yearEdges: features.year_edges, tags: features.tags };
+  const content = new ItemContent(vocab, readNpyInt32(join(dir, FILES.catalogItemIds)), readNpyFloat32(join(dir, FILES.catalogFeatures)).data);
+  return new TwoTowerModel(
+    new IdMap(readNpyInt32(join(dir, FILES.userIds))),
+    new IdMap(readNpyInt32(join(dir, FILES.itemIds))),
+    net,
+    content,
+    readNpyInt32(join(dir, FILES.userHistory)),
+    params,
+    meta.training,
+    readNpyFloat32(join(dir, FILES.userEmbeddings)).data,
+    readNpyFloat32(join(dir, FILES.itemEmbeddings)).data,
+  );
+}
+
+export const twoTowerFactory: ModelFactory<TwoTowerParams> = {
+  kind: 'two-tower',
+  description: 'neural retrieval: user tower (id + recent items) and item tower (id + genres, year, tags), in-batch softmax with logQ correction',
+  defaults: TWO_TOWER_DEFAULTS,
+  options: TWO_TOWER_OPTIONS,
+  async fit(data: TrainingData, given: TwoTowerParams, ctx?: FitContext): Promise<TwoTowerModel> {
+    const params = resolveParams(given);
+    const fitted = await fitTwoTower(data, params, ctx);
+    return new TwoTowerModel(data.users, data.items, fitted.net, fitted.content, latestItems(fitted.seq, params.history), params, fitted.summary);
+  },
+  load: loadTwoTower,
+};

@@ -1,0 +1,318 @@
+import type { TrainingData } from '../../data/training-data.js';
+import { listAccuracy } from '../../eval/metrics.js';
+import { csrFromCoo, csrHas, type Csr } from '../../matrix/csr.js';
+import { NegativeSampler } from '../../sampling/negative.js';
+import { log } from '../../util/log.js';
+import { formatCount, Progress } from '../../util/progress.js';
+import { Rng } from '../../util/rng.js';
+import type { FitContext } from '../model.js';
+import { adamStepSize, adamUpdate } from './adam.js';
+import { initBackend, type BackendInfo } from './backend.js';
+import { buildVocab, ItemContent } from './features.js';
+import { TwoTowerNet } from './net.js';
+import { trainStep } from './network.js';
+import type { TwoTowerParams } from './params.js';
+import { dotTopK } from './scoring.js';
+import { buildSequences, examplePositions, holdOutTails, type UserSequences } from './sequences.js';
+
+/** Logit added to an accidental hit (a negative column holding the row's own positive item). */
+const MASKED = -1e9;
+
+export interface EpochRecord {
+  readonly epoch: number;
+  readonly loss: number;
+  readonly seconds: number;
+  readonly examplesPerSecond: number;
+  /** Validation recall@valK, when validating. */
+  readonly valRecall?: number;
+}
+
+export interface TrainingSummary {
+  readonly backend: BackendInfo;
+  /** Epochs of the final fit (the best validation epoch when validating). */
+  readonly epochs: number;
+  readonly validation: EpochRecord[];
+  readonly final: EpochRecord[];
+}
+
+export interface FittedTwoTower {
+  readonly net: TwoTowerNet;
+  readonly content: ItemContent;
+  readonly seq: UserSequences;
+  readonly summary: TrainingSummary;
+}
+
+/**
+ * Fits the two-tower model. With validation (valFrac > 0) a first run trains on all but each
+ * user's latest valFrac of events and scores recall@valK on them after every epoch, stopping
+ * after `patience` epochs without improvement; the final model is then trained afresh on all
+ * training events for the best epoch count, so the most recent events are not lost.
+ */
+export async function fitTwoTower(data: TrainingData, params: TwoTowerParams, ctx: FitContext = {}): Promise<FittedTwoTower> {
+  const backend = await initBackend(params.backend);
+  let lastTime = -Infinity;
+  for (let i = 0; i < data.train.timestamp.length; i++) lastTime = Math.max(lastTime, data.train.timestamp[i]);
+  const vocab = buildVocab(data.catalog, data.tags, { tagsUntil: lastTime, tagVocab: params.tagVocab, yearBuckets: params.yearBuckets });
+  const content = ItemContent.build(vocab, data.catalog, data.tags, lastTime);
+  const seq = buildSequences(data);
+  const setup: RunSetup = { data, params, seq, itemContent: content.rowsFor(data.items.ids), contentWidth: content.widths.total };
+  log.event('two-tower.features', { genres: vocab.genres.length, year_buckets: content.widths.year, tags: vocab.tags.length });
+
+  let epochs = params.epochs;
+  let validation: EpochRecord[] = [];
+  if (params.valFrac > 0) {
+    const run = trainRun(setup, holdOutTails(seq, params.valFrac), params.epochs, true, ctx);
+    validation = run.records;
+    epochs = run.bestEpoch;
+    log.info(`two-tower: best validation recall@${params.valK} ${run.bestRecall.toFixed(4)} at epoch ${epochs}; refitting on all training events`);
+  }
+  const final = trainRun(setup, seq.start.subarray(1), epochs, false, ctx);
+  return { net: final.net, content, seq, summary: { backend, epochs, validation, final: final.records } };
+}
+
+interface RunSetup {
+  readonly data: TrainingData;
+  readonly params: TwoTowerParams;
+  readonly seq: UserSequences;
+  /** Content row of each dense training item. */
+  readonly itemContent: Float32Array;
+  readonly contentWidth: number;
+}
+
+interface RunResult {
+  readonly net: TwoTowerNet;
+  readonly records: EpochRecord[];
+  readonly bestEpoch: number;
+  readonly bestRecall: number;
+}
+
+/** Trains from scratch on each user's events before fitEnd[u]; validates on the rest when asked. */
+function trainRun(s: RunSetup, fitEnd: Int32Array, maxEpochs: number, validate: boolean, ctx: FitContext): RunResult {
+  const { params, seq } = s;
+  const rng = new Rng(s.data.seed);
+  const nItems = s.data.items.size;
+  const net = TwoTowerNet.init(s.data.users.size, nItems, s.contentWidth, params.dim, params.hidden, rng);
+  const examples = examplePositions(seq, fitEnd);
+  const batch = new BatchBuilder(s, net, examples, rng);
+  const adamM = new Float32Array(net.towers.flat.length);
+  const adamV = new Float32Array(net.towers.flat.length);
+  const validation = validate ? new Validation(s, fitEnd) : null;
+  const records: EpochRecord[] = [];
+  const phase = validate ? 'validation run' : 'final run';
+  let step = 0;
+  let best = { epoch: maxEpochs, recall: -1 };
+  for (let epoch = 1; epoch <= maxEpochs; epoch++) {
+    rng.shuffle(examples);
+    const progress = new Progress(`two-tower ${phase} epoch ${epoch}`, examples.length, 'examples');
+    let lossSum = 0;
+    let counted = 0;
+    for (let from = 0; from + 1 < examples.length; from += params.batchSize) {
+      const input = batch.fill(from, Math.min(params.batchSize, examples.length - from));
+      const out = trainStep(input, net.towers, params.temperature);
+      net.userGradients(batch.users, batch.history, params.history, out.dUsers);
+      net.itemGradients(batch.itemIds, out.dItems);
+      const stepSize = adamStepSize(params.lr, ++step);
+      adamUpdate(net.towers.flat, adamM, adamV, 0, out.grad, 0, out.grad.length, stepSize);
+      net.userTable.applyAdam(stepSize);
+      net.itemTable.applyAdam(stepSize);
+      net.historyTable.applyAdam(stepSize);
+      lossSum += out.loss * input.batch;
+      counted += input.batch;
+      progress.tick(input.batch);
+    }
+    const seconds = progress.finish({ phase, epoch });
+    const record: EpochRecord = {
+      epoch,
+      loss: lossSum / Math.max(counted, 1),
+      seconds,
+      examplesPerSecond: counted / Math.max(seconds, 1e-9),
+      ...(validation ? { valRecall: validation.recall(net) } : {}),
+    };
+    records.push(record);
+    const val = record.valRecall === undefined ? '' : `, validation recall@${params.valK} ${record.valRecall.toFixed(4)}`;
+    log.info(`two-tower ${phase} epoch ${epoch}/${maxEpochs}: loss ${record.loss.toFixed(4)}, ${formatCount(record.examplesPerSecond)} examples/s${val}`);
+    log.event('two-tower.epoch', { phase, ...record });
+    ctx.onEpoch?.(epoch, { loss: record.loss, seconds, examples_per_second: record.examplesPerSecond, ...(validation ? { val_recall: record.valRecall } : {}) });
+    if (record.valRecall !== undefined) {
+      if (record.valRecall > best.recall) best = { epoch, recall: record.valRecall };
+      else if (epoch - best.epoch >= params.patience) break;
+    }
+  }
+  return { net, records, bestEpoch: best.epoch, bestRecall: best.recall };
+}
+
+/** Fills the tower inputs of one batch of example positions (buffers reused across steps). */
+class BatchBuilder {
+  /** User id per row (-1 when dropped out), history (B × L, -1 padded), item id per item row (-1 when dropped out). */
+  readonly users: Int32Array;
+  readonly history: Int32Array;
+  readonly itemIds: Int32Array;
+  private readonly positives: Int32Array;
+  private readonly itemContent: Float32Array;
+  private readonly logExpected: Float64Array;
+  private readonly sampler: NegativeSampler | null;
+  private readonly negatives: Int32Array;
+  private readonly negLogExpected: Float64Array;
+  private readonly noPositives = new Int32Array(0);
+
+  constructor(
+    private readonly s: RunSetup,
+    private readonly net: TwoTowerNet,
+    private readonly examples: Int32Array,
+    private readonly rng: Rng,
+  ) {
+    const { batchSize: B, history: L, negatives: M } = s.params;
+    this.users = new Int32Array(B);
+    this.history = new Int32Array(B * L);
+    this.itemIds = new Int32Array(B + M);
+    this.positives = new Int32Array(B);
+    this.itemContent = new Float32Array((B + M) * s.contentWidth);
+    this.negatives = new Int32Array(M);
+    // logQ: log of the expected number of times an item appears among a batch's positives.
+    const counts = new Float64Array(s.data.items.size);
+    for (let i = 0; i < examples.length; i++) counts[s.seq.items[examples[i]]]++;
+    this.logExpected = counts.map((c) => Math.log((B * Math.max(c, 1)) / examples.length));
+    this.sampler = M > 0 ? new NegativeSampler(counts, { distribution: s.params.negativeSampling, seed: s.data.seed + 1 }) : null;
+    this.negLogExpected = this.sampler ? counts.map((_, j) => Math.log(M * Math.max(this.sampler!.probability(j), 1e-30))) : new Float64Array(0);
+  }
+
+  fill(from: number, B: number): Parameters<typeof trainStep>[0] {
+    const { seq, params } = this.s;
+    const L = params.history;
+    const M = this.negatives.length;
+    const W = this.s.contentWidth;
+    const users = this.users.subarray(0, B);
+    const history = this.history.subarray(0, B * L);
+    const itemIds = this.itemIds.subarray(0, B + M);
+    const drop = params.idDropout;
+    for (let b = 0; b < B; b++) {
+      const p = this.examples[from + b];
+      const u = seq.user[p];
+      const item = seq.items[p];
+      users[b] = this.rng.next() < drop ? -1 : u;
+      this.positives[b] = item;
+      itemIds[b] = this.rng.next() < drop ? -1 : item;
+      // The last L events before p, most recent last, -1 padded at the front.
+      const first = Math.max(seq.start[u], p - L);
+      const pad = L - (p - first);
+      history.fill(-1, b * L, b * L + pad);
+      history.set(seq.items.subarray(first, p), b * L + pad);
+      this.itemContent.set(this.s.itemContent.subarray(item * W, (item + 1) * W), b * W);
+    }
+    if (this.sampler) {
+      this.sampler.sample(this.noPositives, M, this.negatives);
+      for (let j = 0; j < M; j++) {
+        const item = this.negatives[j];
+        itemIds[B + j] = this.rng.next() < drop ? -1 : item;
+        this.itemContent.set(this.s.itemContent.subarray(item * W, (item + 1) * W), (B + j) * W);
+      }
+    }
+    const N = B + M;
+    const bias = new Float32Array(B * N);
+    const q = params.logq;
+    for (let b = 0; b < B; b++) {
+      const pos = this.positives[b];
+      for (let j = 0; j < B; j++) {
+        const item = this.positives[j];
+        bias[b * N + j] = j !== b && item === pos ? MASKED : -q * this.logExpected[item];
+      }
+      for (let j = 0; j < M; j++) {
+        const item = this.negatives[j];
+        bias[b * N + B + j] = item === pos ? MASKED : -q * this.negLogExpected[item];
+      }
+    }
+    return {
+      users: this.net.userInputs(users, history, L),
+      items: this.net.itemInputs(itemIds, this.itemContent.subarray(0, N * W)),
+      batch: B,
+      itemRows: N,
+      bias,
+    };
+  }
+}
+
+/**
+ * Recall@valK on the held-out tails of a fixed, seeded sample of users: each user's vector
+ * comes from the events before the tail; candidates are all training items minus those events;
+ * relevant items are the tail's items not among them (users with none are left out).
+ */
+class Validation {
+  private readonly users: Int32Array;
+  private readonly history: Int32Array;
+  private readonly seen: Csr;
+  private readonly relevant: Csr;
+
+  constructor(private readonly s: RunSetup, fitEnd: Int32Array) {
+    const { seq, params } = s;
+    const L = params.history;
+    const eligible: number[] = [];
+    for (let u = 0; u < seq.nUsers; u++) if (fitEnd[u] > seq.start[u] && fitEnd[u] < seq.start[u + 1]) eligible.push(u);
+    const sampled = new Rng(s.data.seed + 2).shuffle(Int32Array.from(eligible));
+    const pick = sampled.subarray(0, Math.min(params.valUsers, sampled.length)).sort();
+    const nItems = s.data.items.size;
+    const rowsOf = (part: 'fit' | 'tail'): Csr => {
+      const rows: number[] = [];
+      const cols: number[] = [];
+      pick.forEach((u, i) => {
+        const [from, to] = part === 'fit' ? [seq.start[u], fitEnd[u]] : [fitEnd[u], seq.start[u + 1]];
+        for (let p = from; p < to; p++) {
+          rows.push(i);
+          cols.push(seq.items[p]);
+        }
+      });
+      return csrFromCoo(pick.length, nItems, Int32Array.from(rows), Int32Array.from(cols), null);
+    };
+    const seen = rowsOf('fit');
+    const tail = rowsOf('tail');
+    const keep: number[] = [];
+    const relRows: number[] = [];
+    const relCols: number[] = [];
+    for (let i = 0; i < pick.length; i++) {
+      let any = false;
+      for (let q = tail.indptr[i]; q < tail.indptr[i + 1]; q++) {
+        if (csrHas(seen, i, tail.indices[q])) continue;
+        relRows.push(keep.length);
+        relCols.push(tail.indices[q]);
+        any = true;
+      }
+      if (any) keep.push(i);
+    }
+    this.users = Int32Array.from(keep, (i) => pick[i]);
+    this.relevant = csrFromCoo(keep.length, nItems, Int32Array.from(relRows), Int32Array.from(relCols), null);
+    const seenRows: number[] = [];
+    const seenCols: number[] = [];
+    keep.forEach((i, r) => {
+      for (let q = seen.indptr[i]; q < seen.indptr[i + 1]; q++) {
+        seenRows.push(r);
+        seenCols.push(seen.indices[q]);
+      }
+    });
+    this.seen = csrFromCoo(keep.length, nItems, Int32Array.from(seenRows), Int32Array.from(seenCols), null);
+    this.history = new Int32Array(this.users.length * L).fill(-1);
+    this.users.forEach((u, r) => {
+      const first = Math.max(seq.start[u], fitEnd[u] - L);
+      this.history.set(seq.items.subarray(first, fitEnd[u]), r * L + L - (fitEnd[u] - first));
+    });
+  }
+
+  recall(net: TwoTowerNet): number {
+    const n = this.users.length;
+    if (n === 0) return 0;
+    const { params, data, itemContent } = this.s;
+    const K = params.valK;
+    const nItems = data.items.size;
+    const users = { rows: n, dim: net.dim, data: net.embedUsers(this.users, this.history, params.history) };
+    const items = { rows: nItems, dim: net.dim, data: net.embedItems(Int32Array.from({ length: nItems }, (_, i) => i), itemContent) };
+    const top = dotTopK(users, items, K, Int32Array.from({ length: n }, (_, i) => i), this.seen);
+    const hits = new Uint8Array(K);
+    let sum = 0;
+    for (let r = 0; r < n; r++) {
+      for (let j = 0; j < K; j++) {
+        const item = top.items[r * K + j];
+        hits[j] = item >= 0 && csrHas(this.relevant, r, item) ? 1 : 0;
+      }
+      sum += listAccuracy(hits, K, this.relevant.indptr[r + 1] - this.relevant.indptr[r]).recall;
+    }
+    return sum / n;
+  }
+}
