@@ -1,0 +1,142 @@
+import type { IdMap } from '../../data/id-map.js';
+import { csrHas, type Csr } from '../../matrix/csr.js';
+import { allocTopK, type TopK } from '../../matrix/topk.js';
+import type { Recommender } from '../../models/model.js';
+import { InputError } from '../../util/errors.js';
+import { DAY_SECONDS, lastEventTime, upperBound, type UserHistory } from '../history.js';
+
+/** A window's items, best first, with their scores. */
+interface WindowRanking {
+  readonly items: Int32Array;
+  readonly scores: Float32Array;
+}
+
+/**
+ * Popularity in a recent window, the channel that always answers: score(u, i) = the number of
+ * events of item i in the `windowDays` days up to the end of the day of user u's last event,
+ * plus i's all-time share of events (a number below 1) so that every item has a score and
+ * ties follow all-time popularity (then the lower index). Each user's window ends at their own
+ * last event, so a user last active in 1999 gets what was popular in 1999. windowDays = 0
+ * gives all-time popularity.
+ */
+export class RecentPopularityModel implements Recommender {
+  readonly kind = 'recent-popularity';
+  /** Every event's item and time, in time order. */
+  private readonly eventItems: Int32Array;
+  private readonly eventTimes: Float64Array;
+  private readonly share: Float32Array;
+  /** All items by all-time popularity, best first. */
+  private readonly allTime: Int32Array;
+  private readonly windowCounts: Float32Array;
+  private readonly touched: Int32Array;
+
+  constructor(
+    readonly users: IdMap,
+    readonly items: IdMap,
+    private readonly history: UserHistory,
+    readonly windowDays: number,
+  ) {
+    if (!(windowDays >= 0) || !Number.isFinite(windowDays)) throw new InputError(`popularity window must be ≥ 0 days, got ${windowDays}`);
+    const n = history.items.length;
+    const order = Int32Array.from({ length: n }, (_, p) => p).sort((a, b) => history.times[a] - history.times[b] || a - b);
+    this.eventItems = Int32Array.from(order, (p) => history.items[p]);
+    this.eventTimes = Float64Array.from(order, (p) => history.times[p]);
+    const counts = new Float64Array(items.size);
+    for (let p = 0; p < n; p++) counts[history.items[p]]++;
+    this.share = Float32Array.from(counts, (c) => c / (n + 1));
+    this.allTime = Int32Array.from({ length: items.size }, (_, i) => i).sort((a, b) => counts[b] - counts[a] || a - b);
+    this.windowCounts = new Float32Array(items.size);
+    this.touched = new Int32Array(items.size);
+  }
+
+  /** End of user u's window: the end of the day of their last event (NaN for an unknown user). */
+  windowEnd(u: number): number {
+    const inRange = u >= 0 && u + 1 < this.history.indptr.length;
+    const t = inRange ? lastEventTime(this.history, u) : NaN;
+    return Math.ceil(t / DAY_SECONDS) * DAY_SECONDS;
+  }
+
+  /** Items with at least one event in (end − window, end], best first. */
+  private windowRanking(end: number): WindowRanking {
+    if (this.windowDays === 0 || Number.isNaN(end)) return { items: new Int32Array(0), scores: new Float32Array(0) };
+    const lo = upperBound(this.eventTimes, 0, this.eventTimes.length, end - this.windowDays * DAY_SECONDS);
+    const hi = upperBound(this.eventTimes, lo, this.eventTimes.length, end);
+    let n = 0;
+    for (let p = lo; p < hi; p++) {
+      const i = this.eventItems[p];
+      if (this.windowCounts[i] === 0) this.touched[n++] = i;
+      this.windowCounts[i]++;
+    }
+    const items = this.touched.slice(0, n);
+    const scores = Float32Array.from(items, (i) => this.windowCounts[i] + this.share[i]);
+    const order = Int32Array.from({ length: n }, (_, j) => j).sort((a, b) => scores[b] - scores[a] || items[a] - items[b]);
+    for (const i of items) this.windowCounts[i] = 0;
+    return { items: Int32Array.from(order, (j) => items[j]), scores: Float32Array.from(order, (j) => scores[j]) };
+  }
+
+  recommend(users: Int32Array, k: number, exclude: Csr | null): TopK {
+    const out = allocTopK(users.length, k);
+    const windows = new Map<number, WindowRanking>();
+    const listed = new Uint8Array(this.items.size);
+    for (let b = 0; b < users.length; b++) {
+      const u = users[b];
+      const end = this.windowEnd(u);
+      let ranking = windows.get(end);
+      if (!ranking) {
+        ranking = this.windowRanking(end);
+        windows.set(end, ranking);
+      }
+      const canExclude = exclude !== null && u >= 0 && u < exclude.nRows;
+      let j = 0;
+      for (let r = 0; r < ranking.items.length && j < k; r++) {
+        const item = ranking.items[r];
+        if (canExclude && csrHas(exclude, u, item)) continue;
+        out.items[b * k + j] = item;
+        out.scores[b * k + j] = ranking.scores[r];
+        j++;
+      }
+      // Past the window's items, all-time popularity (score = share < 1).
+      for (const item of ranking.items) listed[item] = 1;
+      for (let r = 0; r < this.allTime.length && j < k; r++) {
+        const item = this.allTime[r];
+        if (listed[item] || (canExclude && csrHas(exclude, u, item))) continue;
+        out.items[b * k + j] = item;
+        out.scores[b * k + j] = this.share[item];
+        j++;
+      }
+      for (const item of ranking.items) listed[item] = 0;
+    }
+    return out;
+  }
+
+  /** Popularity has no notion of similarity: the most popular other items of all time. */
+  similarItems(items: Int32Array, k: number): TopK {
+    const out = allocTopK(items.length, k);
+    for (let b = 0; b < items.length; b++) {
+      let j = 0;
+      for (let r = 0; r < this.allTime.length && j < k; r++) {
+        const item = this.allTime[r];
+        if (item === items[b]) continue;
+        out.items[b * k + j] = item;
+        out.scores[b * k + j] = this.share[item];
+        j++;
+      }
+    }
+    return out;
+  }
+
+  itemEmbeddings(): null {
+    return null;
+  }
+
+  userEmbeddings(): null {
+    return null;
+  }
+
+  params(): Record<string, unknown> {
+    return { window_days: this.windowDays };
+  }
+
+  /** Its state is the training history the ranker saves once for all its parts. */
+  async save(): Promise<void> {}
+}
