@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { RankingData } from '../../src/rank/gbdt/ranking-data.js';
 import { Rng } from '../../src/util/rng.js';
 
@@ -23,4 +25,20 @@ export function syntheticRankingData(opts: { queries: number; minDocs: number; m
     if (rng.next() < 0.2) x[1] = 0;
   }
   return { features, nRows, nFeatures, labels, groupSizes };
+}
+
+/** Made with the real LightGBM CLI (see its README.md). */
+export const LIGHTGBM_FIXTURES = join(import.meta.dirname, '../fixtures/gbdt/lightgbm');
+
+/** LightGBM TSV (label first, "nan" for missing) → row-major features. */
+export function readLightgbmTsv(path: string): { features: Float64Array; nRows: number; nFeatures: number; labels: Float64Array } {
+  const rows = readFileSync(path, 'utf8').trimEnd().split('\n').map((l) => l.split('\t').map(Number));
+  const nFeatures = rows[0].length - 1;
+  const features = new Float64Array(rows.length * nFeatures);
+  rows.forEach((r, i) => features.set(r.slice(1), i * nFeatures));
+  return { features, nRows: rows.length, nFeatures, labels: Float64Array.from(rows, (r) => r[0]) };
+}
+
+export function readNumbers(path: string): number[] {
+  return readFileSync(path, 'utf8').trimEnd().split('\n').map(Number);
 }
