@@ -19,6 +19,8 @@ export interface EvalOptions {
   /** Writes `user_id,item_id,rank` (raw ids, rank from 1) of every evaluated user's top-max(K). */
   readonly dumpRecs?: string;
   readonly batchSize?: number;
+  /** Where the lists come from instead of `model.recommend` (e.g. an ANN index over the model's vectors). */
+  readonly recommend?: (users: Int32Array, k: number, seen: Csr) => TopK;
 }
 
 /** Metric name → value, e.g. `ndcg@10`; plus `users` (evaluated users) and `items` (candidates). */
@@ -39,8 +41,9 @@ export function seenMatrix(model: Recommender, train: Interactions): Csr {
 export function evaluateModel(model: Recommender, train: Interactions, test: Interactions, opts: EvalOptions): Metrics {
   const seen = seenMatrix(model, train);
   const targets = buildTargets(test, model.users, model.items, seen);
+  const source = opts.recommend ?? ((users: Int32Array, k: number, exclude: Csr) => model.recommend(users, k, exclude));
   return evaluateTargets(
-    (users, k) => model.recommend(users, k, seen),
+    (users, k) => source(users, k, seen),
     model,
     targets,
     seen,

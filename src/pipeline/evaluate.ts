@@ -1,4 +1,9 @@
 import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { searchExcluding } from '../index/search.js';
+import type { Csr } from '../matrix/csr.js';
+import type { TopK } from '../matrix/topk.js';
+import { INDEX_FILE, openModelIndex } from './index-model.js';
 import { readManifest, recordMetrics, resolveArtifactDir } from '../artifacts/store.js';
 import { evaluateModel, type Metrics } from '../eval/evaluate.js';
 import type { Recommender } from '../models/model.js';
@@ -18,6 +23,8 @@ export interface EvalRequest {
   readonly ks: number[];
   readonly dumpRecs?: string;
   readonly seed?: number;
+  /** Retrieve through the artifact's FAISS index (seen items filtered after retrieval). */
+  readonly viaIndex?: { readonly nprobe?: number; readonly efSearch?: number };
 }
 
 export interface EvalOutcome {
@@ -64,8 +71,18 @@ export async function evaluateRun(req: EvalRequest): Promise<EvalOutcome> {
     throw new InputError(`${dir}: the split recomputed from the data differs from the one the model was trained on`);
   }
   const model: Recommender = await getFactory(manifest.kind).load(dir);
-  const metrics = evaluateModel(model, exp.train, exp.test, { ks: req.ks, catalog: exp.dataset.catalog, dumpRecs: req.dumpRecs });
-  const protocol = protocolLabel(exp.split);
+  const recommend = req.viaIndex ? indexRetrieval(dir, model, req.viaIndex) : undefined;
+  const metrics = evaluateModel(model, exp.train, exp.test, { ks: req.ks, catalog: exp.dataset.catalog, dumpRecs: req.dumpRecs, recommend });
+  const protocol = `${protocolLabel(exp.split)}${req.viaIndex ? ' via-index' : ''}`;
   recordMetrics(dir, protocol, metrics);
   return { metrics, protocol, split: exp.split, artifactDir: dir };
+}
+
+/** Top-k through the FAISS index stored in the artifact, over the model's user vectors. */
+function indexRetrieval(dir: string, model: Recommender, settings: { nprobe?: number; efSearch?: number }): (users: Int32Array, k: number, seen: Csr) => TopK {
+  const users = model.userEmbeddings();
+  if (!users) throw new InputError(`${dir}: a ${model.kind} model has no user vectors to query an index with`);
+  if (!existsSync(join(dir, INDEX_FILE))) throw new InputError(`${dir}: no ${INDEX_FILE}; build one with \`recsys index --model ${dir}\``);
+  const index = openModelIndex(dir, settings);
+  return (rows, k, seen) => searchExcluding(index, users, rows, k, seen);
 }

@@ -5,6 +5,19 @@ import { evaluateRun } from '../../pipeline/evaluate.js';
 import { modelKinds } from '../../models/registry.js';
 import { addSplitOptions, collect, cutoffsOption, intOption, printJson, splitSourceFrom, type SplitCliOptions } from '../options.js';
 
+interface EvalCliOptions {
+  model: string;
+  data?: string;
+  k: number[];
+  seed: number;
+  json: boolean;
+  dumpRecs?: string;
+  failUnder: string[];
+  viaIndex: boolean;
+  nprobe?: number;
+  efSearch?: number;
+}
+
 export function evalCommand(): Command {
   const cmd = new Command('eval')
     .description('offline evaluation: NDCG/Recall/Precision/MAP/MRR/hit rate, coverage, diversity, novelty; CI gates')
@@ -14,11 +27,22 @@ export function evalCommand(): Command {
     .option('--seed <s>', 'random seed of on-the-fly fits', intOption('--seed'), 42)
     .option('--json', 'print one JSON object of metrics', false)
     .option('--dump-recs <file>', 'write user_id,item_id,rank CSV of every evaluated user')
-    .option('--fail-under <metric=value>', 'exit 3 when a metric is below the bound (repeatable), e.g. ndcg@10=0.05', collect, []);
+    .option('--fail-under <metric=value>', 'exit 3 when a metric is below the bound (repeatable), e.g. ndcg@10=0.05', collect, [])
+    .option('--via-index', "retrieve through the artifact's FAISS index (built by `recsys index`) instead of exact scoring", false)
+    .option('--nprobe <n>', 'with --via-index: IVF lists probed (default: as built)', intOption('--nprobe', 1))
+    .option('--ef-search <n>', 'with --via-index: HNSW search list size (default: as built)', intOption('--ef-search', 1));
   addSplitOptions(cmd);
-  return cmd.action(async (o: SplitCliOptions & { model: string; data?: string; k: number[]; seed: number; json: boolean; dumpRecs?: string; failUnder: string[] }) => {
+  return cmd.action(async (o: SplitCliOptions & EvalCliOptions) => {
     const gates = o.failUnder.map(parseGate);
-    const outcome = await evaluateRun({ model: o.model, datasetDir: o.data, split: splitSourceFrom(o), ks: o.k, dumpRecs: o.dumpRecs, seed: o.seed });
+    const outcome = await evaluateRun({
+      model: o.model,
+      datasetDir: o.data,
+      split: splitSourceFrom(o),
+      ks: o.k,
+      dumpRecs: o.dumpRecs,
+      seed: o.seed,
+      viaIndex: o.viaIndex ? { nprobe: o.nprobe, efSearch: o.efSearch } : undefined,
+    });
     if (o.json) printJson({ protocol: outcome.protocol, ...outcome.metrics });
     else process.stdout.write(`${formatMetricsTable(outcome.metrics, `${o.model} on ${outcome.protocol}`)}\n`);
     enforceGates(outcome.metrics, gates);
