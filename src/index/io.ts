@@ -10,13 +10,13 @@ import { faiss } from './native.js';
  * temporary name renamed into place when complete. Returns the file size in bytes.
  */
 export function writeIndex(index: AnnIndex, path: string): number {
-  mkdirSync(dirname(path), { recursive: true });
   const tmp = tempPathFor(path);
   try {
+    mkdirSync(dirname(path), { recursive: true });
     index.native.write(tmp);
     renameSync(tmp, path);
   } catch (err) {
-    rmSync(tmp, { force: true });
+    if (existsSync(tmp)) rmSync(tmp);
     throw new RecsysError(`writing the index to ${path} failed: ${(err as Error).message}`);
   }
   return statSync(path).size;

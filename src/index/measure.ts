@@ -3,7 +3,7 @@ import { InputError } from '../util/errors.js';
 import { log } from '../util/log.js';
 import type { AnnIndex, Metric } from './ann-index.js';
 import { buildIndex } from './build.js';
-import { faissThreads } from './native.js';
+import { faissThreads, setFaissThreads } from './native.js';
 import { searchIndex, type NeighborLists } from './search.js';
 
 /** Queries per second, one query per call (as a server answers) and all queries in one call. */
@@ -28,7 +28,7 @@ export interface IndexMeasurement {
   readonly recall: number;
   readonly index: QueryRates;
   readonly exact: QueryRates;
-  /** FAISS (OpenMP) threads; single-query calls use one of them. */
+  /** FAISS (OpenMP) threads of the batched searches; single-query calls run on one. */
   readonly threads: number;
 }
 
@@ -105,7 +105,10 @@ export function recallAtK(found: NeighborLists, truth: NeighborLists): number {
   return counted > 0 ? sum / counted : 0;
 }
 
-/** Times searches of the query sample; a first call warms caches and OpenMP threads. */
+/**
+ * Times searches of the query sample: all at once with FAISS's threads, and one query per
+ * call on one thread, as each worker of a server answers them. A first call warms caches.
+ */
 export function queryRates(index: AnnIndex, queries: Embeddings, k: number, timing: TimingOptions = {}): QueryRates {
   const minMs = (timing.minSeconds ?? 0.3) * 1000;
   const single = Math.min(timing.singleQueries ?? 200, queries.rows);
@@ -115,18 +118,26 @@ export function queryRates(index: AnnIndex, queries: Embeddings, k: number, timi
 
   let done = 0;
   let start = performance.now();
+  let batchedMs = 0;
   do {
     native.searchTyped(data, k);
     done += queries.rows;
-  } while (performance.now() - start < minMs);
-  const batchedQps = (done * 1000) / (performance.now() - start);
+  } while ((batchedMs = performance.now() - start) < minMs);
+  const batchedQps = (done * 1000) / batchedMs;
 
-  done = 0;
-  start = performance.now();
-  do {
-    for (let q = 0; q < single; q++) native.searchTyped(data.subarray(q * dim, (q + 1) * dim), k);
-    done += single;
-  } while (performance.now() - start < minMs);
-  const singleQps = (done * 1000) / (performance.now() - start);
+  const threads = faissThreads();
+  let singleMs = 0;
+  setFaissThreads(1);
+  try {
+    done = 0;
+    start = performance.now();
+    do {
+      for (let q = 0; q < single; q++) native.searchTyped(data.subarray(q * dim, (q + 1) * dim), k);
+      done += single;
+    } while ((singleMs = performance.now() - start) < minMs);
+  } finally {
+    setFaissThreads(threads);
+  }
+  const singleQps = (done * 1000) / singleMs;
   return { singleQps, batchedQps };
 }
