@@ -1,5 +1,6 @@
 import { InputError } from '../util/errors.js';
 import type { ModelFactory } from './model.js';
+import { alsFactory } from './als/model.js';
 import { popularityFactory } from './popularity/popularity.js';
 
 /** Parameters reach factories as a generic record (from the CLI or a pipeline file). */
@@ -12,6 +13,7 @@ function generic<P>(f: ModelFactory<P>): AnyModelFactory {
 /** Every model kind the CLI, the evaluator and the pipeline can fit or load, by name. */
 const FACTORIES: readonly AnyModelFactory[] = [
   generic(popularityFactory),
+  generic(alsFactory),
 ];
 
 export function modelKinds(): string[] {
