@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { RecsysError } from '../../util/errors.js';
+import { InputError, RecsysError } from '../../util/errors.js';
 import { log } from '../../util/log.js';
 import { Progress } from '../../util/progress.js';
 import { selectGbdtEngine, type MetricLine, type SelectedEngine } from './engine-cli.js';
@@ -123,7 +123,12 @@ export async function trainGbdt(
   if (valid) {
     validateRankingData(valid, 'validation data');
     if (valid.nFeatures !== train.nFeatures) {
-      throw new RecsysError(`validation data has ${valid.nFeatures} features, training data ${train.nFeatures}`);
+      throw new InputError(`validation data has ${valid.nFeatures} features, training data ${train.nFeatures}`);
+    }
+  }
+  for (const j of p.categoricalFeatures ?? []) {
+    if (!Number.isInteger(j) || j < 0 || j >= train.nFeatures) {
+      throw new InputError(`gbdt params: categorical feature ${j} is not a feature index (0..${train.nFeatures - 1})`);
     }
   }
   const env = opts.env ?? process.env;
