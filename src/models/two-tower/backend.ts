@@ -1,4 +1,5 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
 import { InputError } from '../../util/errors.js';
 import { log } from '../../util/log.js';
 import type { BackendChoice } from './params.js';

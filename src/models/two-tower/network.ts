@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import type { Rng } from '../../util/rng.js';
 
 /**
@@ -109,12 +109,17 @@ function towerBackward(x: tf.Tensor2D, t: TowerTensors, a: TowerActivations, dOu
   // Through the normalisation: dy = (dOut − out·⟨dOut, out⟩) / ‖y‖.
   const dy = tf.div(tf.sub(dOut, tf.mul(a.out, tf.sum(tf.mul(dOut, a.out), 1, true))), a.norm) as tf.Tensor2D;
   const dw2 = tf.matMul(tf.transpose(a.h), dy);
-  const db2 = tf.sum(dy, 0);
+  const db2 = columnSums(dy);
   const dh = tf.mul(tf.matMul(dy, tf.transpose(t.w2)), tf.step(a.h)) as tf.Tensor2D;
   const dw1 = tf.matMul(tf.transpose(x), dh);
-  const db1 = tf.sum(dh, 0);
+  const db1 = columnSums(dh);
   const dx = tf.matMul(dh, tf.transpose(t.w1)) as tf.Tensor2D;
-  return { dx, grads: [dw1.reshape([-1]), db1, dw2.reshape([-1]), db2] };
+  return { dx, grads: [tf.reshape(dw1, [-1]), db1, tf.reshape(dw2, [-1]), db2] };
+}
+
+/** Σ over rows, as ones·m: a product runs on XNNPACK, an axis-0 sum transposes first on wasm. */
+function columnSums(m: tf.Tensor2D): tf.Tensor {
+  return tf.reshape(tf.matMul(tf.ones([1, m.shape[0]]), m), [-1]);
 }
 
 /** One batch: B user rows, B positive item rows followed by any extra negative item rows. */
@@ -139,7 +144,7 @@ export interface StepOutput {
 
 /**
  * Forward and backward of the in-batch sampled softmax: logits_bj = ⟨u_b, v_j⟩/τ + bias_bj,
- * the positive of row b is column b, loss = mean_b(logsumexp_j logits_bj − logits_bb).
+ * the positive of row b is column b, loss = −mean_b log softmax(logits_b)_b.
  */
 export function trainStep(input: StepInput, params: TowerParams, temperature: number): StepOutput {
   const { batch: B, itemRows: N } = input;
@@ -152,13 +157,15 @@ export function trainStep(input: StepInput, params: TowerParams, temperature: nu
     const v = towerForward(xi, it);
     const invT = 1 / temperature;
     const logits = tf.add(tf.matMul(tf.mul(u.out, invT), tf.transpose(v.out)), tf.tensor2d(input.bias, [B, N]));
-    const lse = tf.logSumExp(logits, 1, true);
+    const probs = tf.softmax(logits);
     const target = N > B ? tf.concat([tf.eye(B), tf.zeros([B, N - B])], 1) : tf.eye(B);
-    const lossT = tf.div(tf.sub(tf.sum(lse), tf.sum(tf.mul(logits, target))), B);
-    // d(loss)/d(logits) = (softmax − target) / B
-    const dLogits = tf.div(tf.sub(tf.exp(tf.sub(logits, lse)), target), B / invT) as tf.Tensor2D;
+    // loss = −mean log p(positive); the floor keeps an underflowed probability finite in the report.
+    const lossT = tf.neg(tf.mean(tf.log(tf.maximum(tf.sum(tf.mul(probs, target), 1), 1e-30))));
+    // d(loss)/d(logits) = (softmax − target) / B, times 1/τ for d(loss)/d(scaled dot products).
+    const dLogits = tf.div(tf.sub(probs, target), B / invT) as tf.Tensor2D;
     const dU = tf.matMul(dLogits, v.out) as tf.Tensor2D;
-    const dV = tf.matMul(tf.transpose(dLogits), u.out) as tf.Tensor2D;
+    // dV = dLogitsᵀ·u, formed as (uᵀ·dLogits)ᵀ: transposing two thin matrices is cheaper than one B × N.
+    const dV = tf.transpose(tf.matMul(tf.transpose(u.out), dLogits)) as tf.Tensor2D;
     const bu = towerBackward(xu, ut, u, dU);
     const bi = towerBackward(xi, it, v, dV);
     return [lossT, bu.dx, bi.dx, tf.concat([...bu.grads, ...bi.grads])];
@@ -181,8 +188,10 @@ export function towerOutputs(x: Float32Array, rows: number, t: TowerWeights, bat
   try {
     for (let start = 0; start < rows; start += batchRows) {
       const n = Math.min(batchRows, rows - start);
-      const values = tf.tidy(() => towerForward(tf.tensor2d(x.subarray(start * input, (start + n) * input), [n, input]), weights).out.dataSync());
-      out.set(values, start * output);
+      // tidy returns the tensor, not its values: tidy walks a returned array element by element.
+      const values = tf.tidy(() => towerForward(tf.tensor2d(x.subarray(start * input, (start + n) * input), [n, input]), weights).out);
+      out.set(values.dataSync(), start * output);
+      values.dispose();
     }
   } finally {
     tf.dispose([weights.w1, weights.b1, weights.w2, weights.b2]);

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import type { Csr } from '../../matrix/csr.js';
 import { allocTopK, topKOfScoreBlock, type TopK } from '../../matrix/topk.js';
 import type { Embeddings } from '../model.js';
@@ -22,8 +22,9 @@ export function dotTopK(queries: Embeddings, items: Embeddings, k: number, exclu
     const block = Math.max(1, Math.floor(BLOCK_SCORES / items.rows));
     for (let start = 0; start < queries.rows; start += block) {
       const n = Math.min(block, queries.rows - start);
-      const scores = tf.tidy(() => tf.matMul(tf.tensor2d(queries.data.subarray(start * d, (start + n) * d), [n, d]), itemsT).dataSync() as Float32Array);
-      topKOfScoreBlock(scores, items.rows, excludeRows.subarray(start, start + n), k, exclude, out, start);
+      const scores = tf.tidy(() => tf.matMul(tf.tensor2d(queries.data.subarray(start * d, (start + n) * d), [n, d]), itemsT));
+      topKOfScoreBlock(scores.dataSync() as Float32Array, items.rows, excludeRows.subarray(start, start + n), k, exclude, out, start);
+      scores.dispose();
     }
   } finally {
     itemsT.dispose();

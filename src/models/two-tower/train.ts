@@ -10,7 +10,7 @@ import { adamStepSize, adamUpdate } from './adam.js';
 import { initBackend, type BackendInfo } from './backend.js';
 import { buildVocab, ItemContent } from './features.js';
 import { TwoTowerNet } from './net.js';
-import { trainStep } from './network.js';
+import { trainStep, type StepInput } from './network.js';
 import type { TwoTowerParams } from './params.js';
 import { dotTopK } from './scoring.js';
 import { buildSequences, examplePositions, holdOutTails, type UserSequences } from './sequences.js';
@@ -107,10 +107,10 @@ function trainRun(s: RunSetup, fitEnd: Int32Array, maxEpochs: number, validate: 
     let lossSum = 0;
     let counted = 0;
     for (let from = 0; from + 1 < examples.length; from += params.batchSize) {
-      const input = batch.fill(from, Math.min(params.batchSize, examples.length - from));
+      const { input, users, history, itemIds } = batch.fill(from, Math.min(params.batchSize, examples.length - from));
       const out = trainStep(input, net.towers, params.temperature);
-      net.userGradients(batch.users, batch.history, params.history, out.dUsers);
-      net.itemGradients(batch.itemIds, out.dItems);
+      net.userGradients(users, history, params.history, out.dUsers);
+      net.itemGradients(itemIds, out.dItems);
       const stepSize = adamStepSize(params.lr, ++step);
       adamUpdate(net.towers.flat, adamM, adamV, 0, out.grad, 0, out.grad.length, stepSize);
       net.userTable.applyAdam(stepSize);
@@ -141,12 +141,22 @@ function trainRun(s: RunSetup, fitEnd: Int32Array, maxEpochs: number, validate: 
   return { net, records, bestEpoch: best.epoch, bestRecall: best.recall };
 }
 
-/** Fills the tower inputs of one batch of example positions (buffers reused across steps). */
-class BatchBuilder {
+interface Batch {
+  readonly input: StepInput;
   /** User id per row (-1 when dropped out), history (B × L, -1 padded), item id per item row (-1 when dropped out). */
   readonly users: Int32Array;
   readonly history: Int32Array;
   readonly itemIds: Int32Array;
+}
+
+/** Fills the tower inputs of one batch of example positions (buffers reused across steps). */
+class BatchBuilder {
+  private readonly users: Int32Array;
+  private readonly history: Int32Array;
+  private readonly itemIds: Int32Array;
+  private readonly userRows: Float32Array;
+  private readonly itemRows: Float32Array;
+  private readonly bias: Float32Array;
   private readonly positives: Int32Array;
   private readonly itemContent: Float32Array;
   private readonly logExpected: Float64Array;
@@ -168,6 +178,9 @@ class BatchBuilder {
     this.positives = new Int32Array(B);
     this.itemContent = new Float32Array((B + M) * s.contentWidth);
     this.negatives = new Int32Array(M);
+    this.userRows = new Float32Array(B * net.towers.userShape.input);
+    this.itemRows = new Float32Array((B + M) * net.towers.itemShape.input);
+    this.bias = new Float32Array(B * (B + M));
     // logQ: log of the expected number of times an item appears among a batch's positives.
     const counts = new Float64Array(s.data.items.size);
     for (let i = 0; i < examples.length; i++) counts[s.seq.items[examples[i]]]++;
@@ -176,7 +189,7 @@ class BatchBuilder {
     this.negLogExpected = this.sampler ? counts.map((_, j) => Math.log(M * Math.max(this.sampler!.probability(j), 1e-30))) : new Float64Array(0);
   }
 
-  fill(from: number, B: number): Parameters<typeof trainStep>[0] {
+  fill(from: number, B: number): Batch {
     const { seq, params } = this.s;
     const L = params.history;
     const M = this.negatives.length;
@@ -208,7 +221,7 @@ class BatchBuilder {
       }
     }
     const N = B + M;
-    const bias = new Float32Array(B * N);
+    const bias = this.bias.subarray(0, B * N);
     const q = params.logq;
     for (let b = 0; b < B; b++) {
       const pos = this.positives[b];
@@ -221,13 +234,15 @@ class BatchBuilder {
         bias[b * N + B + j] = item === pos ? MASKED : -q * this.negLogExpected[item];
       }
     }
-    return {
-      users: this.net.userInputs(users, history, L),
-      items: this.net.itemInputs(itemIds, this.itemContent.subarray(0, N * W)),
+    const net = this.net;
+    const input: StepInput = {
+      users: net.userInputs(users, history, L, this.userRows.subarray(0, B * net.towers.userShape.input)),
+      items: net.itemInputs(itemIds, this.itemContent.subarray(0, N * W), this.itemRows.subarray(0, N * net.towers.itemShape.input)),
       batch: B,
       itemRows: N,
       bias,
     };
+    return { input, users, history, itemIds };
   }
 }
 
