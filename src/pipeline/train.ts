@@ -1,5 +1,5 @@
 import { basename, dirname } from 'node:path';
-import { createArtifact, recordMetrics, type ArtifactManifest } from '../artifacts/store.js';
+import { createArtifact, recordMetrics, type ArtifactManifest, type ManifestFields } from '../artifacts/store.js';
 import { evaluateModel, type Metrics } from '../eval/evaluate.js';
 import type { FitContext, Recommender } from '../models/model.js';
 import { getFactory } from '../models/registry.js';
@@ -19,6 +19,8 @@ export interface TrainRequest {
   /** Cut-offs of the evaluation run after training. */
   readonly ks: number[];
   readonly ctx?: FitContext;
+  /** Lineage and details the caller adds to the manifest (the pipeline runner does). */
+  readonly manifest?: Pick<ManifestFields, 'lineage' | 'details'>;
 }
 
 export interface TrainResult {
@@ -40,6 +42,9 @@ export async function trainModel(req: TrainRequest): Promise<TrainResult> {
   const model = await factory.fit(experiment.training, params, req.ctx);
   const fitSeconds = (performance.now() - started) / 1000;
   log.event('train.fit', { kind: req.kind, seconds: fitSeconds, params: model.params() });
+  // Evaluated before the artifact is created, so `latest` moves only once the whole step succeeded.
+  const metrics = evaluateModel(model, experiment.train, experiment.test, { ks: req.ks, catalog: experiment.dataset.catalog });
+  const protocol = protocolLabel(experiment.split);
   const { dir, manifest } = await createArtifact(
     dirname(req.out),
     basename(req.out),
@@ -49,11 +54,12 @@ export async function trainModel(req: TrainRequest): Promise<TrainResult> {
       seed: req.seed,
       dataset: { dir: experiment.dataset.dir, interactions_sha256: experiment.dataset.meta.interactions_sha256 },
       split: { ...experiment.split },
-      details: { fit_seconds: fitSeconds },
+      lineage: req.manifest?.lineage ?? [],
+      metrics: { [protocol]: metrics },
+      details: { ...req.manifest?.details, fit_seconds: fitSeconds },
     },
     (tmp) => model.save(tmp),
   );
-  const metrics = evaluateModel(model, experiment.train, experiment.test, { ks: req.ks, catalog: experiment.dataset.catalog });
-  recordMetrics(dir, protocolLabel(experiment.split), metrics);
+  recordMetrics(dir, protocol, metrics);
   return { dir, manifest, metrics, model, experiment, fitSeconds };
 }

@@ -58,13 +58,17 @@ export async function withAtomicDir<T>(finalDir: string, build: (tmpDir: string)
 
 /** Removes temporary leftovers (see `tempPathFor`) of processes that are no longer running. */
 export function cleanStaleTemps(dir: string): string[] {
+  return cleanTemps(dir, (pid) => pid !== process.pid && !processAlive(pid));
+}
+
+/** Removes the temporary entries in `dir` whose owner process id satisfies `owned`; returns their names. */
+export function cleanTemps(dir: string, owned: (pid: number) => boolean): string[] {
   if (!existsSync(dir)) return [];
   const removed: string[] = [];
   for (const name of readdirSync(dir)) {
     const m = /\.tmp-(\d+)-[a-z0-9]+$/.exec(name);
     if (!m || !isTempName(name)) continue;
-    const pid = Number(m[1]);
-    if (pid !== process.pid && !processAlive(pid)) {
+    if (owned(Number(m[1]))) {
       rmSync(join(dir, name), { recursive: true, force: true });
       removed.push(name);
     }

@@ -1,0 +1,138 @@
+import { join } from 'node:path';
+import { z } from 'zod';
+import { readManifest, type ArtifactManifest } from '../../artifacts/store.js';
+import type { ModelOption } from '../../models/model.js';
+import { getFactory, modelKinds, type AnyModelFactory } from '../../models/registry.js';
+import { protocolLabel, type SplitManifest } from '../../split/manifest.js';
+import { trainModel } from '../train.js';
+import { NAME } from '../spec.js';
+import { unknownKeyMessage } from '../suggest.js';
+import { latestState, requireLatest } from './artifacts.js';
+import { selectedSplits, splitArtifactName, unknownSplits } from './split.js';
+import type { ReportRow, StepKind } from './step.js';
+
+/**
+ * `- kind: train`: fits a model on each split it lists (default: all) and evaluates it on
+ * that split's test side. One artifact per (model, split), `<name>-<split>`, because a
+ * model trained on one split must not be evaluated on another (its test rows may be
+ * training rows there).
+ */
+const schema = z
+  .object({
+    /** A registered model kind. */
+    model: z.string(),
+    /** Artifact name prefix and the name other steps use; default: the model kind. */
+    name: NAME.optional(),
+    /** Hyper-parameters; the rest take the model's defaults. */
+    params: z.record(z.unknown()).default({}),
+    splits: z.array(z.string()).nonempty().optional(),
+    /** Default: the file's seed. */
+    seed: z.number().int().optional(),
+  })
+  .strict()
+  .superRefine((o, ctx) => {
+    if (!modelKinds().includes(o.model)) {
+      ctx.addIssue({ code: 'custom', path: ['model'], message: `unknown model "${o.model}" (registered: ${modelKinds().join(', ')})` });
+      return;
+    }
+    const factory = getFactory(o.model);
+    const options = factory.options ?? [];
+    for (const [key, value] of Object.entries(o.params)) {
+      const option = options.find((opt) => opt.key === key);
+      if (!option) {
+        ctx.addIssue({ code: 'custom', path: ['params', key], message: `${o.model}: ${unknownKeyMessage(key, options.map((opt) => opt.key))}` });
+        continue;
+      }
+      const problem = optionProblem(option, value);
+      if (problem) ctx.addIssue({ code: 'custom', path: ['params', key], message: `${o.model}.${key}: ${problem}` });
+    }
+  });
+
+type TrainOptions = z.infer<typeof schema>;
+
+/** What is wrong with a hyper-parameter value, or null. */
+function optionProblem(option: ModelOption, value: unknown): string | null {
+  switch (option.type) {
+    case 'int':
+      return Number.isInteger(value) ? null : `expected an integer, got ${JSON.stringify(value)}`;
+    case 'float':
+      return typeof value === 'number' && Number.isFinite(value) ? null : `expected a number, got ${JSON.stringify(value)}`;
+    case 'boolean':
+      return typeof value === 'boolean' ? null : `expected true or false, got ${JSON.stringify(value)}`;
+    case 'string':
+      if (typeof value !== 'string') return `expected a string, got ${JSON.stringify(value)}`;
+      return option.choices && !option.choices.includes(value) ? `expected one of ${option.choices.join(', ')}, got "${value}"` : null;
+  }
+}
+
+export function modelArtifactName(model: string, split: string): string {
+  return `${model}-${split}`;
+}
+
+export function trainStepName(o: TrainOptions): string {
+  return o.name ?? o.model;
+}
+
+/** The row of a model artifact in the final table: its metrics on the split it was trained on. */
+export function modelRow(manifest: ArtifactManifest, split: string, model: string): ReportRow {
+  const protocol = protocolLabel(manifest.split as unknown as SplitManifest);
+  return { split, protocol, name: model, model, artifact: { name: manifest.name, version: manifest.version }, metrics: manifest.metrics[protocol] ?? {} };
+}
+
+export const trainStep: StepKind<TrainOptions> = {
+  kind: 'train',
+  schema,
+  produces: (o, { head }) => selectedSplits(o.splits, head).map((s) => ({ token: `model:${trainStepName(o)}:${s}`, output: modelArtifactName(trainStepName(o), s) })),
+  needs: (o, { head }) =>
+    selectedSplits(o.splits, head).map((s, i) => ({
+      path: o.splits ? ['splits', i] : [],
+      token: `split:${s}`,
+      missing: `split "${s}" is made by no split step before this one (add \`- kind: split\` before it)`,
+    })),
+  check: (o, { head, step }) => unknownSplits(o.splits, head, step),
+  plan(o, { head, step }) {
+    const name = trainStepName(o);
+    const factory: AnyModelFactory = getFactory(o.model);
+    const params = { ...factory.defaults, ...o.params };
+    const seed = o.seed ?? head.seed;
+    return selectedSplits(o.splits, head).map((split) => {
+      const output = modelArtifactName(name, split);
+      let splitDir = '';
+      return {
+        step,
+        kind: 'train',
+        label: `train ${output}`,
+        output,
+        split,
+        config: { model: o.model, params, seed, k: head.k, split },
+        async inputs() {
+          const input = requireLatest(head.artifacts, splitArtifactName(split), `the split step of "${split}"`);
+          splitDir = input.dir;
+          const manifest = input.manifest.split as unknown as SplitManifest;
+          return {
+            identity: { split: manifest.sha256, dataset: manifest.input.interactions_sha256 },
+            lineage: [input.ref],
+            tags: { 'recsys.dataset.sha256': manifest.input.interactions_sha256, 'recsys.split.sha256': manifest.sha256 },
+          };
+        },
+        current: () => latestState(head.artifacts, output),
+        async run(work) {
+          const result = await trainModel({
+            kind: o.model,
+            datasetDir: head.data.out,
+            split: { dir: splitDir },
+            params: o.params,
+            seed,
+            out: join(head.artifacts, output),
+            ks: head.k,
+            ctx: { onEpoch: (epoch, metrics) => work.run.logMetrics(metrics, epoch) },
+            manifest: { lineage: work.lineage, details: { pipeline: work.details } },
+          });
+          work.run.logMetrics({ fit_seconds: result.fitSeconds });
+          return result.dir;
+        },
+        report: (dir) => [modelRow(readManifest(dir), split, name)],
+      };
+    });
+  },
+};
