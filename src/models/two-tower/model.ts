@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { readNpyFloat32, readNpyInt32, writeNpy } from '../../artifacts/npy.js';
@@ -8,6 +9,8 @@ import { csrFromCoo, type Csr } from '../../matrix/csr.js';
 import type { TopK } from '../../matrix/topk.js';
 import { InputError } from '../../util/errors.js';
 import { writeJsonAtomic } from '../../util/fs.js';
+import { takeRows } from '../../index/vectors.js';
+import { DenseScorer } from '../als/scorer.js';
 import type { Embeddings, FitContext, ModelFactory, Recommender } from '../model.js';
 import { EmbeddingTable } from './adam.js';
 import { initBackend } from './backend.js';
@@ -16,7 +19,6 @@ import { TwoTowerNet } from './net.js';
 import { TowerParams, type TowerShape } from './network.js';
 import { exportTowers } from './onnx-export.js';
 import { resolveParams, TWO_TOWER_DEFAULTS, TWO_TOWER_OPTIONS, type TwoTowerParams } from './params.js';
-import { dotTopK } from './scoring.js';
 import type { UserSequences } from './sequences.js';
 import { fitTwoTower, type TrainingSummary } from './train.js';
 
@@ -62,6 +64,7 @@ interface FeaturesJson {
  */
 export class TwoTowerModel implements Recommender {
   readonly kind = 'two-tower';
+  private scorer: DenseScorer | null = null;
 
   constructor(
     readonly users: IdMap,
@@ -81,16 +84,14 @@ export class TwoTowerModel implements Recommender {
   }
 
   recommend(users: Int32Array, k: number, exclude: Csr | null): TopK {
-    return dotTopK(this.takeUsers(users), this.itemEmbeddings(), k, users, exclude);
+    return this.itemScorer().topK(takeRows(this.userEmbeddings(), users).data, users, k, exclude);
   }
 
+  /** Cosine similarity (the vectors are unit length); the item itself is excluded. */
   similarItems(items: Int32Array, k: number): TopK {
-    const d = this.net.dim;
-    const queries = new Float32Array(items.length * d);
-    items.forEach((item, b) => queries.set(this.itemVectors.subarray(item * d, (item + 1) * d), b * d));
     const rows = Int32Array.from({ length: items.length }, (_, b) => b);
     const self = csrFromCoo(items.length, this.items.size, rows, items, null);
-    return dotTopK({ rows: items.length, dim: d, data: queries }, this.itemEmbeddings(), k, rows, self);
+    return this.itemScorer().topK(takeRows(this.itemEmbeddings(), items).data, rows, k, self);
   }
 
   itemEmbeddings(): Embeddings {
@@ -134,7 +135,12 @@ export class TwoTowerModel implements Recommender {
     const all = new Float32Array(this.itemVectors.length + extra.data.length);
     all.set(this.itemVectors);
     all.set(extra.data, this.itemVectors.length);
-    return dotTopK(this.takeUsers(users), { rows: this.items.size + extra.rows, dim: this.net.dim, data: all }, k, users, exclude);
+    const scorer = new DenseScorer(all, this.items.size + extra.rows, this.net.dim, availableParallelism());
+    try {
+      return scorer.topK(takeRows(this.userEmbeddings(), users).data, users, k, exclude);
+    } finally {
+      scorer.close();
+    }
   }
 
   params(): Record<string, unknown> {
@@ -175,13 +181,18 @@ export class TwoTowerModel implements Recommender {
     exportTowers(net, w, dir, packageVersion());
   }
 
-  private takeUsers(users: Int32Array): Embeddings {
-    const d = this.net.dim;
-    const data = new Float32Array(users.length * d);
-    users.forEach((u, b) => data.set(this.userVectors.subarray(u * d, (u + 1) * d), b * d));
-    return { rows: users.length, dim: d, data };
+  /** Ends the scoring worker threads early (they never keep the process alive). */
+  close(): void {
+    this.scorer?.close();
+    this.scorer = null;
+  }
+
+  private itemScorer(): DenseScorer {
+    this.scorer ??= new DenseScorer(this.itemVectors, this.items.size, this.net.dim, availableParallelism());
+    return this.scorer;
   }
 }
+
 
 /** Each user's latest `length` items (dense), most recent last, -1 padded in front. */
 export function latestItems(seq: UserSequences, length: number): Int32Array {

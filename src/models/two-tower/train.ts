@@ -5,14 +5,15 @@ import { NegativeSampler } from '../../sampling/negative.js';
 import { log } from '../../util/log.js';
 import { formatCount, Progress } from '../../util/progress.js';
 import { Rng } from '../../util/rng.js';
+import { availableParallelism } from 'node:os';
 import type { FitContext } from '../model.js';
+import { DenseScorer } from '../als/scorer.js';
 import { adamStepSize, adamUpdate } from './adam.js';
 import { initBackend, type BackendInfo } from './backend.js';
 import { buildVocab, ItemContent } from './features.js';
 import { TwoTowerNet } from './net.js';
 import { trainStep, type StepInput } from './network.js';
 import type { TwoTowerParams } from './params.js';
-import { dotTopK } from './scoring.js';
 import { buildSequences, examplePositions, holdOutTails, type UserSequences } from './sequences.js';
 
 /** Logit added to an accidental hit (a negative column holding the row's own positive item). */
@@ -316,9 +317,10 @@ class Validation {
     const { params, data, itemContent } = this.s;
     const K = params.valK;
     const nItems = data.items.size;
-    const users = { rows: n, dim: net.dim, data: net.embedUsers(this.users, this.history, params.history) };
-    const items = { rows: nItems, dim: net.dim, data: net.embedItems(Int32Array.from({ length: nItems }, (_, i) => i), itemContent) };
-    const top = dotTopK(users, items, K, Int32Array.from({ length: n }, (_, i) => i), this.seen);
+    const items = net.embedItems(Int32Array.from({ length: nItems }, (_, i) => i), itemContent);
+    const scorer = new DenseScorer(items, nItems, net.dim, availableParallelism());
+    const top = scorer.topK(net.embedUsers(this.users, this.history, params.history), Int32Array.from({ length: n }, (_, i) => i), K, this.seen);
+    scorer.close();
     const hits = new Uint8Array(K);
     let sum = 0;
     for (let r = 0; r < n; r++) {
