@@ -64,7 +64,7 @@ export function itemStats(seen: Csr, items: IdMap, catalog: ItemCatalog | null):
 }
 
 /** Cosine similarity of two items' genre sets. */
-export function genreCosine(stats: ItemStats, a: number, b: number): number {
+export function genreCosine(stats: Pick<ItemStats, 'genreStart' | 'genreIds'>, a: number, b: number): number {
   const start = stats.genreStart;
   const ids = stats.genreIds;
   if (!start || !ids) return 0;

@@ -2,6 +2,7 @@ import { InputError } from '../util/errors.js';
 import type { ModelFactory } from './model.js';
 import { alsFactory } from './als/model.js';
 import { popularityFactory } from './popularity/popularity.js';
+import { rankerFactory } from './ranker/ranker.js';
 
 /** Parameters reach factories as a generic record (from the CLI or a pipeline file). */
 export type AnyModelFactory = ModelFactory<Record<string, unknown>>;
@@ -14,6 +15,7 @@ function generic<P>(f: ModelFactory<P>): AnyModelFactory {
 const FACTORIES: readonly AnyModelFactory[] = [
   generic(popularityFactory),
   generic(alsFactory),
+  generic(rankerFactory),
 ];
 
 export function modelKinds(): string[] {

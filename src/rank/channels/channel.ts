@@ -1,0 +1,110 @@
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { TrainingData } from '../../data/training-data.js';
+import type { AnnIndex } from '../../index/ann-index.js';
+import { buildIndex } from '../../index/build.js';
+import { readIndex, writeIndex } from '../../index/io.js';
+import { searchExcluding } from '../../index/search.js';
+import type { Csr } from '../../matrix/csr.js';
+import type { TopK } from '../../matrix/topk.js';
+import type { Embeddings, Recommender } from '../../models/model.js';
+import { InputError } from '../../util/errors.js';
+import { log } from '../../util/log.js';
+import type { UserHistory } from '../history.js';
+import { CooccurrenceModel, cooccurrenceNeighbours, type CooccurrenceParams } from './cooccurrence.js';
+import { RecentPopularityModel } from './recent-popularity.js';
+
+/** Channel names with their own implementation here; any other name is a registered model kind. */
+export const POPULARITY_CHANNEL = 'popularity';
+export const COOCCURRENCE_CHANNEL = 'cooc';
+
+/**
+ * One candidate source: a Recommender, asked either directly or, for models listed as FAISS
+ * channels, through an exact inner-product FAISS index over its item embeddings (searched
+ * with its user embeddings), the way an embedding model is served.
+ */
+export interface Channel {
+  readonly name: string;
+  readonly model: Recommender;
+  readonly index: AnnIndex | null;
+}
+
+/** What building the built-in channels needs besides the training data. */
+export interface ChannelContext {
+  readonly history: UserHistory;
+  readonly popularityWindowDays: number;
+  readonly cooccurrence: CooccurrenceParams;
+  /** Registered model kinds searched through FAISS (e.g. two-tower). */
+  readonly faissChannels: readonly string[];
+}
+
+export function retrieve(channel: Channel, users: Int32Array, n: number, exclude: Csr | null): TopK {
+  if (!channel.index) return channel.model.recommend(users, n, exclude);
+  return searchExcluding(channel.index, channel.model.userEmbeddings() as Embeddings, users, n, exclude);
+}
+
+/** An exact inner-product index over the model's item vectors. */
+function embeddingIndex(model: Recommender, name: string): AnnIndex {
+  const items = model.itemEmbeddings();
+  if (!items || !model.userEmbeddings()) throw new InputError(`channel ${name}: model "${model.kind}" has no user and item embeddings to search with FAISS`);
+  return buildIndex(items, { factory: 'Flat', metric: 'ip' }).index;
+}
+
+/** Registered models are looked up lazily: the registry itself lists the ranker, which uses this module. */
+async function factoryOf(kind: string) {
+  const { getFactory } = await import('../../models/registry.js');
+  if (kind === 'ranker') throw new InputError('the ranker cannot be a channel of itself');
+  return getFactory(kind);
+}
+
+function sameSpace(model: Recommender, data: TrainingData, name: string): void {
+  const same = (a: Int32Array, b: Int32Array): boolean => a.length === b.length && a.every((v, i) => v === b[i]);
+  if (!same(model.users.ids, data.users.ids) || !same(model.items.ids, data.items.ids)) {
+    throw new InputError(`channel ${name}: the model's users/items differ from the ranker's training data`);
+  }
+}
+
+export function cooccurrenceModel(data: TrainingData, ctx: ChannelContext, neighbours?: Csr): CooccurrenceModel {
+  return new CooccurrenceModel(
+    data.users,
+    data.items,
+    neighbours ?? cooccurrenceNeighbours(ctx.history, data.items.size, ctx.cooccurrence),
+    ctx.history,
+    ctx.cooccurrence,
+  );
+}
+
+export function popularityModel(data: TrainingData, ctx: ChannelContext): RecentPopularityModel {
+  return new RecentPopularityModel(data.users, data.items, ctx.history, ctx.popularityWindowDays);
+}
+
+/**
+ * Fits channel `name` on `data`. The built-in co-occurrence model is passed in so that the
+ * channel and the ranker's co-occurrence features share one table.
+ */
+export async function fitChannel(name: string, data: TrainingData, ctx: ChannelContext, cooc: CooccurrenceModel): Promise<Channel> {
+  if (name === POPULARITY_CHANNEL) return { name, model: popularityModel(data, ctx), index: null };
+  if (name === COOCCURRENCE_CHANNEL) return { name, model: cooc, index: null };
+  const factory = await factoryOf(name);
+  log.info(`ranker: fitting channel ${name} on ${data.train.userId.length} interactions`);
+  const model = await factory.fit(data, { ...factory.defaults });
+  sameSpace(model, data, name);
+  return { name, model, index: ctx.faissChannels.includes(name) ? embeddingIndex(model, name) : null };
+}
+
+/** Saves a registered model's channel into `dir` (the built-in ones live in the ranker's own files). */
+export async function saveChannel(channel: Channel, dir: string): Promise<void> {
+  if (channel.name === POPULARITY_CHANNEL || channel.name === COOCCURRENCE_CHANNEL) return;
+  mkdirSync(dir, { recursive: true });
+  await channel.model.save(dir);
+  if (channel.index) writeIndex(channel.index, join(dir, 'index.faiss'));
+}
+
+export async function loadChannel(name: string, dir: string, data: TrainingData, ctx: ChannelContext, cooc: CooccurrenceModel): Promise<Channel> {
+  if (name === POPULARITY_CHANNEL) return { name, model: popularityModel(data, ctx), index: null };
+  if (name === COOCCURRENCE_CHANNEL) return { name, model: cooc, index: null };
+  const model = await (await factoryOf(name)).load(dir);
+  sameSpace(model, data, name);
+  const indexFile = join(dir, 'index.faiss');
+  return { name, model, index: existsSync(indexFile) ? readIndex(indexFile) : null };
+}
