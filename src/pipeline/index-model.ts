@@ -30,6 +30,8 @@ export interface IndexRequest {
   readonly seed?: number;
   /** User vectors sampled to measure recall@10 and query rates. */
   readonly sampleQueries?: number;
+  /** Details the caller adds to the manifest (the pipeline runner does), over the model's. */
+  readonly details?: Record<string, unknown>;
 }
 
 export interface IndexReport {
@@ -88,7 +90,7 @@ export async function indexModel(req: IndexRequest): Promise<{ dir: string; repo
       split: manifest.split,
       lineage: [{ name: manifest.name, version: manifest.version }],
       metrics: manifest.metrics,
-      details: { ...manifest.details, index: { ...stats, measurement } },
+      details: { ...manifest.details, ...req.details, index: { ...stats, measurement } },
     },
     async (tmp) => {
       linkFiles(modelDir, tmp, new Set([MANIFEST_FILE, METRICS_FILE, INDEX_FILE, INDEX_IDS_FILE]));

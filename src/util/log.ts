@@ -7,15 +7,18 @@ import pino, { type Logger } from 'pino';
  * (pino) in a per-run log file, set with `setLogFile`. `RECSYS_QUIET=1` silences stderr.
  */
 let fileLogger: Logger | null = null;
+let fileDestination: ReturnType<typeof pino.destination> | null = null;
 
+/** Sends structured events to `path` (appending) from now on, closing the previous file; null: to no file. */
 export function setLogFile(path: string | null): void {
-  if (fileLogger) fileLogger.flush();
-  if (path === null) {
-    fileLogger = null;
-    return;
-  }
+  fileLogger?.flush();
+  fileDestination?.end();
+  fileLogger = null;
+  fileDestination = null;
+  if (path === null) return;
   mkdirSync(dirname(path), { recursive: true });
-  fileLogger = pino({ base: { pid: process.pid } }, pino.destination({ dest: path, sync: true }));
+  fileDestination = pino.destination({ dest: path, sync: true });
+  fileLogger = pino({ base: { pid: process.pid } }, fileDestination);
 }
 
 export function quiet(): boolean {

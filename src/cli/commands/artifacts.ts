@@ -1,11 +1,23 @@
 import { Command } from 'commander';
+import { collectGarbage, findVersion, planGc, promote } from '../../artifacts/gc.js';
 import { listArtifacts, readManifest, resolveArtifactDir } from '../../artifacts/store.js';
-import { printJson } from '../options.js';
+import { acquireRootLock } from '../../pipeline/lock.js';
+import { intOption, printJson } from '../options.js';
+
+/** Runs `work` holding the artifact root's lock, so it never races a pipeline run. */
+function withRootLock<T>(root: string, command: string, work: () => T): T {
+  const lock = acquireRootLock(root, command);
+  try {
+    return work();
+  } finally {
+    lock.release();
+  }
+}
 
 const KEY_METRICS = ['ndcg@10', 'recall@10'];
 
 export function artifactsCommand(): Command {
-  const cmd = new Command('artifacts').description('list and inspect versioned artifacts');
+  const cmd = new Command('artifacts').description('list, inspect, promote and garbage-collect versioned artifacts');
   cmd
     .command('list')
     .description('versions under the artifact root with their key metrics')
@@ -33,5 +45,26 @@ export function artifactsCommand(): Command {
     .description("print an artifact version's manifest")
     .argument('<artifact>', 'artifact directory, e.g. artifacts/als/latest')
     .action((path: string) => printJson(readManifest(resolveArtifactDir(path))));
+  cmd
+    .command('promote')
+    .description('point latest at another complete version (e.g. roll back), atomically')
+    .argument('<version>', 'NAME/VERSION, a version directory, or a version name unique under the root')
+    .option('--root <dir>', 'artifact root', 'artifacts')
+    .action((spec: string, o: { root: string }) => {
+      const root = findVersion(o.root, spec).root;
+      const p = withRootLock(root, 'recsys artifacts promote', () => promote(root, spec));
+      process.stdout.write(`${p.name}: latest ${p.from ?? '(none)'} -> ${p.to}\n`);
+    });
+  cmd
+    .command('gc')
+    .description('remove old versions: keeps the N newest per artifact, latest, its regression baseline, and all they were built from')
+    .requiredOption('--keep <n>', 'newest versions kept per artifact', intOption('--keep', 0))
+    .option('--root <dir>', 'artifact root', 'artifacts')
+    .option('--dry-run', 'print what would be removed, remove nothing', false)
+    .action((o: { keep: number; root: string; dryRun: boolean }) => {
+      const plan = o.dryRun ? planGc(o.root, o.keep) : withRootLock(o.root, 'recsys artifacts gc', () => collectGarbage(o.root, o.keep));
+      for (const a of plan.remove) process.stdout.write(`${o.dryRun ? 'would remove' : 'removed'} ${a.name}/${a.version}\n`);
+      process.stdout.write(`${plan.remove.length} version(s) ${o.dryRun ? 'to remove' : 'removed'}, ${plan.keep.length} kept\n`);
+    });
   return cmd;
 }

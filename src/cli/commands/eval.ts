@@ -3,10 +3,12 @@ import { enforceGates, parseGate } from '../../eval/gates.js';
 import { formatMetricsTable } from '../../eval/report.js';
 import { evaluateRun } from '../../pipeline/evaluate.js';
 import { modelKinds } from '../../models/registry.js';
+import { InputError } from '../../util/errors.js';
 import { addSplitOptions, collect, cutoffsOption, intOption, printJson, splitSourceFrom, type SplitCliOptions } from '../options.js';
+import { addPipelineOptions, runPipelineCommand, type PipelineCliOptions } from './pipeline.js';
 
 interface EvalCliOptions {
-  model: string;
+  model?: string;
   data?: string;
   k: number[];
   seed: number;
@@ -21,7 +23,7 @@ interface EvalCliOptions {
 export function evalCommand(): Command {
   const cmd = new Command('eval')
     .description('offline evaluation: NDCG/Recall/Precision/MAP/MRR/hit rate, coverage, diversity, novelty; CI gates')
-    .requiredOption('--model <kind|artifact>', `a model kind fitted on the fly (${modelKinds().join(', ')}) or an artifact (e.g. artifacts/als/latest)`)
+    .option('--model <kind|artifact>', `a model kind fitted on the fly (${modelKinds().join(', ')}) or an artifact (e.g. artifacts/als/latest)`)
     .option('--data <dir>', 'dataset directory (default for an artifact: the data it was trained on)')
     .option('--k <list>', 'cut-offs, comma-separated', cutoffsOption, [10])
     .option('--seed <s>', 'random seed of on-the-fly fits', intOption('--seed'), 42)
@@ -32,7 +34,10 @@ export function evalCommand(): Command {
     .option('--nprobe <n>', 'with --via-index: IVF lists probed (default: as built)', intOption('--nprobe', 1))
     .option('--ef-search <n>', 'with --via-index: HNSW search list size (default: as built)', intOption('--ef-search', 1));
   addSplitOptions(cmd);
-  return cmd.action(async (o: SplitCliOptions & EvalCliOptions) => {
+  addPipelineOptions(cmd, 'the eval steps (with --split NAME: of that split) and their gates');
+  return cmd.action(async (o: SplitCliOptions & EvalCliOptions & Partial<PipelineCliOptions>) => {
+    if (o.pipeline) return runPipelineCommand({ ...o, pipeline: o.pipeline }, { kinds: ['eval'], split: o.split }, 'recsys eval --pipeline');
+    if (!o.model) throw new InputError('recsys eval: --model (or --pipeline FILE) is required');
     const gates = o.failUnder.map(parseGate);
     const outcome = await evaluateRun({
       model: o.model,

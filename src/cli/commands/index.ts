@@ -1,20 +1,25 @@
 import { Command, Option } from 'commander';
 import { indexModel } from '../../pipeline/index-model.js';
 import type { Metric } from '../../index/ann-index.js';
+import { InputError } from '../../util/errors.js';
 import { intOption, printJson } from '../options.js';
+import { addPipelineOptions, runPipelineCommand } from './pipeline.js';
 
 export function indexCommand(): Command {
-  return new Command('index')
+  const cmd = new Command('index')
     .description("build a FAISS index of a model's item embeddings into its artifact, with recall and speed measured")
-    .requiredOption('--model <artifact>', 'model artifact, e.g. artifacts/als/latest')
+    .option('--model <artifact>', 'model artifact, e.g. artifacts/als/latest')
     .option('--factory <string>', 'FAISS index factory: Flat, IVF1024,Flat, HNSW32, IVF256,PQ16, ...', 'Flat')
     .addOption(new Option('--metric <metric>', 'ip (inner product, the score of factor models) or l2').choices(['ip', 'l2']).default('ip'))
     .option('--nprobe <n>', 'IVF: inverted lists probed per query', intOption('--nprobe', 1))
     .option('--ef-search <n>', 'HNSW: candidate list size at search', intOption('--ef-search', 1))
     .option('--out <dir>', "artifact directory of the result (default: a new version of the model's artifact)")
     .option('--seed <s>', 'seed of the training and query samples', intOption('--seed'), 42)
-    .option('--json', 'print the build report as JSON', false)
-    .action(async (o: { model: string; factory: string; metric: Metric; nprobe?: number; efSearch?: number; out?: string; seed: number; json: boolean }) => {
+    .option('--json', 'print the build report as JSON', false);
+  return addPipelineOptions(cmd, 'the index steps (from the latest model artifacts)')
+    .action(async (o: { model?: string; pipeline?: string; force: boolean; factory: string; metric: Metric; nprobe?: number; efSearch?: number; out?: string; seed: number; json: boolean }) => {
+      if (o.pipeline) return runPipelineCommand({ ...o, pipeline: o.pipeline }, { kinds: ['index'] }, 'recsys index --pipeline');
+      if (!o.model) throw new InputError('recsys index: --model (or --pipeline FILE) is required');
       const { dir, report } = await indexModel({ model: o.model, factory: o.factory, metric: o.metric, nprobe: o.nprobe, efSearch: o.efSearch, out: o.out, seed: o.seed });
       if (o.json) {
         printJson({ artifact: dir, ...report });

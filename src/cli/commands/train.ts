@@ -5,6 +5,7 @@ import { getFactory, modelKinds } from '../../models/registry.js';
 import { trainModel } from '../../pipeline/train.js';
 import { InputError } from '../../util/errors.js';
 import { addSplitOptions, cutoffsOption, floatOption, intOption, printJson, splitSourceFrom, type SplitCliOptions } from '../options.js';
+import { addPipelineOptions, runPipelineCommand, type PipelineCliOptions } from './pipeline.js';
 
 function kebab(key: string): string {
   return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
@@ -25,7 +26,12 @@ function modelOption(opt: ModelOption, defaultValue: unknown): Option {
 
 /** `recsys train <model>`: one subcommand per registered model, with that model's hyper-parameters as options. */
 export function trainCommand(): Command {
-  const train = new Command('train').description(`train a model (${modelKinds().join(', ')}) on a split and save it as a versioned artifact`);
+  const train = new Command('train').description(`train a model (${modelKinds().join(', ')}) on a split and save it as a versioned artifact, or run a pipeline file`);
+  addPipelineOptions(train, 'every step').option('--json', 'with --pipeline: print the outcome as JSON', false);
+  train.action(async (o: Partial<PipelineCliOptions>) => {
+    if (!o.pipeline) throw new InputError(`recsys train: name a model (${modelKinds().join(', ')}) or give --pipeline FILE`);
+    await runPipelineCommand({ ...o, pipeline: o.pipeline }, {}, 'recsys train --pipeline');
+  });
   for (const kind of modelKinds()) {
     const factory = getFactory(kind);
     const cmd = train

@@ -1,31 +1,22 @@
 import { join } from 'node:path';
 import { z } from 'zod';
-import { writeNpy } from '../../artifacts/npy.js';
-import { createArtifact, readManifest } from '../../artifacts/store.js';
-import { countDistinct } from '../../data/dataset.js';
-import { evaluateTargets, seenMatrix } from '../../eval/evaluate.js';
-import { buildTargets } from '../../eval/protocol.js';
+import { readManifest } from '../../artifacts/store.js';
 import { METRICS } from '../../index/ann-index.js';
-import { buildIndex } from '../../index/build.js';
-import { writeIndex } from '../../index/io.js';
-import { searchExcluding } from '../../index/search.js';
-import { getFactory } from '../../models/registry.js';
-import { protocolLabel } from '../../split/manifest.js';
-import { InputError } from '../../util/errors.js';
-import { prepareExperiment } from '../experiment.js';
+import { evaluateRun } from '../evaluate.js';
+import { indexModel } from '../index-model.js';
 import { contentHash, latestState, requireLatest } from './artifacts.js';
-import { splitArtifactName, unknownSplits } from './split.js';
+import { unknownSplits } from './split.js';
 import type { StepKind } from './step.js';
 import { modelArtifactName } from './train.js';
 
 /**
- * `- kind: index`: a FAISS index over the item vectors of a model's latest artifact
- * (`index.faiss`, read by faiss.read_index, and `item_ids.npy`: label i is that raw item id),
- * and the serving stage's metrics: the split's evaluation with top-k lists read from the
- * index instead of exact scoring. `recsys index --pipeline FILE` runs only these steps.
+ * `- kind: index`: `recsys index` on the latest artifact of a model trained on a split: an
+ * artifact `index-<model>-<split>` holding the model's files and a FAISS index of its item
+ * vectors (recall against exact search measured), then the serving stage evaluated: the
+ * split's protocol with top-k lists retrieved through the index (`... via-index`).
+ * `recsys index --pipeline FILE` runs only these steps.
  */
-export const INDEX_FILE = 'index.faiss';
-export const ITEM_IDS_FILE = 'item_ids.npy';
+const VIA_INDEX = ' via-index';
 
 const schema = z
   .object({
@@ -49,24 +40,27 @@ export function indexArtifactName(model: string, split: string): string {
   return `index-${model}-${split}`;
 }
 
+function splitOf(o: IndexOptions, splits: Record<string, unknown>): string {
+  return o.split ?? Object.keys(splits)[0];
+}
+
 export const indexStep: StepKind<IndexOptions> = {
   kind: 'index',
   schema,
-  produces: (o, { head }) => {
-    const split = o.split ?? Object.keys(head.splits)[0];
-    return [{ token: `index:${o.model}:${split}`, output: indexArtifactName(o.model, split) }];
-  },
+  produces: (o, { head }) => [{ token: `index:${o.model}:${splitOf(o, head.splits)}`, output: indexArtifactName(o.model, splitOf(o, head.splits)) }],
   needs: (o, { head }) => {
-    const split = o.split ?? Object.keys(head.splits)[0];
+    const split = splitOf(o, head.splits);
     return [{ path: ['model'], token: `model:${o.model}:${split}`, missing: `no train step before this one trains "${o.model}" on split "${split}"` }];
   },
-  check: (o, { head, step }) => unknownSplits(o.split === undefined ? [] : [o.split], head, step, 'split').map((i) => ({ ...i, path: ['steps', step, 'split'] })),
+  check: (o, { head, step }) => unknownSplits(o.split === undefined ? [] : [o.split], head, step).map((i) => ({ ...i, path: ['steps', step, 'split'] })),
   plan(o, { head, step }) {
-    const split = o.split ?? Object.keys(head.splits)[0];
+    const split = splitOf(o, head.splits);
     const output = indexArtifactName(o.model, split);
     const source = modelArtifactName(o.model, split);
     const settings = { factory: o.factory, metric: o.metric, nprobe: o.nprobe, efSearch: o.ef_search, seed: o.seed ?? head.seed };
     let modelDir = '';
+    /** The serving stage's metrics, recorded after the artifact is made; absent if that was interrupted. */
+    const stageMetrics = (dir: string): [string, Record<string, number>] | undefined => Object.entries(readManifest(dir).metrics).find(([p]) => p.endsWith(VIA_INDEX));
     return [
       {
         step,
@@ -84,47 +78,19 @@ export const indexStep: StepKind<IndexOptions> = {
             tags: { 'recsys.dataset.sha256': input.manifest.dataset?.interactions_sha256 ?? '' },
           };
         },
-        current: () => latestState(head.artifacts, output),
+        current() {
+          const state = latestState(head.artifacts, output);
+          // Without the stage's metrics the unit did not finish: run it again.
+          return state && !stageMetrics(state.dir) ? { ...state, fingerprint: null } : state;
+        },
         async run(work) {
-          const manifest = readManifest(modelDir);
-          const model = await getFactory(manifest.kind).load(modelDir);
-          const items = model.itemEmbeddings();
-          const users = model.userEmbeddings();
-          if (!items || !users) throw new InputError(`${modelDir}: a ${manifest.kind} model has no item and user vectors to index; index steps need a factor model`);
-          const { index, stats } = buildIndex(items, settings);
-          // The serving stage on the split the model was trained on (its lineage names it).
-          const splitRef = manifest.lineage.find((r) => r.name === splitArtifactName(split));
-          if (!splitRef) throw new InputError(`${modelDir}: its manifest names no ${splitArtifactName(split)} artifact in its lineage`);
-          const exp = await prepareExperiment(head.data.out, { dir: join(head.artifacts, splitRef.name, splitRef.version) });
-          const seen = seenMatrix(model, exp.train);
-          const targets = buildTargets(exp.test, model.users, model.items, seen);
-          const metrics = evaluateTargets((rows, k) => searchExcluding(index, users, rows, k, seen), model, targets, seen, countDistinct(exp.train.itemId), {
-            ks: head.k,
-            catalog: exp.dataset.catalog,
-          });
-          const created = await createArtifact(
-            head.artifacts,
-            output,
-            {
-              kind: 'index',
-              config: { model: o.model, split, ...settings },
-              seed: settings.seed,
-              split: { ...exp.split },
-              lineage: work.lineage,
-              metrics: { [protocolLabel(exp.split)]: metrics },
-              details: { pipeline: work.details, build: stats },
-            },
-            async (tmp) => {
-              writeIndex(index, join(tmp, INDEX_FILE));
-              writeNpy(join(tmp, ITEM_IDS_FILE), model.items.ids);
-            },
-          );
-          work.run.logMetrics({ build_seconds: stats.seconds.total });
-          return created.dir;
+          const { dir, report } = await indexModel({ model: modelDir, ...settings, out: join(head.artifacts, output), details: { pipeline: work.details } });
+          work.run.logMetrics({ build_seconds: report.build.seconds.total, index_recall_10: report.measurement.recall, batched_qps: report.measurement.index.batchedQps });
+          await evaluateRun({ model: dir, ks: head.k, viaIndex: {} });
+          return dir;
         },
         report(dir) {
-          const m = readManifest(dir);
-          const [protocol, metrics] = Object.entries(m.metrics)[0] ?? ['', {}];
+          const [protocol, metrics] = stageMetrics(dir) ?? ['', {}];
           return [{ split, protocol, name: `${o.model} via ${o.factory}`, metrics }];
         },
       },
