@@ -1,0 +1,92 @@
+import { describe, expect, it } from 'vitest';
+import { buildTrainingData } from '../../src/data/training-data.js';
+import { csrFromCoo } from '../../src/matrix/csr.js';
+import { popularityFactory } from '../../src/models/popularity/popularity.js';
+import { CooccurrenceModel, cooccurrenceNeighbours } from '../../src/rank/channels/cooccurrence.js';
+import { RecentPopularityModel } from '../../src/rank/channels/recent-popularity.js';
+import { buildUserHistory, DAY_SECONDS } from '../../src/rank/history.js';
+import { interactionsOf } from '../helpers.js';
+
+describe('co-occurrence channel', () => {
+  // u1: 10, 11, 12 in time order; u2: 10, 12. Dense items: 10 → 0, 11 → 1, 12 → 2.
+  const data = buildTrainingData(interactionsOf([
+    [1, 12, 4, 3], [1, 10, 4, 1], [1, 11, 4, 2], [2, 10, 4, 1], [2, 12, 4, 2],
+  ]));
+  const history = buildUserHistory(data);
+
+  it('orders each user history by time', () => {
+    expect([...history.items.subarray(history.indptr[0], history.indptr[1])]).toEqual([0, 1, 2]);
+    expect([...history.times.subarray(history.indptr[1], history.indptr[2])]).toEqual([1, 2]);
+  });
+
+  it('similarity is the windowed pair count over sqrt(n_i · n_j)', () => {
+    // window 1: pairs (10,11), (11,12) from u1, (10,12) from u2; n = 2, 1, 2.
+    const nb = cooccurrenceNeighbours(history, 3, { window: 1, neighbours: 10, recent: 5, decay: 1 });
+    expect([...nb.indptr]).toEqual([0, 2, 4, 6]);
+    expect([...nb.indices]).toEqual([1, 2, 0, 2, 0, 1]);
+    const s = Math.SQRT1_2;
+    [s, 0.5, s, s, 0.5, s].forEach((v, p) => expect(nb.data[p]).toBeCloseTo(v, 6));
+    // window 2 adds u1's (10, 12): c = 2, sim = 2 / sqrt(2 · 2) = 1.
+    const wide = cooccurrenceNeighbours(history, 3, { window: 2, neighbours: 10, recent: 5, decay: 1 });
+    expect(wide.data[wide.indptr[0] + 1]).toBeCloseTo(1, 6);
+    // one neighbour per item keeps the most similar (ties: lower index)
+    const top1 = cooccurrenceNeighbours(history, 3, { window: 1, neighbours: 1, recent: 5, decay: 1 });
+    expect([...top1.indices]).toEqual([1, 0, 1]);
+  });
+
+  it('scores candidates by decayed similarity to the recent history', () => {
+    const params = { window: 1, neighbours: 10, recent: 2, decay: 0.5 };
+    const model = new CooccurrenceModel(data.users, data.items, cooccurrenceNeighbours(history, 3, params), history, params);
+    // u2's recent events: 12 (weight 1), 10 (weight 0.5).
+    const all = model.recommend(Int32Array.of(1), 3, null);
+    expect([...all.items]).toEqual([1, 0, 2]);
+    expect(all.scores[0]).toBeCloseTo(Math.SQRT1_2 + 0.5 * Math.SQRT1_2, 6);
+    expect(all.scores[1]).toBeCloseTo(0.5, 6);
+    expect(all.scores[2]).toBeCloseTo(0.25, 6);
+    const unseen = model.recommend(Int32Array.of(1), 3, data.matrix);
+    expect([...unseen.items]).toEqual([1, -1, -1]);
+    const sum = new Float32Array(2);
+    const max = new Float32Array(2);
+    model.strength(1, Int32Array.of(1, 0), sum, max);
+    expect(sum[0]).toBeCloseTo(1.5 * Math.SQRT1_2, 6);
+    expect(max[0]).toBeCloseTo(Math.SQRT1_2, 6);
+    expect(max[1]).toBeCloseTo(0.5, 6);
+  });
+});
+
+describe('recent-popularity channel', () => {
+  const day = DAY_SECONDS;
+  // Item 1 is popular around day 5, item 2 around day 100; item 3 has the most events overall.
+  const rows: Array<[number, number, number, number]> = [
+    [10, 1, 4, 5 * day], [11, 1, 4, 6 * day], [12, 1, 4, 7 * day],
+    [13, 2, 4, 95 * day], [14, 2, 4, 96 * day],
+    [15, 3, 4, 300 * day], [16, 3, 4, 301 * day], [17, 3, 4, 302 * day], [18, 3, 4, 303 * day],
+    [20, 4, 4, 8 * day + 100], // user 20: last event day 8
+    [21, 4, 4, 99 * day], // user 21: last event day 99
+  ];
+  const data = buildTrainingData(interactionsOf(rows));
+  const history = buildUserHistory(data);
+  const u20 = data.users.indexOf(20);
+  const u21 = data.users.indexOf(21);
+
+  it("counts events in the window ending at the day of the user's last event, then all-time popularity", () => {
+    const model = new RecentPopularityModel(data.users, data.items, history, 30);
+    const top = model.recommend(Int32Array.of(u20, u21), 3, data.matrix);
+    const raw = (b: number): number[] => [...top.items.subarray(b * 3, b * 3 + 3)].map((i) => data.items.rawId(i));
+    // u20's window (day −21, day 9]: item 1 ×3, item 4 ×1 (seen); then all-time: 3 (4 events), 2.
+    expect(raw(0)).toEqual([1, 3, 2]);
+    expect(top.scores[0]).toBeCloseTo(3 + 3 / 12, 6);
+    expect(top.scores[1]).toBeCloseTo(4 / 12, 6);
+    // u21's window (day 70, day 99]: item 2 ×2; then 3, 1.
+    expect(raw(1)).toEqual([2, 3, 1]);
+  });
+
+  it('with a zero window it ranks like the popularity baseline', async () => {
+    const model = new RecentPopularityModel(data.users, data.items, history, 0);
+    const baseline = await popularityFactory.fit(data, {});
+    const users = Int32Array.from({ length: data.users.size }, (_, u) => u);
+    expect([...model.recommend(users, 4, data.matrix).items]).toEqual([...baseline.recommend(users, 4, data.matrix).items]);
+    const exclude = csrFromCoo(data.users.size, data.items.size, Int32Array.of(0), Int32Array.of(data.items.indexOf(3)), null);
+    expect([...model.recommend(users, 4, exclude).items]).toEqual([...baseline.recommend(users, 4, exclude).items]);
+  });
+});
