@@ -26,8 +26,9 @@ export function loadPipeline(file: string): Pipeline {
   const lines = new LineCounter();
   const doc = parseDocument(readFileSync(file, 'utf8'), { lineCounter: lines });
   if (doc.errors.length > 0) {
-    const first = doc.errors.map((e) => `${file}:${e.linePos?.[0].line ?? '?'}:${e.linePos?.[0].col ?? '?'}: ${e.message.split('\n')[0]}`);
-    throw new InputError(`invalid YAML:\n  ${first.join('\n  ')}`);
+    const first = doc.errors.map((e) => `${file}:${e.linePos?.[0].line ?? '?'}:${e.linePos?.[0].col ?? '?'}: ${e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '')}`);
+    // Later syntax errors mostly follow from the first.
+    throw new InputError(`invalid YAML: ${first[0]}`);
   }
   const issues: DocIssue[] = [];
   const raw = interpolateEnv(doc.toJS() as unknown, [], issues);
@@ -51,9 +52,11 @@ function defaultName(file: string): string {
 function validateSteps(raw: readonly unknown[], head: PipelineHead, issues: DocIssue[]): PipelineStep[] {
   const steps: PipelineStep[] = [];
   const earlier: Array<Produced & { step: number }> = [];
+  let earlierValid = true;
   raw.forEach((entry, step) => {
     if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) {
       issues.push({ path: ['steps', step], message: `expected a step (an object with a kind: ${stepKinds().join(', ')})` });
+      earlierValid = false;
       return;
     }
     const { kind, ...options } = entry as Record<string, unknown>;
@@ -64,11 +67,15 @@ function validateSteps(raw: readonly unknown[], head: PipelineHead, issues: DocI
         path: kind === undefined ? ['steps', step] : ['steps', step, 'kind'],
         message: `${kind === undefined ? 'missing kind' : `unknown step kind ${JSON.stringify(kind)}`}${guess ? ` (did you mean "${guess}"?)` : ''}; expected one of: ${stepKinds().join(', ')}`,
       });
+      earlierValid = false;
       return;
     }
-    const { step: validated, issues: found } = registered.validate(options, { head, step, earlier });
+    const { step: validated, issues: found } = registered.validate(options, { head, step, earlier, earlierValid });
     issues.push(...found);
-    if (!validated) return;
+    if (!validated) {
+      earlierValid = false;
+      return;
+    }
     for (const p of validated.produces) {
       const clash = earlier.find((e) => e.output === p.output);
       if (clash) issues.push({ path: ['steps', step], message: `artifact "${p.output}" is also made by steps[${clash.step}]; give one of them another name` });

@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readdirSync, renameSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { gitCommit, newVersionName, type ArtifactRef } from '../artifacts/store.js';
-import { createTracker, type TrackedRun, type Tracker } from '../tracking/index.js';
+import { createTracker, type RetryPolicy, type TrackedRun, type Tracker } from '../tracking/index.js';
 import { validKey } from '../tracking/limits.js';
 import { InputError } from '../util/errors.js';
 import { cleanStaleTemps, cleanTemps, tempPathFor } from '../util/fs.js';
@@ -36,6 +36,8 @@ export interface RunOptions {
   readonly split?: string;
   /** What the lock file says holds it. */
   readonly command?: string;
+  /** Retries of a tracking server (default: the tracker's). */
+  readonly trackingRetry?: Partial<RetryPolicy>;
 }
 
 export interface UnitOutcome {
@@ -104,7 +106,7 @@ export async function runPipeline(pipeline: Pipeline, opts: RunOptions = {}): Pr
   const { head } = pipeline;
   const root = head.artifacts;
   const units = selectUnits(pipeline, opts);
-  const tracker = createTracker({ root });
+  const tracker = createTracker({ root, retry: opts.trackingRetry });
   const lock = acquireRootLock(root, opts.command ?? `recsys pipeline ${head.file}`);
   const logFile = join(root, LOGS_DIR, `${head.name}-${newVersionName()}.jsonl`);
   const current: { run: TrackedRun | null } = { run: null };

@@ -61,7 +61,7 @@ export const evalStep: StepKind<EvalOptions> = {
   check: (o, at) => [
     ...unknownSplits(o.splits, at.head, at.step),
     ...selectedSplits(o.splits, at.head)
-      .filter((s) => modelsOf(o, s, at).length === 0)
+      .filter((s) => at.earlierValid && modelsOf(o, s, at).length === 0)
       .map((s) => ({ path: ['steps', at.step], message: `no model is trained on split "${s}" by a step before this eval step` })),
   ],
   plan(o, at) {

@@ -29,7 +29,7 @@ function register<O>(k: StepKind<O>): RegisteredKind {
       const o = parsed.data;
       const made = new Set(at.earlier.map((p) => p.token));
       const issues: DocIssue[] = [
-        ...k.needs(o, at).filter((n) => !made.has(n.token)).map((n) => ({ path: ['steps', at.step, ...n.path], message: n.missing })),
+        ...(at.earlierValid ? k.needs(o, at) : []).filter((n) => !made.has(n.token)).map((n) => ({ path: ['steps', at.step, ...n.path], message: n.missing })),
         ...(k.check?.(o, at) ?? []),
       ];
       return { step: { kind: k.kind, index: at.step, produces: k.produces(o, at), plan: () => k.plan(o, at) }, issues };

@@ -32,6 +32,8 @@ export interface StepContext {
   readonly step: number;
   /** What the steps before it make. */
   readonly earlier: readonly Produced[];
+  /** False when a step before it was invalid: what it makes is unknown, so missing inputs are not reported. */
+  readonly earlierValid: boolean;
 }
 
 /** A problem at a place in the pipeline file. */
