@@ -3,6 +3,7 @@ import type { ModelFactory } from './model.js';
 import { alsFactory } from './als/model.js';
 import { popularityFactory } from './popularity/popularity.js';
 import { rankerFactory } from './ranker/ranker.js';
+import { twoTowerFactory } from './two-tower/model.js';
 
 /** Parameters reach factories as a generic record (from the CLI or a pipeline file). */
 export type AnyModelFactory = ModelFactory<Record<string, unknown>>;
@@ -16,6 +17,7 @@ const FACTORIES: readonly AnyModelFactory[] = [
   generic(popularityFactory),
   generic(alsFactory),
   generic(rankerFactory),
+  generic(twoTowerFactory),
 ];
 
 export function modelKinds(): string[] {
