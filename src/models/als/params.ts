@@ -28,13 +28,13 @@ export interface AlsParams {
 /** Chosen on a validation split carved from the training part of ml-latest-small (docs/benchmarks.md, ALS). */
 export const ALS_DEFAULTS: AlsParams = {
   factors: 64,
-  regularization: 0.05,
-  alpha: 1,
+  regularization: 30,
+  alpha: 2,
   iterations: 15,
   cgSteps: 3,
   threads: 0,
   weight: 'one',
-  loss: true,
+  loss: false,
 };
 
 export const ALS_OPTIONS: readonly ModelOption[] = [
