@@ -1,0 +1,126 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { describeFiles, readManifest } from '../../src/artifacts/store.js';
+import { writeDataset } from '../../src/data/dataset.js';
+import { Rng } from '../../src/util/rng.js';
+import { tempDir } from '../helpers.js';
+
+/**
+ * A real `recsys train --pipeline` child process is killed while its split step writes a new
+ * version (the version's temporary directory exists), by SIGTERM and by SIGKILL. Both leave
+ * `latest` and the finished version intact; SIGTERM cleans up at once (exit 143), SIGKILL's
+ * leftovers (temporary output, the lock) are cleaned and taken over by the next run.
+ */
+const BIN = new URL('../../dist/cli/bin.js', import.meta.url).pathname;
+const ROWS = 1_000_000;
+
+const work = tempDir();
+const root = join(work, 'artifacts');
+const file = join(work, 'p.yaml');
+
+function recsys(args: string[]): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, RECSYS_QUIET: '0' } });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Entries with a temporary name under the root and its artifact folders. */
+function temporaries(): string[] {
+  const dirs = [root, ...readdirSync(root).map((n) => join(root, n)).filter((d) => existsSync(d) && !d.endsWith('.lock') && !d.includes('.tmp-'))];
+  return dirs.flatMap((d) => {
+    try {
+      return readdirSync(d).filter((n) => /\.tmp-\d+-/.test(n)).map((n) => join(d, n));
+    } catch {
+      return [];
+    }
+  });
+}
+
+/** Starts a forced run and sends `signal` once its split step is writing the new version. */
+async function killDuringSplitBuild(signal: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string; pid: number }> {
+  const child = spawn(process.execPath, [BIN, 'train', '--pipeline', file, '--force'], { env: { ...process.env, RECSYS_QUIET: '0' } });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, sig) => resolve({ code, signal: sig })));
+  const building = new RegExp(`^\\..*\\.tmp-${child.pid}-`);
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (readdirSync(join(root, 'split-tu')).some((n) => building.test(n))) break;
+    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`the child never reached the split build:\n${stderr}`);
+    await new Promise((r) => setTimeout(r, 2));
+  }
+  child.kill(signal);
+  return { ...(await exited), stderr, pid: child.pid ?? -1 };
+}
+
+/** The finished version `latest` points at, checked file by file against its manifest. */
+async function expectIntact(name: string, version: string): Promise<void> {
+  expect(readlinkSync(join(root, name, 'latest'))).toBe(version);
+  const dir = join(root, name, version);
+  expect(await describeFiles(dir)).toEqual(expect.arrayContaining(readManifest(dir).files));
+  expect(readManifest(dir).files.length).toBeGreaterThan(0);
+}
+
+describe('a pipeline killed mid-step', () => {
+  let splitVersion = '';
+  let modelVersion = '';
+
+  beforeAll(async () => {
+    // A log large enough that writing a split takes a good fraction of a second.
+    const rng = new Rng(7);
+    const userId = new Int32Array(ROWS);
+    const itemId = new Int32Array(ROWS);
+    const rating = new Float32Array(ROWS).fill(1);
+    const timestamp = new Float64Array(ROWS);
+    for (let i = 0; i < ROWS; i++) {
+      userId[i] = rng.int(20_000);
+      itemId[i] = rng.int(5_000);
+      timestamp[i] = 1_500_000_000 + rng.int(10_000_000);
+    }
+    await writeDataset(join(work, 'data'), { interactions: { userId, itemId, rating, timestamp }, source: { kind: 'test' } });
+    writeFileSync(
+      file,
+      `name: killed\nartifacts: ${root}\ndata: {out: ${work}/data}\nsplits: {tu: {strategy: temporal-user}}\nsteps:\n  - kind: split\n  - kind: train\n    model: popularity\n`,
+    );
+    const r = recsys(['train', '--pipeline', file]);
+    expect(r.code, r.stderr).toBe(0);
+    splitVersion = readlinkSync(join(root, 'split-tu/latest'));
+    modelVersion = readlinkSync(join(root, 'popularity-tu/latest'));
+  });
+
+  it('SIGTERM: exits 143 after removing its unfinished output and releasing the lock', async () => {
+    const r = await killDuringSplitBuild('SIGTERM');
+    expect(r.code, r.stderr).toBe(143);
+    expect(r.stderr).toContain('interrupted by SIGTERM');
+    expect(temporaries()).toEqual([]);
+    expect(existsSync(join(root, '.lock'))).toBe(false);
+    await expectIntact('split-tu', splitVersion);
+    await expectIntact('popularity-tu', modelVersion);
+    // the step's MLflow run is marked KILLED (5)
+    const [experiment] = readdirSync(join(root, 'mlruns')).filter((e) => /^\d{10,}$/.test(e));
+    const statuses = readdirSync(join(root, 'mlruns', experiment))
+      .filter((r) => r !== 'meta.yaml')
+      .map((run) => readFileSync(join(root, 'mlruns', experiment, run, 'meta.yaml'), 'utf8').match(/^status: (\d)$/m)?.[1]);
+    expect(statuses.filter((s) => s === '5')).toHaveLength(1);
+  });
+
+  it('SIGKILL: leaves its temporary output and lock; the next run removes them, takes over the lock and succeeds', async () => {
+    const r = await killDuringSplitBuild('SIGKILL');
+    expect(r.signal).toBe('SIGKILL');
+    const left = temporaries();
+    expect(left.some((p) => p.includes(`${join(root, 'split-tu')}/.`))).toBe(true);
+    expect(JSON.parse(readFileSync(join(root, '.lock'), 'utf8')).pid).toBe(r.pid);
+    await expectIntact('split-tu', splitVersion);
+    await expectIntact('popularity-tu', modelVersion);
+
+    const next = recsys(['train', '--pipeline', file]);
+    expect(next.code, next.stderr).toBe(0);
+    expect(next.stderr).toContain(`took over a stale lock of pid ${r.pid}`);
+    expect(next.stderr).toMatch(/removed unfinished output .*split-tu\/\..*\.tmp-\d+-/);
+    expect(temporaries()).toEqual([]);
+    expect(next.stdout).toMatch(/split tu\s+skipped \(unchanged\)/);
+    await expectIntact('split-tu', splitVersion);
+    expect(existsSync(join(root, '.lock'))).toBe(false);
+  });
+});
