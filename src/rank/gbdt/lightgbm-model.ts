@@ -117,7 +117,9 @@ export function parseLightgbmModel(text: string, source: string): ForestModel {
   const builder = new ForestBuilder();
   for (const tree of trees) builder.add(readTree(tree, nFeatures));
   const forest = builder.build({ initialScore: 0, float32: false, divisor: averageOutput ? Math.max(trees.length, 1) : 1 });
-  return new ForestModel('lightgbm', header.string('objective'), nFeatures, forest, text);
+  // Models trained with a custom objective have no objective line.
+  const objective = header.has('objective') ? header.string('objective') : 'custom';
+  return new ForestModel('lightgbm', objective, nFeatures, forest, text);
 }
 
 function readTree(tree: Block, nFeatures: number): TreeArrays {
