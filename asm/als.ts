@@ -9,6 +9,11 @@
   return f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1) + (f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3));
 }
 
+/** Element i of a 4-byte array at `base`. */
+@inline function at<T>(base: usize, i: i32): T {
+  return load<T>(base + ((<usize>i) << 2));
+}
+
 /** a·b over k floats. */
 @inline function dot(a: usize, b: usize, k: i32): f32 {
   let s0 = f32x4.splat(0);
@@ -61,20 +66,8 @@
  * G = YᵀY + λI, starting from the current x (warm start). `conf` holds c_ui = 1 + α·w_ui
  * alongside the CSR `indices`. Scratch: 4 vectors. Returns Σ ‖x_new − x_old‖².
  */
-export function cgSolve(
-  chunk: i32,
-  begin: i32,
-  end: i32,
-  scratch: usize,
-  indptr: usize,
-  indices: usize,
-  conf: usize,
-  x0: usize,
-  y0: usize,
-  g: usize,
-  k: i32,
-  steps: i32,
-): f64 {
+export function cgSolve(chunk: i32, begin: i32, end: i32, scratch: usize,
+  indptr: usize, indices: usize, conf: usize, x0: usize, y0: usize, g: usize, k: i32, steps: i32): f64 {
   const row = (<usize>k) << 2;
   const r = scratch;
   const p = r + row;
@@ -83,13 +76,13 @@ export function cgSolve(
   let change: f64 = 0;
   for (let u = begin; u < end; u++) {
     const x = x0 + (<usize>u) * row;
-    const qBegin = load<i32>(indptr + ((<usize>u) << 2));
-    const qEnd = load<i32>(indptr + ((<usize>u) << 2), 4);
+    const qBegin = at<i32>(indptr, u);
+    const qEnd = at<i32>(indptr, u + 1);
     // r = b − A x
     matvec(g, x, r, -1, k);
     for (let q = qBegin; q < qEnd; q++) {
-      const y = y0 + (<usize>load<i32>(indices + ((<usize>q) << 2))) * row;
-      const c = load<f32>(conf + ((<usize>q) << 2));
+      const y = y0 + (<usize>at<i32>(indices, q)) * row;
+      const c = at<f32>(conf, q);
       axpy(r, y, c - (c - 1) * dot(y, x, k), k);
     }
     let rsOld = dot(r, r, k);
@@ -100,8 +93,8 @@ export function cgSolve(
       // ap = A p
       matvec(g, p, ap, 1, k);
       for (let q = qBegin; q < qEnd; q++) {
-        const y = y0 + (<usize>load<i32>(indices + ((<usize>q) << 2))) * row;
-        const c = load<f32>(conf + ((<usize>q) << 2));
+        const y = y0 + (<usize>at<i32>(indices, q)) * row;
+        const c = at<f32>(conf, q);
         axpy(ap, y, (c - 1) * dot(y, p, k), k);
       }
       const alpha = rsOld / dot(p, ap, k);
@@ -125,29 +118,18 @@ export function cgSolve(
  * Σ_u Σ_i c_ui (p_ui − x_u·y_i)² + λ‖x_u‖², using xᵀ(YᵀY + λI)x for the sum over all items
  * and correcting the observed ones: (c − 1)s² − 2cs + c with s = x·y. Scratch: 1 vector.
  */
-export function lossRows(
-  chunk: i32,
-  begin: i32,
-  end: i32,
-  scratch: usize,
-  indptr: usize,
-  indices: usize,
-  conf: usize,
-  x0: usize,
-  y0: usize,
-  g: usize,
-  k: i32,
-): f64 {
+export function lossRows(chunk: i32, begin: i32, end: i32, scratch: usize,
+  indptr: usize, indices: usize, conf: usize, x0: usize, y0: usize, g: usize, k: i32): f64 {
   const row = (<usize>k) << 2;
   let total: f64 = 0;
   for (let u = begin; u < end; u++) {
     const x = x0 + (<usize>u) * row;
     matvec(g, x, scratch, 1, k);
     total += <f64>dot(x, scratch, k);
-    const qEnd = load<i32>(indptr + ((<usize>u) << 2), 4);
-    for (let q = load<i32>(indptr + ((<usize>u) << 2)); q < qEnd; q++) {
-      const y = y0 + (<usize>load<i32>(indices + ((<usize>q) << 2))) * row;
-      const c = <f64>load<f32>(conf + ((<usize>q) << 2));
+    const qEnd = at<i32>(indptr, u + 1);
+    for (let q = at<i32>(indptr, u); q < qEnd; q++) {
+      const y = y0 + (<usize>at<i32>(indices, q)) * row;
+      const c = <f64>at<f32>(conf, q);
       const s = <f64>dot(y, x, k);
       total += (c - 1) * s * s - 2 * c * s + c;
     }
@@ -215,7 +197,6 @@ export function scorePanels(
   for (let p = begin; p < end; p++) {
     const panel = panels + (<usize>p) * panelBytes;
     const first = p << 3;
-    const full = first + 8 <= nItems;
     for (let b = 0; b < nQ; b += 4) {
       const qa = q0 + (<usize>b) * qRow;
       const qb = qa + qRow;
@@ -246,24 +227,24 @@ export function scorePanels(
         d1 = f32x4.add(d1, f32x4.mul(sd, y1));
       }
       const o = out + (<usize>b) * outRow + ((<usize>first) << 2);
-      if (full) {
-        v128.store(o, a0);
-        v128.store(o, a1, 16);
-        v128.store(o + outRow, b0);
-        v128.store(o + outRow, b1, 16);
-        v128.store(o + 2 * outRow, c0);
-        v128.store(o + 2 * outRow, c1, 16);
-        v128.store(o + 3 * outRow, d0);
-        v128.store(o + 3 * outRow, d1, 16);
-      } else {
-        storeTail(o, a0, a1, nItems - first);
-        storeTail(o + outRow, b0, b1, nItems - first);
-        storeTail(o + 2 * outRow, c0, c1, nItems - first);
-        storeTail(o + 3 * outRow, d0, d1, nItems - first);
-      }
+      const n = nItems - first;
+      store8(o, a0, a1, n);
+      store8(o + outRow, b0, b1, n);
+      store8(o + 2 * outRow, c0, c1, n);
+      store8(o + 3 * outRow, d0, d1, n);
     }
   }
   return 0;
+}
+
+/** Stores the 8 scores lo:hi, or only the first n when n < 8 (the last, partial panel). */
+@inline function store8(o: usize, lo: v128, hi: v128, n: i32): void {
+  if (n >= 8) {
+    v128.store(o, lo);
+    v128.store(o, hi, 16);
+  } else {
+    storeTail(o, lo, hi, n);
+  }
 }
 
 /** Stores the first n (< 8) lanes of the 8 scores lo:hi (no allocation: the stub runtime never frees). */

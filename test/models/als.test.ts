@@ -121,7 +121,7 @@ np.save(d + '/y_exact.npy', Y.astype(np.float32))
     const f = 8;
     const lambda = 0.2;
     const alpha = 3;
-    const model = await fit(data, { factors: f, iterations: 6, regularization: lambda, alpha, threads: 1 });
+    const model = await fit(data, { factors: f, iterations: 6, regularization: lambda, alpha, threads: 1, loss: true });
     const history = model.settings.history;
     expect(history).toHaveLength(6);
     expect(history[5].loss).toBeLessThan(history[0].loss as number);
@@ -165,7 +165,7 @@ describe('ALS recommend', () => {
   let model: AlsModel;
 
   it('scores every unseen item by x_u · y_i, best first, and never returns seen items', async () => {
-    model = await fit(data, { factors: 12, iterations: 5, threads: 2 });
+    model = await fit(data, { factors: 12, iterations: 5, threads: 2, regularization: 0.1, alpha: 2 });
     const f = 12;
     const users = Int32Array.from({ length: data.users.size }, (_, u) => u);
     const k = data.items.size;
