@@ -1,0 +1,106 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { ML_SMALL, tempDir } from '../helpers.js';
+
+/**
+ * The README's main command on the shipped pipelines/movielens.yaml, through the built
+ * binary, in a fresh working directory: the acceptance run of issue 6.
+ */
+const BIN = new URL('../../dist/cli/bin.js', import.meta.url).pathname;
+const MOVIELENS = new URL('../../pipelines/movielens.yaml', import.meta.url).pathname;
+const cwd = tempDir();
+
+function recsys(args: string[]): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [BIN, ...args], { cwd, encoding: 'utf8', env: { ...process.env, RECSYS_QUIET: '0', ML_DIR: ML_SMALL } });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe('recsys train|eval|index --pipeline pipelines/movielens.yaml', () => {
+  let first: ReturnType<typeof recsys>;
+  beforeAll(() => {
+    first = recsys(['train', '--pipeline', MOVIELENS]);
+  });
+
+  it('runs end to end and prints the metrics of every model and stage, then the gates', () => {
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stdout).toMatch(/^ +0 {2}import +ran /m);
+    expect(first.stdout).toContain('metrics on split temporal-user (temporal-user frac=0.8)');
+    expect(first.stdout).toMatch(/^popularity +0\.0853 +0\.0391 /m);
+    expect(first.stdout).toMatch(/^als +0\.\d{4} /m);
+    expect(first.stdout).toMatch(/^als via Flat +0\.\d{4} /m);
+    expect(first.stdout).toContain('metrics on split temporal (temporal frac=0.8)');
+    expect(first.stdout).toMatch(/^temporal-user +popularity +fail_under +ndcg@10 +0\.0853 +0\.0500 +- +ok$/m);
+    expect(readlinkSync(join(cwd, 'artifacts/als-temporal/latest'))).toMatch(/^\d{8}T\d{9}Z-\d+$/);
+  });
+
+  it('a second run right after skips every step', () => {
+    const again = recsys(['train', '--pipeline', MOVIELENS]);
+    expect(again.code, again.stderr).toBe(0);
+    const statuses = again.stdout.split('\n\n')[0].split('\n').slice(1);
+    expect(statuses).toHaveLength(10);
+    for (const line of statuses) expect(line).toContain('skipped (unchanged)');
+  });
+
+  it('eval --split temporal passes its gates, and exits 3 with a table of what failed when a gate is raised', () => {
+    const ok = recsys(['eval', '--pipeline', MOVIELENS, '--split', 'temporal']);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.stdout).toMatch(/^ +5 {2}eval temporal +skipped \(unchanged\)/m);
+    expect(ok.stdout).not.toContain('temporal-user');
+
+    const raised = join(cwd, 'raised.yaml');
+    writeFileSync(raised, readFileSync(MOVIELENS, 'utf8').replace('fail_under: {ndcg@10: 0.01}', 'fail_under: {ndcg@10: 0.5}'));
+    const breached = recsys(['eval', '--pipeline', raised, '--split', 'temporal']);
+    expect(breached.code).toBe(3);
+    expect(breached.stderr).toContain('quality gates failed (2 of 4):');
+    expect(breached.stderr).toMatch(/^temporal +popularity +fail_under +ndcg@10 +0\.1099 +0\.5000 +- +FAILED$/m);
+    expect(breached.stderr).toMatch(/^temporal +als +fail_under +ndcg@10 +0\.\d{4} +0\.5000 +- +FAILED$/m);
+  });
+
+  it('index --pipeline rebuilds only the indexes (--force), and eval/index need a step of their kind', () => {
+    const index = recsys(['index', '--pipeline', MOVIELENS, '--force']);
+    expect(index.code, index.stderr).toBe(0);
+    expect(index.stdout.split('\n\n')[0].split('\n').slice(1)).toEqual([expect.stringMatching(/^ +4 {2}index als-temporal-user +ran +[\d.]+ +artifacts\/index-als-temporal-user\/\d+T/)]);
+    const noEval = join(cwd, 'no-index.yaml');
+    writeFileSync(noEval, readFileSync(MOVIELENS, 'utf8').replace(/ {2}- kind: index[^\n]*\n(?: {4}[^\n]*\n)+/, ''));
+    const r = recsys(['index', '--pipeline', noEval]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('no-index.yaml has no index step');
+  });
+
+  it('bad config exits 2 naming file, line and path; a held lock exits 1 naming the pid', async () => {
+    const bad = join(cwd, 'bad.yaml');
+    writeFileSync(bad, readFileSync(MOVIELENS, 'utf8').replace('model: popularity', 'model: popularity\n    parms: {}'));
+    const r = recsys(['train', '--pipeline', bad]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/bad\.yaml:\d+:5: steps\[2\]\.parms: unknown key "parms" \(did you mean "params"\?\)/);
+
+    const holder = spawn('sleep', ['30']);
+    writeFileSync(join(cwd, 'artifacts/.lock'), JSON.stringify({ pid: holder.pid, host: (await import('node:os')).hostname(), started_at: 'now', command: 'x' }));
+    try {
+      const locked = recsys(['train', '--pipeline', MOVIELENS]);
+      expect(locked.code).toBe(1);
+      expect(locked.stderr).toContain(`another run holds the artifact root: pid ${holder.pid}`);
+    } finally {
+      const gone = new Promise((resolve) => holder.on('exit', resolve));
+      holder.kill('SIGKILL');
+      await gone; // reaped: no longer a live pid
+    }
+  });
+
+  it('artifacts promote rolls latest back; gc keeps what latest needs', () => {
+    const versions = recsys(['artifacts', 'list', '--root', 'artifacts', '--json']);
+    const rows = JSON.parse(versions.stdout) as Array<{ name: string; version: string; latest: boolean }>;
+    const index = rows.filter((r) => r.name === 'index-als-temporal-user');
+    expect(index).toHaveLength(2);
+    const older = index.find((r) => !r.latest)?.version ?? '';
+    const p = recsys(['artifacts', 'promote', `index-als-temporal-user/${older}`]);
+    expect(p.code, p.stderr).toBe(0);
+    expect(readlinkSync(join(cwd, 'artifacts/index-als-temporal-user/latest'))).toBe(older);
+    const gc = recsys(['artifacts', 'gc', '--keep', '0', '--dry-run']);
+    expect(gc.code, gc.stderr).toBe(0);
+    // the newer index is neither latest nor anyone's dependency
+    expect(gc.stdout.trim().split('\n')).toEqual([`would remove index-als-temporal-user/${index.find((r) => r.latest)?.version}`, `1 version(s) to remove, ${rows.length - 1} kept`]);
+  });
+});
