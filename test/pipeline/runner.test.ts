@@ -186,3 +186,28 @@ describe('import fingerprints', () => {
     expect(readDatasetMeta(join(work, 'data')).counts.interactions).toBe(100835);
   });
 });
+
+describe('a step that fails', () => {
+  it('stops the run with its error, keeps its log, marks its MLflow run FAILED, and leaves latest alone', async () => {
+    const work = tempDir();
+    const file = join(work, 'p.yaml');
+    const text = (factors: number): string =>
+      `name: failing\nartifacts: ${work}/a\ndata: {in: ${ML_SMALL}, out: ${work}/data}\nsplits: {tu: {strategy: temporal-user}}\nsteps:\n  - kind: import\n  - kind: split\n  - kind: train\n    model: als\n    params: {factors: ${factors}, iterations: 1, threads: 1}\n`;
+    writeFileSync(file, text(4));
+    await runPipeline(loadPipeline(file));
+    const good = readlinkSync(join(work, 'a/als-tu/latest'));
+    writeFileSync(file, text(5000)); // valid YAML and type, out of the model's range: fails when fitting
+    await expect(runPipeline(loadPipeline(file))).rejects.toThrow('als: factors must be an integer in [1, 1024], got 5000');
+    expect(readlinkSync(join(work, 'a/als-tu/latest'))).toBe(good);
+    expect(versions(join(work, 'a'), 'als-tu')).toEqual([good]);
+    const failedLogs = readdirSync(join(work, 'a/logs')).filter((f) => f.endsWith('.failed.jsonl'));
+    expect(failedLogs).toHaveLength(1);
+    expect(readFileSync(join(work, 'a/logs', failedLogs[0]), 'utf8')).toContain('train als-tu failed: als: factors must be');
+    expect(existsSync(join(work, 'a/.lock'))).toBe(false);
+    const store = JSON.parse(execFileSync(SYSTEM_PYTHON, [READ_MLRUNS, join(work, 'a/mlruns')]).toString()) as {
+      experiments: Record<string, { meta: { name: string }; runs: Record<string, { meta: { status: number }; tags: Record<string, string> }> }>;
+    };
+    const runs = Object.values(Object.values(store.experiments).find((e) => e.meta.name === 'failing')?.runs ?? {});
+    expect(runs.filter((r) => r.tags['mlflow.runName'] === 'train als-tu').map((r) => r.meta.status).sort()).toEqual([3, 4]); // FINISHED, then FAILED
+  });
+});
