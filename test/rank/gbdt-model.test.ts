@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ForestModel, NODE_CATEGORICAL } from '../../src/rank/gbdt/forest.js';
 import { loadGbdtModel, parseGbdtModel } from '../../src/rank/gbdt/load.js';
+import { GbdtScoringPool } from '../../src/rank/gbdt/scoring-pool.js';
 import { float32Below } from '../../src/rank/gbdt/xgboost-model.js';
 import { InputError } from '../../src/util/errors.js';
 import { LIGHTGBM_FIXTURES as FIXTURES, readLightgbmTsv, readNumbers } from './gbdt-helpers.js';
@@ -204,5 +205,40 @@ describe('model files', () => {
     const model = parseGbdtModel(HAND_LIGHTGBM, 'hand.txt');
     expect(() => model.predict(new Float64Array(5), 2, 3)).toThrow(/5 values, not 2 rows × 3 features/);
     expect(() => model.predict(new Float64Array(4), 2, 2)).toThrow(/reads 3 features; rows have only 2/);
+  });
+});
+
+describe('scoring pool (worker threads)', () => {
+  /** `n` rows cycling through the rows of `x`. */
+  function repeatRows(x: Float64Array, nFeatures: number, n: number): Float64Array {
+    const rows = x.length / nFeatures;
+    const out = new Float64Array(n * nFeatures);
+    for (let r = 0; r < n; r++) out.set(x.subarray((r % rows) * nFeatures, ((r % rows) + 1) * nFeatures), r * nFeatures);
+    return out;
+  }
+
+  it.each(['model.txt', 'model_cat.txt'])('gives exactly model.predict for %s on 3 threads', async (file) => {
+    const model = loadGbdtModel(join(FIXTURES, file));
+    const valid = readLightgbmTsv(join(FIXTURES, 'valid.tsv'));
+    const x = repeatRows(valid.features, valid.nFeatures, 10_001);
+    const pool = GbdtScoringPool.open(model, 3);
+    try {
+      expect(Array.from(await pool.predict(x, 10_001, valid.nFeatures))).toEqual(Array.from(model.predict(x, 10_001, valid.nFeatures)));
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('applies average_output and float32 rounding in the workers too', async () => {
+    const averaged = parseGbdtModel(HAND_LIGHTGBM.replace('objective=lambdarank\n', 'objective=lambdarank\naverage_output\n'), 'avg.txt');
+    const xgb = parseGbdtModel(handXgboost(0), 'hand.json');
+    const lgbRows = repeatRows(Float64Array.from([0, 0.7, -2, 1, 0.7, NaN]), 3, 5000);
+    const xgbRows = repeatRows(Float64Array.from([0.1, 0.05, NaN]), 1, 5000);
+    for (const [model, x, nFeatures] of [[averaged, lgbRows, 3], [xgb, xgbRows, 1]] as const) {
+      const pool = GbdtScoringPool.open(model, 2);
+      const scores = await pool.predict(x, 5000, nFeatures);
+      await pool.close();
+      expect(Array.from(scores)).toEqual(Array.from(model.predict(x, 5000, nFeatures)));
+    }
   });
 });

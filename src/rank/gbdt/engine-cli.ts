@@ -21,8 +21,6 @@ export interface MetricLine {
  */
 export interface EngineCli {
   readonly engine: GbdtEngine;
-  /** Program name looked up on PATH. */
-  readonly programName: string;
   readonly modelFile: string;
   /** Writes a data set as `<name>.<ext>` into `dir`; returns how config files refer to it. */
   writeData(dir: string, name: string, data: DataFileInput): string;
@@ -36,8 +34,6 @@ export interface EngineCli {
   /** The program's version, when it can tell. */
   version(program: string, env: Env): Promise<string | null>;
 }
-
-export const engineClis: Readonly<Record<GbdtEngine, EngineCli>> = { lightgbm: lightgbmCli, xgboost: xgboostCli };
 
 export interface SelectedEngine {
   readonly cli: EngineCli;

@@ -217,10 +217,23 @@ function scoreRowsFast(f: Forest, x: FeatureMatrix, stride: number, nRows: numbe
   scoreRowsGeneric(f, x, stride, end, nRows, out, outOffset);
 }
 
-function scoreRows(f: Forest, x: FeatureMatrix, stride: number, nRows: number, out: Float64Array, outOffset: number): void {
+/** Sums of leaf values (before `divisor`) of rows [0, nRows) of x into out[outOffset...]. */
+export function scoreRows(f: Forest, x: FeatureMatrix, stride: number, nRows: number, out: Float64Array, outOffset: number): void {
   if (f.hasRareNodes) scoreRowsGeneric(f, x, stride, 0, nRows, out, outOffset);
   else scoreRowsFast(f, x, stride, nRows, out, outOffset);
 }
+
+/**
+ * `scoreRows` and the functions it calls as source text, for worker threads: they use only
+ * their arguments and these constants.
+ */
+export const SCORE_ROWS_SOURCE = [
+  `const NODE_NUMERIC = ${NODE_NUMERIC}, NODE_ZERO_MISSING = ${NODE_ZERO_MISSING}, ZERO_THRESHOLD = ${ZERO_THRESHOLD}, LANES = ${LANES};`,
+  nextNode,
+  scoreRowsGeneric,
+  scoreRowsFast,
+  scoreRows,
+].join('\n');
 
 /** Raw scores of `nRows` rows of `x` (row-major, `stride` values per row). */
 export function predictForest(f: Forest, x: FeatureMatrix, nRows: number, stride: number): Float64Array {
@@ -256,6 +269,11 @@ export class ForestModel implements GbdtModel {
   }
 
   predict(features: FeatureMatrix, nRows: number, nFeatures: number): Float64Array {
+    this.checkShape(features, nRows, nFeatures);
+    return predictForest(this.forest, features, nRows, nFeatures);
+  }
+
+  checkShape(features: FeatureMatrix, nRows: number, nFeatures: number): void {
     if (!Number.isInteger(nRows) || nRows < 0 || features.length !== nRows * nFeatures) {
       throw new InputError(
         `${this.engine} model: features hold ${features.length} values, not ${nRows} rows × ${nFeatures} features`,
@@ -264,7 +282,6 @@ export class ForestModel implements GbdtModel {
     if (nFeatures < this.nFeatures) {
       throw new InputError(`${this.engine} model reads ${this.nFeatures} features; rows have only ${nFeatures}`);
     }
-    return predictForest(this.forest, features, nRows, nFeatures);
   }
 
   save(path: string): void {

@@ -12,7 +12,6 @@ const METRIC_LINE = /Iteration:(\d+), \S+ (\S+) : (\S+)/;
 
 export const lightgbmCli: EngineCli = {
   engine: 'lightgbm',
-  programName: 'lightgbm',
   modelFile: 'model.txt',
 
   writeData(dir, name, data) {

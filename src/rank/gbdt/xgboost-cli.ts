@@ -15,7 +15,6 @@ const METRIC = /^[^-\s]+-(\S+):(\S+)$/;
 
 export const xgboostCli: EngineCli = {
   engine: 'xgboost',
-  programName: 'xgboost',
   modelFile: 'model.json',
 
   writeData(dir, name, data) {
