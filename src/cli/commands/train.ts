@@ -27,7 +27,8 @@ function modelOption(opt: ModelOption, defaultValue: unknown): Option {
 /** `recsys train <model>`: one subcommand per registered model, with that model's hyper-parameters as options. */
 export function trainCommand(): Command {
   const train = new Command('train').description(`train a model (${modelKinds().join(', ')}) on a split and save it as a versioned artifact, or run a pipeline file`);
-  addPipelineOptions(train, 'every step').option('--json', 'with --pipeline: print the outcome as JSON', false);
+  // No --json here: commander would take it from the model subcommands, which have their own.
+  addPipelineOptions(train, 'every step');
   train.action(async (o: Partial<PipelineCliOptions>) => {
     if (!o.pipeline) throw new InputError(`recsys train: name a model (${modelKinds().join(', ')}) or give --pipeline FILE`);
     await runPipelineCommand({ ...o, pipeline: o.pipeline }, {}, 'recsys train --pipeline');
