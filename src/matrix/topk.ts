@@ -42,11 +42,14 @@ export function selectTopK(
   let size = 0;
   let ex = excludeStart;
   for (let i = 0; i < n; i++) {
+    const s = scores[offset + i];
+    // Once the heap is full, most entries lose to its worst with one comparison. Indices only
+    // grow, so an equal score never displaces a heap entry; NaN ("not a candidate") fails too.
+    if (size === k && !(s > heapScores[0])) continue;
     if (exclude !== null && ex < excludeEnd) {
       while (ex < excludeEnd && exclude[ex] < i) ex++;
       if (ex < excludeEnd && exclude[ex] === i) continue;
     }
-    const s = scores[offset + i];
     if (s !== s) continue; // NaN marks "not a candidate"
     if (size < k) {
       // sift up
