@@ -5,10 +5,11 @@
  * top-10 (seen items excluded) for every user. Each measurement runs in its own process
  * (this script with --child) so peak RSS is that configuration's own.
  * Writes the "ALS: speed" section of docs/benchmarks.md.
- *   npx vite-node scripts/bench/als.ts [--iterations 4]
+ *   npx vite-node scripts/bench/als.ts [--iterations 6]
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { readInteractionsParquet, INTERACTIONS_FILE } from '../../src/data/dataset.js';
 import { selectRows } from '../../src/data/interactions.js';
@@ -86,7 +87,7 @@ const childJob = argValue('--child');
 if (childJob !== undefined) {
   console.log(`RESULT ${JSON.stringify(await child(JSON.parse(childJob) as Job))}`);
 } else {
-  const iterations = Number(argValue('--iterations')) || 4;
+  const iterations = Number(argValue('--iterations')) || 6;
   if (!existsSync(join(SYNTH, 'dataset.json'))) {
     console.log('generating the synthetic 25M dataset (once)…');
     const gen = spawnSync(process.execPath, [RECSYS, 'data', 'synth', '--out', SYNTH], { stdio: 'inherit' });
@@ -94,6 +95,7 @@ if (childJob !== undefined) {
   }
   // The first iteration also pays for V8's tier-up of the kernels: the median of the rest is the steady state.
   const perIteration = (r: JobResult): number => median(r.iterationSeconds.slice(1));
+  const loadBefore = loadavg()[0];
   const base = { iterations, fraction: 1, recommendAll: false };
   const speedRows: string[] = [];
   let full: JobResult | null = null;
@@ -122,6 +124,8 @@ Data: \`recsys data synth\` defaults (data/synth-25m): ${full.users} users × ${
 user-item pairs, all of them used for training. Seconds per iteration (users then items, 3 CG steps, loss off) are the
 median of iterations 2..${iterations} of one fit (iteration 1 also pays for V8's tier-up of the wasm kernels); peak RSS is
 the whole process (reading the Parquet set, building the CSR matrices, the wasm copy of both, the factors).
+The machine is shared: 1-minute load average ${loadBefore.toFixed(2)} before the runs, ${loadavg()[0].toFixed(2)} after;
+other processes' work makes single iterations vary.
 
 | factors | threads | s / iteration | every iteration (s) | peak RSS MiB |
 | ---: | ---: | ---: | --- | ---: |
