@@ -7,10 +7,12 @@
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { encodeNpy } from '../../src/artifacts/npy.js';
 import { predictWithCli } from '../../src/rank/gbdt/cli-predict.js';
 import { loadGbdtModel } from '../../src/rank/gbdt/load.js';
+import { GbdtScoringPool } from '../../src/rank/gbdt/scoring-pool.js';
 import type { FeatureMatrix, GbdtModel } from '../../src/rank/gbdt/model.js';
 import { trainGbdt } from '../../src/rank/gbdt/train.js';
 import { xgboostCli } from '../../src/rank/gbdt/xgboost-cli.js';
@@ -22,6 +24,7 @@ const WORK = join(ROOT, 'data/bench/gbdt');
 const runs = Number(process.argv[process.argv.indexOf('--runs') + 1]) || 5;
 const SCORE_ROWS = 1_000_000;
 mkdirSync(WORK, { recursive: true });
+const startLoad = loadavg()[0].toFixed(1);
 
 function timeRuns(n: number, fn: () => void): number[] {
   const seconds: number[] = [];
@@ -59,6 +62,17 @@ const big = syntheticRankingData({ queries: SCORE_ROWS / 20, minDocs: 20, maxDoc
 console.log(`scoring ${big.nRows} rows in-process…`);
 const f32 = inProcess(model, big.features, big.nFeatures);
 const f64 = inProcess(model, Float64Array.from(big.features), big.nFeatures);
+const pool = GbdtScoringPool.open(model, 2);
+await pool.predict(big.features.subarray(0, 10_000 * 20), 10_000, 20); // warm-up
+const poolSeconds: number[] = [];
+let poolDiff = 0;
+for (let r = 0; r < runs; r++) {
+  const t = performance.now();
+  const scores = await pool.predict(big.features, big.nRows, big.nFeatures);
+  poolSeconds.push((performance.now() - t) / 1000);
+  poolDiff = maxAbsDiff(f32.scores, scores);
+}
+await pool.close();
 const rssAfterScoring = process.resourceUsage().maxRSS / 1024;
 
 // 3. The xgboost CLI's own prediction of the same rows.
@@ -114,13 +128,15 @@ Scoring ${SCORE_ROWS.toLocaleString('en-US')} rows × 20 float32 features (synth
 feature missing) with a 300-tree, 31-leaf \`rank:ndcg\` model trained by the xgboost ${info.version} CLI
 (${info.trainRows} rows, ${info.trainQueries} queries, 2 threads: ${fmt(info.seconds)} s). Median of ${runs} runs
 (CLI: ${Math.min(runs, 3)}), wall seconds of the scoring call only unless noted.
-Machine: ${machineLine()}; commit ${gitShort()}.
+Machine: ${machineLine()}; commit ${gitShort()}; load average at the start ${startLoad} (the
+machine is shared: other work running at the same time slows every row alike).
 Command: \`flock /tmp/recsys-bench.lock npx vite-node scripts/bench/gbdt.ts --runs ${runs}\`.
 
 | scorer | seconds | rows/s | peak RSS | max abs diff vs in-process |
 | --- | --- | --- | --- | --- |
 | in-process \`GbdtModel.predict\`, Float32Array, 1 thread | ${fmt(f32.seconds)} | ${rate(f32.seconds)} | ${rssAfterScoring.toFixed(0)} MiB (whole bench process so far) | — |
 | in-process, Float64Array input (rounded to float32 in blocks) | ${fmt(f64.seconds)} | ${rate(f64.seconds)} | | ${maxAbsDiff(f32.scores, f64.scores)} |
+| \`GbdtScoringPool\`, 2 threads (this one + 1 worker) | ${fmt(median(poolSeconds))} | ${rate(median(poolSeconds))} | | ${poolDiff} |
 | python3-xgboost \`inplace_predict\` (C++), nthread=1 | ${fmt(pyResult['1'])} | ${rate(pyResult['1'])} | | ${pyResult.maxAbsDiff} |
 | python3-xgboost \`inplace_predict\` (C++), nthread=2 | ${fmt(pyResult['2'])} | ${rate(pyResult['2'])} | | |
 | \`xgboost task=pred\` CLI (parses a LibSVM file; all cores) | ${fmt(cli.medianSeconds)} | ${rate(cli.medianSeconds)} | ${cli.peakRssMiB.toFixed(0)} MiB | ${cliDiff.toExponential(1)} (CLI prints 9 digits) |
