@@ -6,6 +6,7 @@ import type { TopK } from '../matrix/topk.js';
 import { INDEX_FILE, openModelIndex } from './index-model.js';
 import { readManifest, recordMetrics, resolveArtifactDir } from '../artifacts/store.js';
 import { evaluateModel, type Metrics } from '../eval/evaluate.js';
+import { stageReport, type FunnelReport } from '../rank/evaluate-funnel.js';
 import type { Recommender } from '../models/model.js';
 import { getFactory, modelKinds } from '../models/registry.js';
 import { protocolLabel, type SplitManifest } from '../split/manifest.js';
@@ -25,6 +26,8 @@ export interface EvalRequest {
   readonly seed?: number;
   /** Retrieve through the artifact's FAISS index (seen items filtered after retrieval). */
   readonly viaIndex?: { readonly nprobe?: number; readonly efSearch?: number };
+  /** Ranker models: also the metrics after each funnel stage. */
+  readonly stages?: boolean;
 }
 
 export interface EvalOutcome {
@@ -33,6 +36,7 @@ export interface EvalOutcome {
   readonly split: SplitManifest;
   /** The artifact whose metrics.json received the results, if any. */
   readonly artifactDir: string | null;
+  readonly funnel?: FunnelReport;
 }
 
 function sameSplit(a: SplitParams, b: Record<string, unknown>): boolean {
@@ -46,7 +50,8 @@ export async function evaluateRun(req: EvalRequest): Promise<EvalOutcome> {
     const exp = await prepareExperiment(req.datasetDir, req.split, { seed: req.seed });
     const model = await factory.fit(exp.training, { ...factory.defaults });
     const metrics = evaluateModel(model, exp.train, exp.test, { ks: req.ks, catalog: exp.dataset.catalog, dumpRecs: req.dumpRecs });
-    return { metrics, protocol: protocolLabel(exp.split), split: exp.split, artifactDir: null };
+    const funnel = req.stages ? stageReport(model, exp.train, exp.test, { ks: req.ks, catalog: exp.dataset.catalog }) : undefined;
+    return { metrics, protocol: protocolLabel(exp.split), split: exp.split, artifactDir: null, funnel };
   }
   const dir = resolveArtifactDir(req.model);
   const manifest = readManifest(dir);
@@ -75,7 +80,8 @@ export async function evaluateRun(req: EvalRequest): Promise<EvalOutcome> {
   const metrics = evaluateModel(model, exp.train, exp.test, { ks: req.ks, catalog: exp.dataset.catalog, dumpRecs: req.dumpRecs, recommend });
   const protocol = `${protocolLabel(exp.split)}${req.viaIndex ? ' via-index' : ''}`;
   recordMetrics(dir, protocol, metrics);
-  return { metrics, protocol, split: exp.split, artifactDir: dir };
+  const funnel = req.stages ? stageReport(model, exp.train, exp.test, { ks: req.ks, catalog: exp.dataset.catalog }) : undefined;
+  return { metrics, protocol, split: exp.split, artifactDir: dir, funnel };
 }
 
 /** Top-k through the FAISS index stored in the artifact, over the model's user vectors. */

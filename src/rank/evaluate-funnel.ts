@@ -2,9 +2,11 @@ import { countDistinct } from '../data/dataset.js';
 import type { Interactions } from '../data/interactions.js';
 import { evaluateTargets, seenMatrix, type EvalOptions, type Metrics } from '../eval/evaluate.js';
 import { buildTargets, type EvalTargets } from '../eval/protocol.js';
+import { formatComparison } from '../eval/report.js';
 import type { Csr } from '../matrix/csr.js';
 import { allocTopK, type TopK } from '../matrix/topk.js';
 import type { Recommender } from '../models/model.js';
+import { InputError } from '../util/errors.js';
 import { log } from '../util/log.js';
 import { Progress } from '../util/progress.js';
 import type { FunnelRanker } from './funnel.js';
@@ -107,4 +109,28 @@ export function evaluateFunnel(ranker: FunnelRanker & Recommender, train: Intera
   const seen = seenMatrix(ranker, train);
   const targets = buildTargets(test, ranker.users, ranker.items, seen);
   return funnelStageMetrics(ranker, targets, seen, countDistinct(train.itemId), opts);
+}
+
+function isFunnelRanker(model: Recommender): model is Recommender & FunnelRanker {
+  return 'funnel' in model && 'gbdt' in model;
+}
+
+/** `evaluateFunnel` for a model known only as a Recommender: an input error unless it is a ranker. */
+export function stageReport(model: Recommender, train: Interactions, test: Interactions, opts: EvalOptions): FunnelReport {
+  if (!isFunnelRanker(model)) throw new InputError(`per-stage metrics need a ranker model; "${model.kind}" has no candidate funnel`);
+  return evaluateFunnel(model, train, test, opts);
+}
+
+/** A readable report: one row per stage, then candidate recall@N and where scoring time went. */
+export function formatFunnelReport(report: FunnelReport, ks: number[]): string {
+  const columns = ks.flatMap((k) => ['ndcg', 'recall', 'precision', 'map', 'diversity', 'coverage', 'novelty'].map((m) => `${m}@${k}`));
+  const rows = report.stages.map((s) => ({ name: s.stage, metrics: s.metrics }));
+  const recall = Object.entries(report.candidateRecall).map(([c, r]) => `${c} ${r.toFixed(4)}`).join(', ');
+  const t = report.seconds;
+  return [
+    formatComparison(rows, columns),
+    `best single channel: ${report.bestChannel}`,
+    `candidate recall@${report.candidates}: ${recall}`,
+    `funnel time for ${report.users} users: candidates ${t.candidates.toFixed(2)} s, features ${t.features.toFixed(2)} s, gbdt ${t.gbdt.toFixed(2)} s, re-rank ${t.rerank.toFixed(2)} s`,
+  ].join('\n');
 }

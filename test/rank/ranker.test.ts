@@ -3,10 +3,11 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { writeDataset } from '../../src/data/dataset.js';
 import { importDataset } from '../../src/data/import.js';
 import { buildTrainingData } from '../../src/data/training-data.js';
+import { popularityFactory } from '../../src/models/popularity/popularity.js';
 import { rankerFactory, type RankerModel, type RankerParams } from '../../src/models/ranker/ranker.js';
 import { evaluateRun } from '../../src/pipeline/evaluate.js';
 import { trainModel } from '../../src/pipeline/train.js';
-import { evaluateFunnel } from '../../src/rank/evaluate-funnel.js';
+import { evaluateFunnel, stageReport } from '../../src/rank/evaluate-funnel.js';
 import { splitInteractions } from '../../src/split/split.js';
 import { ML_SMALL, tempDir } from '../helpers.js';
 import { synthLog } from './ranker-data.js';
@@ -73,6 +74,11 @@ describe('ranker on a synthetic log', () => {
     expect(report.stages.map((s) => s.stage)).toEqual(['channel:popularity', 'channel:cooc', 'merged', 'ranked', 'reranked']);
   });
 
+  it('per-stage metrics are refused for a model without a funnel', async () => {
+    const popularity = await popularityFactory.fit(buildTrainingData(split.train), {});
+    expect(() => stageReport(popularity, split.train, split.test, { ks: [5] })).toThrow(/ranker/);
+  });
+
   it('records the GBDT engine and the inner validation in its params', () => {
     const p = model.params();
     expect((p.gbdt as { engine: string }).engine).toBe('xgboost');
@@ -108,7 +114,10 @@ describe('ranker on ml-latest-small (xgboost CLI)', () => {
     expect(report.candidateRecall.merged).toBeGreaterThan(report.candidateRecall.popularity);
     // trainModel's metrics are the re-ranked stage's
     expect(result.metrics['ndcg@10']).toBeCloseTo(ndcg('reranked'), 12);
-    const reloaded = await evaluateRun({ model: join(root, 'artifacts', 'ranker', 'latest'), ks: [10] });
+    // the reloaded artifact gives the same lists at every stage
+    const reloaded = await evaluateRun({ model: join(root, 'artifacts', 'ranker', 'latest'), ks: [10], stages: true });
     expect(reloaded.metrics).toEqual(result.metrics);
+    expect(reloaded.funnel?.stages).toEqual(report.stages);
+    expect(reloaded.funnel?.candidateRecall).toEqual(report.candidateRecall);
   });
 });

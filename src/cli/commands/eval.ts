@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { enforceGates, parseGate } from '../../eval/gates.js';
 import { formatMetricsTable } from '../../eval/report.js';
 import { evaluateRun } from '../../pipeline/evaluate.js';
+import { formatFunnelReport } from '../../rank/evaluate-funnel.js';
 import { modelKinds } from '../../models/registry.js';
 import { InputError } from '../../util/errors.js';
 import { addSplitOptions, collect, cutoffsOption, intOption, printJson, splitSourceFrom, type SplitCliOptions } from '../options.js';
@@ -16,6 +17,7 @@ interface EvalCliOptions {
   dumpRecs?: string;
   failUnder: string[];
   viaIndex: boolean;
+  stages: boolean;
   nprobe?: number;
   efSearch?: number;
 }
@@ -32,7 +34,8 @@ export function evalCommand(): Command {
     .option('--fail-under <metric=value>', 'exit 3 when a metric is below the bound (repeatable), e.g. ndcg@10=0.05', collect, [])
     .option('--via-index', "retrieve through the artifact's FAISS index (built by `recsys index`) instead of exact scoring", false)
     .option('--nprobe <n>', 'with --via-index: IVF lists probed (default: as built)', intOption('--nprobe', 1))
-    .option('--ef-search <n>', 'with --via-index: HNSW search list size (default: as built)', intOption('--ef-search', 1));
+    .option('--ef-search <n>', 'with --via-index: HNSW search list size (default: as built)', intOption('--ef-search', 1))
+    .option('--stages', 'ranker: metrics after each stage (each channel, merged candidates, ranked, re-ranked) and candidate recall@N', false);
   addSplitOptions(cmd);
   addPipelineOptions(cmd, 'the eval steps (with --split NAME: of that split) and their gates');
   return cmd.action(async (o: SplitCliOptions & EvalCliOptions & Partial<PipelineCliOptions>) => {
@@ -47,9 +50,11 @@ export function evalCommand(): Command {
       dumpRecs: o.dumpRecs,
       seed: o.seed,
       viaIndex: o.viaIndex ? { nprobe: o.nprobe, efSearch: o.efSearch } : undefined,
+      stages: o.stages,
     });
-    if (o.json) printJson({ protocol: outcome.protocol, ...outcome.metrics });
+    if (o.json) printJson({ protocol: outcome.protocol, ...outcome.metrics, ...(outcome.funnel ? { funnel: outcome.funnel } : {}) });
     else process.stdout.write(`${formatMetricsTable(outcome.metrics, `${o.model} on ${outcome.protocol}`)}\n`);
+    if (outcome.funnel && !o.json) process.stdout.write(`\n${formatFunnelReport(outcome.funnel, o.k)}\n`);
     enforceGates(outcome.metrics, gates);
   });
 }

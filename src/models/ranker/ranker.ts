@@ -48,7 +48,7 @@ export interface RankerParams {
 }
 
 export const RANKER_DEFAULTS: RankerParams = {
-  channels: 'popularity,cooc',
+  channels: 'als,two-tower,popularity,cooc',
   candidates: 200,
   innerFrac: 0.8,
   negatives: 20,
