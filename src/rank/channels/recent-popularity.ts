@@ -2,6 +2,7 @@ import type { IdMap } from '../../data/id-map.js';
 import { csrHas, type Csr } from '../../matrix/csr.js';
 import { allocTopK, type TopK } from '../../matrix/topk.js';
 import type { Recommender } from '../../models/model.js';
+import { PopularityModel } from '../../models/popularity/popularity.js';
 import { InputError } from '../../util/errors.js';
 import { DAY_SECONDS, lastEventTime, upperBound, type UserHistory } from '../history.js';
 
@@ -27,6 +28,7 @@ export class RecentPopularityModel implements Recommender {
   private readonly share: Float32Array;
   /** All items by all-time popularity, best first. */
   private readonly allTime: Int32Array;
+  private readonly allTimeModel: PopularityModel;
   private readonly windowCounts: Float32Array;
   private readonly touched: Int32Array;
 
@@ -45,6 +47,7 @@ export class RecentPopularityModel implements Recommender {
     for (let p = 0; p < n; p++) counts[history.items[p]]++;
     this.share = Float32Array.from(counts, (c) => c / (n + 1));
     this.allTime = Int32Array.from({ length: items.size }, (_, i) => i).sort((a, b) => counts[b] - counts[a] || a - b);
+    this.allTimeModel = new PopularityModel(users, items, Float32Array.from(counts));
     this.windowCounts = new Float32Array(items.size);
     this.touched = new Int32Array(items.size);
   }
@@ -111,18 +114,7 @@ export class RecentPopularityModel implements Recommender {
 
   /** Popularity has no notion of similarity: the most popular other items of all time. */
   similarItems(items: Int32Array, k: number): TopK {
-    const out = allocTopK(items.length, k);
-    for (let b = 0; b < items.length; b++) {
-      let j = 0;
-      for (let r = 0; r < this.allTime.length && j < k; r++) {
-        const item = this.allTime[r];
-        if (item === items[b]) continue;
-        out.items[b * k + j] = item;
-        out.scores[b * k + j] = this.share[item];
-        j++;
-      }
-    }
-    return out;
+    return this.allTimeModel.similarItems(items, k);
   }
 
   itemEmbeddings(): null {
