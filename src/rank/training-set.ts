@@ -3,6 +3,7 @@ import { csrFromCoo, csrHas, type Csr } from '../matrix/csr.js';
 import { NegativeSampler, type NegativeDistribution } from '../sampling/negative.js';
 import { Progress } from '../util/progress.js';
 import { Rng } from '../util/rng.js';
+import { sampleIndices } from '../index/vectors.js';
 import { withExtraItems } from './candidates.js';
 import type { Funnel } from './funnel.js';
 import type { RankingData } from './gbdt/index.js';
@@ -13,6 +14,8 @@ export interface ExampleOptions {
   readonly distribution: NegativeDistribution;
   /** Share of users whose queries go to the validation set (0 = none). */
   readonly validFrac: number;
+  /** At most this many queries (a seeded sample of the users), so large logs stay trainable. */
+  readonly maxQueries: number;
   readonly seed: number;
   readonly batchSize?: number;
 }
@@ -82,13 +85,15 @@ function mergeSorted(a: Int32Array, b: Int32Array): Int32Array {
  * items drawn from the negative sampler among items the user has in neither part; every other
  * row is a negative (label 0). Users without a late item the early data knows are left out,
  * as are late items seen in the early part (the served lists never show seen items).
+ * Beyond `maxQueries` users, a seeded sample of them is used.
  */
 export function buildTrainingExamples(funnel: Funnel, late: Interactions, opts: ExampleOptions): TrainingExamples {
   const data = funnel.data;
   const seen = data.matrix;
   const labels = labelMatrix(funnel, late);
-  const queryUsers = Int32Array.from({ length: data.users.size }, (_, u) => u).filter((u) => labels.indptr[u + 1] > labels.indptr[u]);
   const rng = new Rng(opts.seed);
+  const withLabels = Int32Array.from({ length: data.users.size }, (_, u) => u).filter((u) => labels.indptr[u + 1] > labels.indptr[u]);
+  const queryUsers = withLabels.length > opts.maxQueries ? Int32Array.from(sampleIndices(withLabels.length, opts.maxQueries, rng), (q) => withLabels[q]) : withLabels;
   const validity = Array.from(queryUsers, () => opts.validFrac > 0 && rng.next() < opts.validFrac);
   const trainUsers = queryUsers.filter((_, q) => !validity[q]);
   const validUsers = queryUsers.filter((_, q) => validity[q]);

@@ -117,7 +117,7 @@ describe('training examples', () => {
 
   it('take labels from the late part and features from the early part only', async () => {
     const funnel = await Funnel.fit(early, buildItemGenres(early.items, catalog), settings(['popularity', 'cooc']));
-    const ex = buildTrainingExamples(funnel, late, { negatives: 0, distribution: 'popularity', validFrac: 0, seed: 1 });
+    const ex = buildTrainingExamples(funnel, late, { negatives: 0, distribution: 'popularity', validFrac: 0, maxQueries: 100, seed: 1 });
     const raw = (u: number): number => early.users.rawId(u);
     expect([...ex.trainUsers].map(raw)).toEqual([1, 2, 3]);
     const { train } = ex;
@@ -143,9 +143,18 @@ describe('training examples', () => {
     expect([...train.groupSizes]).toEqual([2, 2, 2]);
   });
 
+  it('keep a seeded sample of at most maxQueries users', async () => {
+    const funnel = await Funnel.fit(early, buildItemGenres(early.items, catalog), settings(['popularity']));
+    const opts = { negatives: 0, distribution: 'popularity' as const, validFrac: 0, maxQueries: 2, seed: 5 };
+    const a = buildTrainingExamples(funnel, late, opts);
+    expect(a.trainUsers.length).toBe(2);
+    expect(a.train.groupSizes.length).toBe(2);
+    expect([...buildTrainingExamples(funnel, late, opts).trainUsers]).toEqual([...a.trainUsers]);
+  });
+
   it('add late positives the channels missed and sampled negatives as extra rows', async () => {
     const funnel = await Funnel.fit(early, buildItemGenres(early.items, catalog), { ...settings(['cooc']), candidates: 1 });
-    const ex = buildTrainingExamples(funnel, late, { negatives: 2, distribution: 'uniform', validFrac: 0, seed: 1 });
+    const ex = buildTrainingExamples(funnel, late, { negatives: 2, distribution: 'uniform', validFrac: 0, maxQueries: 100, seed: 1 });
     const names = funnel.featureNames;
     const { train } = ex;
     for (let r = 0; r < train.nRows; r++) {

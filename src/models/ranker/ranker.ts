@@ -28,6 +28,7 @@ export interface RankerParams {
   negatives: number;
   negativeDistribution: 'popularity' | 'uniform';
   validFrac: number;
+  maxQueries: number;
   popularityWindowDays: number;
   coocWindow: number;
   coocNeighbours: number;
@@ -54,6 +55,7 @@ export const RANKER_DEFAULTS: RankerParams = {
   negatives: 20,
   negativeDistribution: 'popularity',
   validFrac: 0.2,
+  maxQueries: 50_000,
   popularityWindowDays: 90,
   coocWindow: 20,
   coocNeighbours: 100,
@@ -80,6 +82,7 @@ const OPTIONS: readonly ModelOption[] = [
   { key: 'negatives', type: 'int', description: 'sampled negatives per training query, besides the candidates the user did not interact with' },
   { key: 'negativeDistribution', type: 'string', description: 'distribution of sampled negatives', choices: ['popularity', 'uniform'] },
   { key: 'validFrac', type: 'float', description: 'share of training queries held out to validate the GBDT (train data only)' },
+  { key: 'maxQueries', type: 'int', description: 'most training queries (users), a seeded sample beyond it' },
   { key: 'popularityWindowDays', type: 'float', description: 'popularity channel window, days up to the user\'s last event (0 = all time)' },
   { key: 'coocWindow', type: 'int', description: 'co-occurrence: events at most this many positions apart co-occur' },
   { key: 'coocNeighbours', type: 'int', description: 'co-occurrence: neighbours kept per item' },
@@ -215,6 +218,7 @@ async function fitRanker(data: TrainingData, params: RankerParams, ctx?: FitCont
   const settings = funnelSettings(p);
   if (!(p.innerFrac > 0 && p.innerFrac < 1)) throw new InputError(`--inner-frac must be between 0 and 1 (exclusive), got ${p.innerFrac}`);
   if (!(p.validFrac >= 0 && p.validFrac < 1)) throw new InputError(`--valid-frac must be in [0, 1), got ${p.validFrac}`);
+  if (!Number.isInteger(p.maxQueries) || p.maxQueries < 1) throw new InputError(`--max-queries must be an integer ≥ 1, got ${p.maxQueries}`);
   if (!Number.isInteger(p.negatives) || p.negatives < 0) throw new InputError(`--negatives must be an integer ≥ 0, got ${p.negatives}`);
   const seconds: Record<string, number> = {};
   const timed = async <T>(name: string, step: () => Promise<T> | T): Promise<T> => {
@@ -231,7 +235,7 @@ async function fitRanker(data: TrainingData, params: RankerParams, ctx?: FitCont
   log.info(`ranker: inner split ${inner.train.userId.length} feature / ${inner.test.userId.length} label events; channels ${settings.channels.join(', ')}`);
   const earlyFunnel = await timed('fit_channels_inner', () => Funnel.fit(early, buildItemGenres(early.items, data.catalog), settings));
   const examples = await timed('examples', () =>
-    buildTrainingExamples(earlyFunnel, inner.test, { negatives: p.negatives, distribution: p.negativeDistribution, validFrac: p.validFrac, seed: data.seed }),
+    buildTrainingExamples(earlyFunnel, inner.test, { negatives: p.negatives, distribution: p.negativeDistribution, validFrac: p.validFrac, maxQueries: p.maxQueries, seed: data.seed }),
   );
   log.info(`ranker: ${examples.stats.queries} queries, ${examples.stats.rows} rows × ${earlyFunnel.featureNames.length} features`);
   const trained = await timed('gbdt', () =>
