@@ -82,9 +82,7 @@ export class EmbeddingTable {
       this.touched[s] = row;
       this.grad.fill(0, s * this.dim, (s + 1) * this.dim);
     }
-    const d = this.dim;
-    const base = s * d;
-    for (let i = 0; i < d; i++) this.grad[base + i] += scale * src[offset + i];
+    addRow(this.grad, s * this.dim, src, offset, this.dim, scale);
   }
 
   /** One Adam update of every row with a gradient; clears the gradients. */
@@ -106,4 +104,16 @@ export class EmbeddingTable {
     this.touched = touched;
     this.grad = grad;
   }
+}
+
+/** dst[di .. di+n) += scale × src[si .. si+n), unrolled by four (the hot loop of pooling and gradients). */
+export function addRow(dst: Float32Array, di: number, src: Float32Array, si: number, n: number, scale: number): void {
+  let c = 0;
+  for (; c + 3 < n; c += 4) {
+    dst[di + c] += scale * src[si + c];
+    dst[di + c + 1] += scale * src[si + c + 1];
+    dst[di + c + 2] += scale * src[si + c + 2];
+    dst[di + c + 3] += scale * src[si + c + 3];
+  }
+  for (; c < n; c++) dst[di + c] += scale * src[si + c];
 }

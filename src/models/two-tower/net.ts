@@ -1,4 +1,4 @@
-import { EmbeddingTable } from './adam.js';
+import { addRow, EmbeddingTable } from './adam.js';
 import { towerOutputs, TowerParams, type TowerShape } from './network.js';
 import type { Rng } from '../../util/rng.js';
 
@@ -43,14 +43,13 @@ export class TwoTowerNet {
       const pooled = base + d;
       out.fill(0, pooled, pooled + d);
       let count = 0;
-      for (let j = 0; j < historyLength; j++) {
-        const item = history[b * historyLength + j];
+      for (let j = b * historyLength, end = j + historyLength; j < end; j++) {
+        const item = history[j];
         if (item < 0) continue;
         count++;
-        const src = item * d;
-        for (let c = 0; c < d; c++) out[pooled + c] += hist[src + c];
+        addRow(out, pooled, hist, item * d, d, 1);
       }
-      if (count > 1) for (let c = 0; c < d; c++) out[pooled + c] /= count;
+      if (count > 1) for (let c = pooled, e = pooled + d, inv = 1 / count; c < e; c++) out[c] *= inv;
     }
     return out;
   }
@@ -70,13 +69,17 @@ export class TwoTowerNet {
   /** Sends d(loss)/d(user inputs) to the user and history tables. */
   userGradients(users: Int32Array, history: Int32Array, historyLength: number, dInputs: Float32Array): void {
     const d = this.dim;
+    const share = new Float32Array(d);
     for (let b = 0; b < users.length; b++) {
       const base = b * 2 * d;
       this.userTable.addGradient(users[b], dInputs, base, 1);
+      const rows = history.subarray(b * historyLength, (b + 1) * historyLength);
       let count = 0;
-      for (let j = 0; j < historyLength; j++) if (history[b * historyLength + j] >= 0) count++;
+      for (let j = 0; j < historyLength; j++) if (rows[j] >= 0) count++;
       if (count === 0) continue;
-      for (let j = 0; j < historyLength; j++) this.historyTable.addGradient(history[b * historyLength + j], dInputs, base + d, 1 / count);
+      // Each pooled row gets the same share of the pooled gradient.
+      for (let c = 0; c < d; c++) share[c] = dInputs[base + d + c] / count;
+      for (let j = 0; j < historyLength; j++) this.historyTable.addGradient(rows[j], share, 0, 1);
     }
   }
 

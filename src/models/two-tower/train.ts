@@ -223,17 +223,23 @@ class BatchBuilder {
     }
     const N = B + M;
     const bias = this.bias.subarray(0, B * N);
+    // Every row shares the column corrections; only accidental hits differ, so copy one row
+    // and then mask the columns that hold the row's own positive item.
     const q = params.logq;
+    const row = bias.subarray(0, N);
+    for (let j = 0; j < B; j++) row[j] = -q * this.logExpected[this.positives[j]];
+    for (let j = 0; j < M; j++) row[B + j] = -q * this.negLogExpected[this.negatives[j]];
+    for (let b = 1; b < B; b++) bias.copyWithin(b * N, 0, N);
+    const columnsOf = new Map<number, number[]>();
+    for (let j = 0; j < N; j++) {
+      const item = j < B ? this.positives[j] : this.negatives[j - B];
+      const cols = columnsOf.get(item);
+      if (cols) cols.push(j);
+      else columnsOf.set(item, [j]);
+    }
     for (let b = 0; b < B; b++) {
-      const pos = this.positives[b];
-      for (let j = 0; j < B; j++) {
-        const item = this.positives[j];
-        bias[b * N + j] = j !== b && item === pos ? MASKED : -q * this.logExpected[item];
-      }
-      for (let j = 0; j < M; j++) {
-        const item = this.negatives[j];
-        bias[b * N + B + j] = item === pos ? MASKED : -q * this.negLogExpected[item];
-      }
+      const cols = columnsOf.get(this.positives[b])!;
+      if (cols.length > 1) for (const j of cols) if (j !== b) bias[b * N + j] = MASKED;
     }
     const net = this.net;
     const input: StepInput = {
