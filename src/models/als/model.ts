@@ -197,7 +197,8 @@ function readFactors(dir: string, file: string, rows: number, f: number): Float3
   return data;
 }
 
-export const alsFactory: ModelFactory<AlsParams> = {
+/** `satisfies` keeps the AlsModel return types (fold-in, close) visible to callers that know the kind. */
+export const alsFactory = {
   kind: 'als',
   description: 'implicit-feedback ALS (Hu, Koren, Volinsky 2008), conjugate-gradient solver, wasm SIMD on all cores',
   defaults: ALS_DEFAULTS,
@@ -222,4 +223,4 @@ export const alsFactory: ModelFactory<AlsParams> = {
     const f = s.params.factors;
     return new AlsModel(users, items, readFactors(dir, ALS_FILES.userFactors, users.size, f), readFactors(dir, ALS_FILES.itemFactors, items.size, f), s);
   },
-};
+} satisfies ModelFactory<AlsParams>;
