@@ -124,7 +124,8 @@ const cold = await coldCohort();
 
 async function coldCohort(): Promise<Record<string, number>> {
   const exp = await prepareExperiment(SMALL, { strategy: 'temporal', frac: 0.8 }, { seed: 1, tags: true });
-  const model = (await twoTowerFactory.fit(exp.training, { ...TWO_TOWER_DEFAULTS })) as TwoTowerModel;
+  // backend wasm: under vite-node the tfjs-node probe of 'auto' loads a second copy of the cpu kernels (warnings only).
+  const model = (await twoTowerFactory.fit(exp.training, { ...TWO_TOWER_DEFAULTS, backend: 'wasm' })) as TwoTowerModel;
   const overall = evaluateModel(model, exp.train, exp.test, { ks: [10] });
   const seen = seenMatrix(model, exp.train);
   const coldSet = new Set<number>();

@@ -62,12 +62,18 @@ export async function fitTwoTower(data: TrainingData, params: TwoTowerParams, ct
   let epochs = params.epochs;
   let validation: EpochRecord[] = [];
   if (params.valFrac > 0) {
-    const run = trainRun(setup, holdOutTails(seq, params.valFrac), params.epochs, true, ctx);
-    validation = run.records;
-    epochs = run.bestEpoch;
-    log.info(`two-tower: best validation recall@${params.valK} ${run.bestRecall.toFixed(4)} at epoch ${epochs}; refitting on all training events`);
+    const fitEnd = holdOutTails(seq, params.valFrac);
+    const held = new Validation(setup, fitEnd);
+    if (held.size === 0) {
+      log.warn(`two-tower: no user has a held-out event at valFrac ${params.valFrac}; training ${epochs} epochs without validation`);
+    } else {
+      const run = trainRun(setup, fitEnd, params.epochs, held, ctx);
+      validation = run.records;
+      epochs = run.bestEpoch;
+      log.info(`two-tower: best validation recall@${params.valK} ${run.bestRecall.toFixed(4)} at epoch ${epochs}; refitting on all training events`);
+    }
   }
-  const final = trainRun(setup, seq.start.subarray(1), epochs, false, ctx);
+  const final = trainRun(setup, seq.start.subarray(1), epochs, null, ctx);
   return { net: final.net, content, seq, summary: { backend, epochs, validation, final: final.records } };
 }
 
@@ -87,8 +93,8 @@ interface RunResult {
   readonly bestRecall: number;
 }
 
-/** Trains from scratch on each user's events before fitEnd[u]; validates on the rest when asked. */
-function trainRun(s: RunSetup, fitEnd: Int32Array, maxEpochs: number, validate: boolean, ctx: FitContext): RunResult {
+/** Trains from scratch on each user's events before fitEnd[u]; with `validation`, scores every epoch and stops early. */
+function trainRun(s: RunSetup, fitEnd: Int32Array, maxEpochs: number, validation: Validation | null, ctx: FitContext): RunResult {
   const { params, seq } = s;
   const rng = new Rng(s.data.seed);
   const nItems = s.data.items.size;
@@ -97,9 +103,8 @@ function trainRun(s: RunSetup, fitEnd: Int32Array, maxEpochs: number, validate: 
   const batch = new BatchBuilder(s, net, examples, rng);
   const adamM = new Float32Array(net.towers.flat.length);
   const adamV = new Float32Array(net.towers.flat.length);
-  const validation = validate ? new Validation(s, fitEnd) : null;
   const records: EpochRecord[] = [];
-  const phase = validate ? 'validation run' : 'final run';
+  const phase = validation ? 'validation run' : 'final run';
   let step = 0;
   let best = { epoch: maxEpochs, recall: -1 };
   for (let epoch = 1; epoch <= maxEpochs; epoch++) {
@@ -315,6 +320,11 @@ class Validation {
       const first = Math.max(seq.start[u], fitEnd[u] - L);
       this.history.set(seq.items.subarray(first, fitEnd[u]), r * L + L - (fitEnd[u] - first));
     });
+  }
+
+  /** Users scored. */
+  get size(): number {
+    return this.users.length;
   }
 
   recall(net: TwoTowerNet): number {
