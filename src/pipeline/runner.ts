@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readdirSync, renameSync, statSync } from 'node:f
 import { dirname, join, resolve } from 'node:path';
 import { gitCommit, newVersionName, type ArtifactRef } from '../artifacts/store.js';
 import { createTracker, type RetryPolicy, type TrackedRun, type Tracker } from '../tracking/index.js';
-import { validKey } from '../tracking/limits.js';
+import { metricName } from '../tracking/limits.js';
 import { InputError } from '../util/errors.js';
 import { cleanStaleTemps, cleanTemps, tempPathFor } from '../util/fs.js';
 import { hashJson } from '../util/hash.js';
@@ -97,7 +97,7 @@ function slug(label: string): string {
 function trackedMetrics(rows: readonly ReportRow[]): Record<string, number> {
   const out: Record<string, number> = {};
   for (const row of rows) {
-    for (const [key, value] of Object.entries(row.metrics)) out[validKey(rows.length === 1 ? key : `${row.name}.${key}`)] = value;
+    for (const [key, value] of Object.entries(row.metrics)) out[metricName(rows.length === 1 ? key : `${row.name}.${key}`)] = value;
   }
   return out;
 }

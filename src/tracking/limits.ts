@@ -35,6 +35,14 @@ export function validKey(key: string): string {
   return clipChars(joined === '' ? '_' : joined, MAX_ENTITY_KEY_LENGTH);
 }
 
+/**
+ * The MLflow name of one of our metrics: `ndcg@10` becomes `ndcg_at_10` (MLflow rejects `@`),
+ * so cut-off metrics read naturally in the MLflow UI without a warning per key.
+ */
+export function metricName(key: string): string {
+  return validKey(key.replace(/@/g, '_at_'));
+}
+
 /** `value` cut to at most `limit` code points (MLflow truncates long param/tag values the same way). */
 export function clipChars(value: string, limit: number): string {
   if (value.length <= limit) return value;

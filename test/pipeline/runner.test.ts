@@ -116,7 +116,7 @@ describe('pipeline runner (ml-latest-small)', () => {
     expect(als?.meta.status).toBe(3); // FINISHED
     expect(als?.params['params.factors']).toBe('16');
     expect(als?.metrics.seconds.map((m) => m[2])).toEqual([1, 2, 3, 4, 5]); // one value per iteration
-    expect(als?.metrics.ndcg_10[0][1]).toBeCloseTo(row0(first, 'tu', 'als'), 10);
+    expect(als?.metrics.ndcg_at_10[0][1]).toBeCloseTo(row0(first, 'tu', 'als'), 10);
     expect(als?.tags['recsys.artifact.path']).toBe(join(root, 'als-tu', readlinkSync(join(root, 'als-tu/latest'))));
     expect(als?.tags['recsys.dataset.sha256']).toBe(readDatasetMeta(join(work, 'data/ml')).interactions_sha256);
     expect(als?.tags['mlflow.source.git.commit']).toMatch(/^[0-9a-f]{40}$/);

@@ -57,7 +57,7 @@ describe('pipeline runs on an MLflow tracking server', () => {
     const als = runs[2];
     expect(Object.fromEntries(als.params)).toMatchObject({ step: 'train', model: 'als', 'params.factors': '8', 'params.iterations': '3', seed: '42', k: '[10]' });
     expect(als.metrics.filter((m) => m.key === 'seconds').map((m) => m.step)).toEqual([1, 2, 3]);
-    expect(als.metrics.find((m) => m.key === 'ndcg_10')?.value).toBeGreaterThan(0);
+    expect(als.metrics.find((m) => m.key === 'ndcg_at_10')?.value).toBeGreaterThan(0);
     expect(als.tags.get('recsys.dataset.sha256')).toBe(readDatasetMeta(join(work, 'data')).interactions_sha256);
     expect(als.tags.get('recsys.artifact.path')).toMatch(new RegExp(`^${work}/a/als-tu/\\d+T`));
     expect(als.tags.get('mlflow.source.git.commit')).toMatch(/^[0-9a-f]{40}$/);

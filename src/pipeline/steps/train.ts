@@ -4,6 +4,7 @@ import { readManifest, type ArtifactManifest } from '../../artifacts/store.js';
 import type { ModelOption } from '../../models/model.js';
 import { getFactory, modelKinds, type AnyModelFactory } from '../../models/registry.js';
 import { protocolLabel, type SplitManifest } from '../../split/manifest.js';
+import { metricName } from '../../tracking/limits.js';
 import { trainModel } from '../train.js';
 import { NAME } from '../spec.js';
 import { unknownKeyMessage } from '../suggest.js';
@@ -125,7 +126,7 @@ export const trainStep: StepKind<TrainOptions> = {
             seed,
             out: join(head.artifacts, output),
             ks: head.k,
-            ctx: { onEpoch: (epoch, metrics) => work.run.logMetrics(metrics, epoch) },
+            ctx: { onEpoch: (epoch, metrics) => work.run.logMetrics(mlflowMetrics(metrics), epoch) },
             manifest: { lineage: work.lineage, details: { pipeline: work.details } },
           });
           work.run.logMetrics({ fit_seconds: result.fitSeconds });
@@ -136,3 +137,8 @@ export const trainStep: StepKind<TrainOptions> = {
     });
   },
 };
+
+/** Epoch metrics under their MLflow names (`ndcg@10` → `ndcg_at_10`). */
+function mlflowMetrics(metrics: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(metrics).map(([k, v]) => [metricName(k), v]));
+}
