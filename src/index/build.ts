@@ -72,6 +72,8 @@ export function buildIndex(items: Embeddings, opts: BuildOptions): { index: AnnI
     throw new InputError(`invalid FAISS factory string "${opts.factory}": ${(err as Error).message}`);
   }
   const index = new AnnIndex(native, opts.factory);
+  // Before the long part, so a setting the index type lacks fails at once.
+  index.setSearchParams(opts);
 
   let trainRows = 0;
   let convertSeconds = 0;
@@ -86,6 +88,7 @@ export function buildIndex(items: Embeddings, opts: BuildOptions): { index: AnnI
     const t0 = performance.now();
     const sample = sampleRows(items, trainRows, new Rng(seed));
     const t1 = performance.now();
+    log.info(`index: training ${opts.factory} on ${trainRows} vectors of dimension ${dim}`);
     try {
       native.train(sample.data);
     } catch (err) {
@@ -105,7 +108,6 @@ export function buildIndex(items: Embeddings, opts: BuildOptions): { index: AnnI
   progress.finish();
   const addSeconds = (performance.now() - t2) / 1000;
 
-  index.setSearchParams(opts);
   const stats: BuildStats = {
     factory: opts.factory,
     metric,
@@ -122,8 +124,8 @@ export function buildIndex(items: Embeddings, opts: BuildOptions): { index: AnnI
 
 /**
  * FAISS's factory turns on polysemous training for an 8-bit "PQm" component unless it is
- * written "PQmnp": a search over a minute per build here, and search results are the same
- * unless polysemous Hamming filtering is switched on, which this pipeline never does.
+ * written "PQmnp": an annealing step of over a minute per build here, while search results
+ * stay the same unless polysemous Hamming filtering is switched on (this pipeline never does).
  */
 function warnPolysemous(factory: string): void {
   const pq = factory.split(',').find((part) => /^PQ\d+$/.test(part.trim()));
