@@ -9,6 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
+import { RANKER_DEFAULTS } from '../../src/models/ranker/ranker.js';
 import type { FunnelReport } from '../../src/rank/evaluate-funnel.js';
 import { fmt, gitShort, machineLine, RECSYS, timeCommand, writeSection } from './lib.js';
 
@@ -83,7 +84,7 @@ Metrics after each stage (\`recsys eval --model …/latest --stages\`, the proto
 ${stageRows.join('\n')}
 
 The ranked list's ndcg@10 is ${ndcg('ranked').toFixed(4)} against ${ndcg(report.bestChannel).toFixed(4)} for the best
-single channel (${report.bestChannel.replace('channel:', '')}); MMR re-ranking (λ = 0.9, genre similarity) trades
+single channel (${report.bestChannel.replace('channel:', '')}); MMR re-ranking (λ = ${RANKER_DEFAULTS.mmrLambda}, ${RANKER_DEFAULTS.mmrSimilarity} similarity) trades
 ${(ndcg('ranked') - ndcg('reranked')).toFixed(4)} ndcg@10 for diversity. The popularity baseline's reference ndcg@10 on this
 split is 0.0853 (all-time popularity; the popularity channel here is the recent-window one).
 
