@@ -103,6 +103,13 @@ describe('two-tower model', () => {
   });
 });
 
+describe('two-tower with extra sampled negatives', () => {
+  it('still learns the planted tastes with 64 popularity-sampled negatives per batch', async () => {
+    const m = await twoTowerFactory.fit(fixture.training, { ...PARAMS, negatives: 64, negativeSampling: 'popularity' });
+    expect(evaluateModel(m, fixture.train, fixture.test, { ks: [10] })['recall@10']).toBeGreaterThan(0.6);
+  });
+});
+
 describe('two-tower validation and early stopping', () => {
   it('picks the epoch count on the held-out tails and refits on everything', async () => {
     const m = (await twoTowerFactory.fit(fixture.training, { ...PARAMS, valFrac: 0.2, epochs: 8, patience: 2 })) as TwoTowerModel;
