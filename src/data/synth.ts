@@ -42,7 +42,7 @@ export interface SynthParams {
   readonly clusters: number;
   /** Inverse temperature of taste in item choice; 0 makes choices follow popularity only. Default 4. */
   readonly tasteStrength: number;
-  /** Candidates per event among which taste chooses. Default 16. */
+  /** Candidates per round within a cluster among which taste chooses. Default 8. */
   readonly candidates: number;
   /** How far a user's end taste is from their start taste, 0..1. Default 0.5. */
   readonly drift: number;
@@ -67,7 +67,7 @@ export const SYNTH_DEFAULTS: SynthParams = {
   dim: 16,
   clusters: 64,
   tasteStrength: 4,
-  candidates: 16,
+  candidates: 8,
   drift: 0.5,
   driftYears: 3,
   popularitySigma: 1.8,
@@ -86,7 +86,18 @@ export interface SyntheticData {
   readonly catalog: ItemCatalog;
   /** The planted affinity (taste at that time · item vector) of each row. */
   readonly affinity: Float32Array;
+  /** The planted truth, for checks that a model recovers it (rows are dense index = id - 1). */
+  readonly planted: PlantedVectors;
   readonly stats: EventStats;
+}
+
+export interface PlantedVectors {
+  readonly dim: number;
+  /** items × dim unit vectors. */
+  readonly items: Float32Array;
+  /** users × dim unit tastes at the start of each user's activity and after a full drift. */
+  readonly tasteStart: Float32Array;
+  readonly tasteEnd: Float32Array;
 }
 
 /** Most interactions one user can have with a catalogue of `items`. */
@@ -171,7 +182,8 @@ export function generateSynthetic(given: Partial<SynthParams> = {}): SyntheticDa
   );
   progress.finish({ ...stats });
   assignRatings(rng, interactions, affinity, users, items);
-  return { params: p, interactions, catalog: catalogOf(items), affinity, stats };
+  const planted = { dim: p.dim, items: items.vectors, tasteStart: users.tasteStart, tasteEnd: users.tasteEnd };
+  return { params: p, interactions, catalog: catalogOf(items), affinity, planted, stats };
 }
 
 function catalogOf(items: SynthItems): ItemCatalog {

@@ -135,6 +135,48 @@ describe('synthetic MovieLens-shaped data', () => {
     expect(planted.knn / planted.popularity).toBeGreaterThan(none.knn / none.popularity + 0.4);
   });
 
+  it('drifts tastes: early choices follow the start taste, late ones the end taste', () => {
+    // Drift completes within a week here, so most histories cover it.
+    const driftYears = 1 / 52;
+    const data = generateSynthetic({ ...SMALL, interactions: 60_000, driftYears, drift: 0.7 });
+    const { dim, items, tasteStart, tasteEnd } = data.planted;
+    const y = data.interactions;
+    // Affinity relative to the catalogue's mean item, so different tastes compare fairly.
+    const meanItem = new Float64Array(dim);
+    for (let k = 0; k < items.length; k++) meanItem[k % dim] += items[k] / (items.length / dim);
+    const affinity = (taste: Float32Array, r: number): number => {
+      let s = 0;
+      for (let j = 0; j < dim; j++) s += taste[(y.userId[r] - 1) * dim + j] * (items[(y.itemId[r] - 1) * dim + j] - meanItem[j]);
+      return s;
+    };
+    // Mean of (end taste · item) - (start taste · item) over each user's events in the first
+    // tenth of the drift period after their first event, and over those after a full period.
+    const period = driftYears * 365.25 * 86_400;
+    let early = 0;
+    let late = 0;
+    let earlyRows = 0;
+    let lateRows = 0;
+    for (let start = 0; start < y.userId.length; ) {
+      let end = start;
+      while (end < y.userId.length && y.userId[end] === y.userId[start]) end++;
+      for (let r = start; r < end; r++) {
+        const elapsed = y.timestamp[r] - y.timestamp[start];
+        const shift = affinity(tasteEnd, r) - affinity(tasteStart, r);
+        if (elapsed < period / 10) {
+          early += shift;
+          earlyRows++;
+        } else if (elapsed > period) {
+          late += shift;
+          lateRows++;
+        }
+      }
+      start = end;
+    }
+    expect(Math.min(earlyRows, lateRows)).toBeGreaterThan(5000);
+    expect(early / earlyRows).toBeLessThan(-0.05);
+    expect(late / lateRows).toBeGreaterThan(0.05);
+  });
+
   it('is deterministic for a seed', () => {
     const again = generateSynthetic(SMALL).interactions;
     expect(Buffer.from(again.itemId.buffer).equals(Buffer.from(x.itemId.buffer))).toBe(true);

@@ -180,8 +180,11 @@ class ChoiceSampler {
     const { candidates, tasteStrength: beta, dim } = this.model;
     const start = this.members.indptr[c];
     const size = this.members.indptr[c + 1] - start;
+    // Locals, not property loads, in the hottest loop of the generator.
     const vectors = this.items.vectors;
     const release = this.items.releaseTime;
+    const { indices } = this.members;
+    const { seenBy, taste, importance, candidateItem, candidateCumWeight, candidateAffinity } = this;
     for (let round = 0; round < MAX_ROUNDS; round++) {
       let m = 0;
       let total = 0;
@@ -190,22 +193,22 @@ class ChoiceSampler {
         const uSide = rng.next();
         const local =
           uSide < UNIFORM_SHARE ? Math.floor(uColumn * size) : proposal.draw(uColumn, (uSide - UNIFORM_SHARE) / (1 - UNIFORM_SHARE));
-        const item = this.members.indices[start + local];
-        if (this.seenBy[item] === u || release[item] > t) continue;
-        const s = dot(this.taste, vectors, item * dim, dim);
-        total += this.importance[item] * Math.exp(beta * s);
-        this.candidateItem[m] = item;
-        this.candidateCumWeight[m] = total;
-        this.candidateAffinity[m] = s;
+        const item = indices[start + local];
+        if (seenBy[item] === u || release[item] > t) continue;
+        const s = dot(taste, vectors, item * dim, dim);
+        total += importance[item] * Math.exp(beta * s);
+        candidateItem[m] = item;
+        candidateCumWeight[m] = total;
+        candidateAffinity[m] = s;
         m++;
       }
       this.candidatesDrawn += candidates;
       if (m === 0) continue;
       const target = rng.next() * total;
       let pick = 0;
-      while (pick < m - 1 && this.candidateCumWeight[pick] <= target) pick++;
-      this.affinity = this.candidateAffinity[pick];
-      return this.candidateItem[pick];
+      while (pick < m - 1 && candidateCumWeight[pick] <= target) pick++;
+      this.affinity = candidateAffinity[pick];
+      return candidateItem[pick];
     }
     return -1;
   }
