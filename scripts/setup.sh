@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Does all set-up on a fresh Debian 12 + Node 20 machine; quick and idempotent when done.
 #   - Debian packages: FAISS (library + Python reader), ONNX checker, XGBoost CLI, numpy.
-#   - npm packages (npm ci; install scripts are off, see .npmrc: native parts are built here).
+#   - npm packages (npm install at the locked versions; install scripts are off, see .npmrc: native parts are built here).
 #   - native builds: the faiss-node addon against Debian's libfaiss, the ALS WebAssembly kernel.
 #   - the TypeScript build (dist/).
 set -euo pipefail
@@ -22,10 +22,13 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# npm ci when node_modules is missing or older than the lock file.
+# npm packages at the lock file's versions, when node_modules is missing or older than the lock.
+# `npm install`, not `npm ci`: npm 11 here writes lock files without the other platforms'
+# optional packages of @duckdb/node-bindings and then its own `npm ci` rejects them as out of
+# sync (npm/cli#8320, #9342); `npm install` installs the locked versions all the same.
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  log "npm ci"
-  npm ci --no-audit --no-fund --loglevel=error
+  log "npm install (locked versions)"
+  npm install --no-audit --no-fund --loglevel=error
   touch node_modules/.package-lock.json
 fi
 
