@@ -31,8 +31,8 @@ export interface EventStats {
  * mixture, so users who have seen a cluster's popular head still meet its unseen items.
  */
 const UNIFORM_SHARE = 0.05;
-/** Rounds of candidates in one cluster before an exact scan of it. */
-const MAX_ROUNDS = 4;
+/** Rounds of candidates in one cluster before an exact scan of it (a round costs far less). */
+const MAX_ROUNDS = 8;
 /** Cluster weights follow the drifting taste in steps of this share of the full drift. */
 const DRIFT_STEP = 0.05;
 
@@ -63,6 +63,8 @@ class ChoiceSampler {
   private readonly candidateItem: Int32Array;
   private readonly candidateCumWeight: Float64Array;
   private readonly candidateAffinity: Float64Array;
+  /** Cumulative weights over one cluster's members, for the exact scan. */
+  private readonly scanCumWeight: Float64Array;
   readonly taste: Float64Array;
   /** Affinity of the last chosen item. */
   affinity = 0;
@@ -97,6 +99,9 @@ class ChoiceSampler {
     this.candidateItem = new Int32Array(model.candidates);
     this.candidateCumWeight = new Float64Array(model.candidates);
     this.candidateAffinity = new Float64Array(model.candidates);
+    let largest = 0;
+    for (let c = 0; c < clusters.count; c++) largest = Math.max(largest, this.members.indptr[c + 1] - this.members.indptr[c]);
+    this.scanCumWeight = new Float64Array(largest);
     this.taste = new Float64Array(model.dim);
   }
 
@@ -222,31 +227,29 @@ class ChoiceSampler {
     const { popularity, releaseTime, vectors } = this.items;
     const start = this.members.indptr[c];
     const end = this.members.indptr[c + 1];
+    const cum = this.scanCumWeight;
     let total = 0;
     let nextRelease = Infinity;
     for (let p = start; p < end; p++) {
       const i = this.members.indices[p];
-      if (this.seenBy[i] === u) continue;
-      if (releaseTime[i] > t) nextRelease = Math.min(nextRelease, releaseTime[i]);
-      else total += popularity[i] * Math.exp(beta * dot(this.taste, vectors, i * dim, dim));
+      if (this.seenBy[i] !== u) {
+        if (releaseTime[i] > t) nextRelease = Math.min(nextRelease, releaseTime[i]);
+        else total += popularity[i] * Math.exp(beta * dot(this.taste, vectors, i * dim, dim));
+      }
+      cum[p - start] = total;
     }
     if (total === 0) {
       this.blockedUntil[c] = nextRelease;
       this.nextUnblock = Math.min(this.nextUnblock, nextRelease);
       return -1;
     }
-    // Second pass over the same weights to find the drawn item (no scratch array needed).
-    let target = rng.next() * total;
-    let last = -1;
-    for (let p = start; p < end; p++) {
-      const i = this.members.indices[p];
-      if (this.seenBy[i] === u || releaseTime[i] > t) continue;
-      last = i;
-      target -= popularity[i] * Math.exp(beta * dot(this.taste, vectors, i * dim, dim));
-      if (target < 0) break;
-    }
-    this.affinity = dot(this.taste, vectors, last * dim, dim);
-    return last;
+    // First member whose cumulative weight exceeds the target (unavailable ones add nothing).
+    const target = rng.next() * total;
+    let p = 0;
+    while (cum[p] <= target) p++;
+    const item = this.members.indices[start + p];
+    this.affinity = dot(this.taste, vectors, item * dim, dim);
+    return item;
   }
 
   /** Clusters set aside until `t` or earlier are back. */
