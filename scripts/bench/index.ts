@@ -4,7 +4,8 @@
  * section of docs/benchmarks.md.
  *
  *   flock /tmp/recsys-bench.lock npx vite-node scripts/bench/index.ts [--part curves|build-59k|build-1m|all]
- *     [--items-npy F --queries-npy F]  (real factors, e.g. an ALS artifact's item/user_factors.npy)
+ *     [--items-npy F --queries-npy F --label TEXT]  (real factors, e.g. an ALS artifact's
+ *     item_factors.npy and user_factors.npy, in place of the generated 59k vectors)
  *
  * Each build runs in a child process so its peak RSS is its own. Results are kept as JSON in
  * .tmp/bench/index/ and the section is rewritten from all results there, so parts can run apart.
@@ -22,8 +23,10 @@ import { clusteredVectors } from '../../src/index/clustered-vectors.js';
 import { writeIndex } from '../../src/index/io.js';
 import { exactBaseline, measureIndex, queryRates, type ExactBaseline, type QueryRates } from '../../src/index/measure.js';
 import { faissThreads } from '../../src/index/native.js';
+import { sampleRows } from '../../src/index/vectors.js';
 import type { Embeddings } from '../../src/models/model.js';
 import { writeFileAtomic } from '../../src/util/fs.js';
+import { Rng } from '../../src/util/rng.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const RESULTS = join(ROOT, '.tmp', 'bench', 'index');
@@ -40,6 +43,8 @@ interface DataSpec {
   readonly clusters: number;
   readonly itemsNpy?: string;
   readonly queriesNpy?: string;
+  /** What the .npy vectors are, for the section's headings. */
+  readonly label?: string;
 }
 
 interface BuildCase {
@@ -85,8 +90,7 @@ function loadData(spec: DataSpec): { items: Embeddings; queries: Embeddings } {
       const { data, shape } = readNpyFloat32(path);
       return { rows: shape[0], dim: shape[1], data };
     };
-    const queries = asEmbeddings(spec.queriesNpy);
-    return { items: asEmbeddings(spec.itemsNpy), queries: { ...queries, rows: Math.min(queries.rows, QUERIES), data: queries.data.subarray(0, Math.min(queries.rows, QUERIES) * queries.dim) } };
+    return { items: asEmbeddings(spec.itemsNpy), queries: sampleRows(asEmbeddings(spec.queriesNpy), QUERIES, new Rng(2)) };
   }
   const shape = { dim: spec.dim, clusters: spec.clusters, centreSeed: 2024 };
   return { items: clusteredVectors({ ...shape, rows: spec.rows, seed: 1 }), queries: clusteredVectors({ ...shape, rows: QUERIES, seed: 2 }) };
@@ -206,9 +210,9 @@ function buildCases(data: DataSpec, runs: number): BuildCase[] {
 function curvesMarkdown(curves: { at: string; loadavg: number[]; value: CurveResult }): string[] {
   const { value: c } = curves;
   const out = [
-    `### Recall@10 and query rate, ${fmt(c.data.rows)} × ${c.data.dim}`,
+    `### Recall@10 and query rate, ${fmt(c.data.rows)} × ${c.data.dim}${c.data.label ? `, ${c.data.label}` : ', clustered synthetic vectors'}`,
     '',
-    `${c.data.itemsNpy ? `Vectors: ${c.data.itemsNpy}, queries: ${c.data.queriesNpy}.` : `Seeded clustered vectors (\`clusteredVectors\`, ${c.data.clusters} clusters of Zipf-like sizes, log-normal norms), ${QUERIES} queries drawn around the same centres.`} ` +
+    `${c.data.itemsNpy ? `Items: ${c.data.itemsNpy}; queries: ${QUERIES} rows sampled (seed 2) from ${c.data.queriesNpy}.` : `Seeded clustered vectors (\`clusteredVectors\`, ${c.data.clusters} clusters of Zipf-like sizes, log-normal norms), ${QUERIES} queries drawn around the same centres.`} ` +
       `Recall@10 against exact inner-product search (FAISS Flat, checked against numpy in test/index). ` +
       `Single: one query per call on one thread; batched: all ${QUERIES} queries in one call on ${c.threads} threads. Median of ${RUNS} timings of at least 0.3 s. Run ${curves.at.slice(0, 16)}, load average ${curves.loadavg.map((l) => l.toFixed(2)).join(' ')}.`,
     '',
@@ -239,7 +243,7 @@ function buildsMarkdown(title: string, builds: { at: string; loadavg: number[]; 
   const { value: rows } = builds;
   const d = rows[0].case.data;
   const out = [
-    `### Build, ${title}: ${fmt(d.rows)} × ${d.dim}`,
+    `### Build, ${title}: ${fmt(d.rows)} × ${d.dim}${d.label ? `, ${d.label}` : ''}`,
     '',
     `Median of ${rows[0].case.runs} build(s) in one child process each (peak RSS is that process's, including ~100 MB of Node and vite-node, and the ${fmt((d.rows * d.dim * 4) / 2 ** 20)} MB of input vectors). ` +
       `Convert: preparing the training sample (vectors go to FAISS as typed arrays, no copy); train: FAISS training on that sample; add: adding all vectors in 65,536-row chunks. ` +
@@ -266,12 +270,14 @@ function writeSection(): void {
       'Command: `flock /tmp/recsys-bench.lock npx vite-node scripts/bench/index.ts` (after `make setup`). The machine is shared: the load average at the start of each run is given.',
     '',
   ];
-  const curves = loadResult<CurveResult>('curves-59k');
-  if (curves) lines.push(...curvesMarkdown(curves));
-  const small = loadResult<BuildResult[]>('build-59k');
-  if (small) lines.push(...buildsMarkdown('59k items', small));
-  const large = loadResult<BuildResult[]>('build-1m');
-  if (large) lines.push(...buildsMarkdown('1M items', large));
+  for (const name of ['curves-npy', 'curves-59k']) {
+    const curves = loadResult<CurveResult>(name);
+    if (curves) lines.push(...curvesMarkdown(curves));
+  }
+  for (const [name, title] of [['build-npy', '59k items'], ['build-59k', '59k items'], ['build-1m', '1M items']]) {
+    const builds = loadResult<BuildResult[]>(name);
+    if (builds) lines.push(...buildsMarkdown(title, builds));
+  }
 
   const doc = existsSync(DOC) ? readFileSync(DOC, 'utf8') : '# Benchmarks\n';
   const start = doc.indexOf(`${SECTION}\n`);
@@ -294,6 +300,7 @@ function main(): void {
       part: { type: 'string', default: 'all' },
       'items-npy': { type: 'string' },
       'queries-npy': { type: 'string' },
+      label: { type: 'string' },
     },
   });
   if (values.task) {
@@ -302,11 +309,13 @@ function main(): void {
     process.stdout.write(`${JSON.stringify(result)}\n`);
     return;
   }
-  const real = values['items-npy'] && values['queries-npy'] ? { itemsNpy: values['items-npy'], queriesNpy: values['queries-npy'] } : {};
+  const npy = values['items-npy'] && values['queries-npy'];
+  const real = npy ? { itemsNpy: values['items-npy'], queriesNpy: values['queries-npy'], label: values.label ?? 'vectors from .npy files' } : {};
+  const suffix = npy ? 'npy' : '59k';
   const part = values.part;
-  if (part === 'curves' || part === 'all') saveResult('curves-59k', inChild<CurveResult>({ curves: { ...DATA_59K, ...real } }));
+  if (part === 'curves' || part === 'all') saveResult(`curves-${suffix}`, inChild<CurveResult>({ curves: { ...DATA_59K, ...real } }));
   if (part === 'build-59k' || part === 'all') {
-    saveResult('build-59k', buildCases({ ...DATA_59K, ...real }, RUNS).map((build) => inChild<BuildResult>({ build })));
+    saveResult(`build-${suffix}`, buildCases({ ...DATA_59K, ...real }, RUNS).map((build) => inChild<BuildResult>({ build })));
   }
   if (part === 'build-1m' || part === 'all') saveResult('build-1m', buildCases(DATA_1M, 1).map((build) => inChild<BuildResult>({ build })));
   writeSection();
