@@ -5,6 +5,7 @@ import { artifactsCommand } from './commands/artifacts.js';
 import { dataCommand } from './commands/data.js';
 import { evalCommand } from './commands/eval.js';
 import { indexCommand } from './commands/index.js';
+import { recommendCommand } from './commands/recommend.js';
 import { splitCommand } from './commands/split.js';
 import { trackingCommand } from './commands/tracking.js';
 import { trainCommand } from './commands/train.js';
@@ -18,7 +19,7 @@ export function buildProgram(): Command {
     .description('offline training and batch indexing for recommender systems')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
-  for (const cmd of [dataCommand(), splitCommand(), trainCommand(), evalCommand(), indexCommand(), artifactsCommand(), trackingCommand()]) program.addCommand(cmd);
+  for (const cmd of [dataCommand(), splitCommand(), trainCommand(), evalCommand(), indexCommand(), recommendCommand(), artifactsCommand(), trackingCommand()]) program.addCommand(cmd);
   const applyExitOverride = (c: Command): void => {
     c.exitOverride();
     c.commands.forEach(applyExitOverride);

@@ -11,7 +11,7 @@ import { InputError } from '../util/errors.js';
  */
 
 export type NumericColumnType = 'INTEGER' | 'FLOAT' | 'DOUBLE' | 'BIGINT';
-export type NumericArray = Int32Array | Float32Array | Float64Array;
+export type NumericArray = Int32Array | Float32Array | Float64Array | Uint8Array;
 
 export interface NumericColumn {
   readonly name: string;
@@ -21,13 +21,15 @@ export interface NumericColumn {
 }
 
 /** In-memory DuckDB types of the typed arrays (BIGINT is staged as DOUBLE and cast on COPY). */
-function stagingType(c: NumericColumn): duckdb.Type {
+function stagingType(c: Pick<NumericColumn, 'data'>): duckdb.Type {
+  if (c.data instanceof Uint8Array) return duckdb.Type.UTINYINT;
   if (c.data instanceof Int32Array) return duckdb.Type.INTEGER;
   if (c.data instanceof Float32Array) return duckdb.Type.FLOAT;
   return duckdb.Type.DOUBLE;
 }
 
 function sqlType(t: duckdb.Type): string {
+  if (t === duckdb.Type.UTINYINT) return 'UTINYINT';
   return t === duckdb.Type.INTEGER ? 'INTEGER' : t === duckdb.Type.FLOAT ? 'FLOAT' : 'DOUBLE';
 }
 
@@ -51,12 +53,16 @@ export async function withDuckDb<T>(fn: (con: DuckDBConnection) => Promise<T>): 
   }
 }
 
-/** A private in-memory DuckDB connection (C-level bindings, for raw vector copies). */
-async function withRawDuckDb<T>(fn: (con: duckdb.Connection) => Promise<T>): Promise<T> {
+/** A private in-memory DuckDB database and connection (C-level bindings, for raw vector copies). */
+async function openRawDuckDb(): Promise<{ db: duckdb.Database; con: duckdb.Connection }> {
   const config = duckdb.create_config();
   duckdb.set_config(config, 'threads', '2');
   const db = await duckdb.open(':memory:', config);
-  const con = await duckdb.connect(db);
+  return { db, con: await duckdb.connect(db) };
+}
+
+async function withRawDuckDb<T>(fn: (con: duckdb.Connection) => Promise<T>): Promise<T> {
+  const { db, con } = await openRawDuckDb();
   try {
     return await fn(con);
   } finally {
@@ -79,38 +85,87 @@ async function queryNumber(con: duckdb.Connection, sql: string): Promise<number>
  * writing to a temporary path and renaming (see util/fs).
  */
 export async function writeNumericParquet(path: string, columns: NumericColumn[]): Promise<void> {
-  const n = columns.length > 0 ? columns[0].data.length : 0;
-  for (const c of columns) {
-    if (c.data.length !== n) throw new Error(`writeNumericParquet: column ${c.name} has ${c.data.length} rows, expected ${n}`);
+  const writer = await NumericParquetWriter.open(columns);
+  try {
+    writer.append(columns.map((c) => c.data));
+    await writer.finish(path);
+  } finally {
+    writer.close();
   }
-  await withRawDuckDb(async (raw) => {
+}
+
+/**
+ * A Parquet file written batch by batch (e.g. the recommendations of 162k users × 100 items):
+ * each `append` copies typed-array columns into DuckDB, `finish` writes the file. Columns with
+ * `labels` are staged as small integer codes and written as the matching strings.
+ */
+export class NumericParquetWriter {
+  private readonly chunk: duckdb.DataChunk;
+  private rows = 0;
+
+  private constructor(
+    private readonly db: duckdb.Database,
+    private readonly con: duckdb.Connection,
+    private readonly appender: duckdb.Appender,
+    private readonly columns: ReadonlyArray<Pick<NumericColumn, 'name' | 'type' | 'data'> & { labels?: readonly string[] }>,
+    types: duckdb.Type[],
+  ) {
+    this.chunk = duckdb.create_data_chunk(types.map((t) => duckdb.create_logical_type(t)));
+  }
+
+  /** `columns` give names, output types and (by their typed-array kind) the staging types. */
+  static async open(columns: ReadonlyArray<Pick<NumericColumn, 'name' | 'type' | 'data'> & { labels?: readonly string[] }>): Promise<NumericParquetWriter> {
+    const { db, con } = await openRawDuckDb();
     const types = columns.map(stagingType);
-    await duckdb.query(raw, `CREATE TABLE t(${columns.map((c, i) => `${quoteIdent(c.name)} ${sqlType(types[i])}`).join(', ')})`);
-    const appender = duckdb.appender_create(raw, null, 't');
-    const chunk = duckdb.create_data_chunk(types.map((t) => duckdb.create_logical_type(t)));
+    await duckdb.query(con, `CREATE TABLE t(${columns.map((c, i) => `${quoteIdent(c.name)} ${sqlType(types[i])}`).join(', ')})`);
+    return new NumericParquetWriter(db, con, duckdb.appender_create(con, null, 't'), columns, types);
+  }
+
+  /** Appends rows; `data[i]` is column i (same typed-array kind as at open), all equally long. */
+  append(data: readonly NumericArray[]): void {
+    const n = data[0]?.length ?? 0;
+    data.forEach((d, i) => {
+      if (d.length !== n) throw new Error(`parquet writer: column ${this.columns[i].name} has ${d.length} rows, expected ${n}`);
+    });
     const step = duckdb.vector_size();
     for (let start = 0; start < n; start += step) {
       const len = Math.min(step, n - start);
-      duckdb.data_chunk_reset(chunk);
-      columns.forEach((c, i) => {
-        const bytes = c.data.BYTES_PER_ELEMENT;
-        duckdb.copy_data_to_vector(
-          duckdb.data_chunk_get_vector(chunk, i),
-          0,
-          c.data.buffer as ArrayBuffer,
-          c.data.byteOffset + start * bytes,
-          len * bytes,
-        );
+      duckdb.data_chunk_reset(this.chunk);
+      data.forEach((d, i) => {
+        const bytes = d.BYTES_PER_ELEMENT;
+        duckdb.copy_data_to_vector(duckdb.data_chunk_get_vector(this.chunk, i), 0, d.buffer as ArrayBuffer, d.byteOffset + start * bytes, len * bytes);
       });
-      duckdb.data_chunk_set_size(chunk, len);
-      duckdb.append_data_chunk(appender, chunk);
+      duckdb.data_chunk_set_size(this.chunk, len);
+      duckdb.append_data_chunk(this.appender, this.chunk);
     }
-    duckdb.appender_close_sync(appender);
-    const select = columns
-      .map((c) => (c.type === 'BIGINT' ? `CAST(${quoteIdent(c.name)} AS BIGINT) AS ${quoteIdent(c.name)}` : quoteIdent(c.name)))
+    this.rows += n;
+  }
+
+  get rowCount(): number {
+    return this.rows;
+  }
+
+  /** Writes everything appended so far to `path`. */
+  async finish(path: string): Promise<void> {
+    duckdb.appender_close_sync(this.appender);
+    const select = this.columns
+      .map((c) => {
+        const col = quoteIdent(c.name);
+        if (c.labels) return `${sqlList(c.labels)}[${col} + 1] AS ${col}`;
+        return c.type === 'BIGINT' ? `CAST(${col} AS BIGINT) AS ${col}` : col;
+      })
       .join(', ');
-    await duckdb.query(raw, `COPY (SELECT ${select} FROM t) TO ${quoteString(path)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 1048576)`);
-  });
+    await duckdb.query(this.con, `COPY (SELECT ${select} FROM t) TO ${quoteString(path)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 1048576)`);
+  }
+
+  close(): void {
+    duckdb.disconnect_sync(this.con);
+    duckdb.close_sync(this.db);
+  }
+}
+
+function sqlList(values: readonly string[]): string {
+  return `[${values.map(quoteString).join(', ')}]`;
 }
 
 /** Number of rows of a Parquet file, from its metadata. */

@@ -29,6 +29,16 @@ export interface Recommender {
   /** Item vectors whose inner product with `userEmbeddings` rows is the score, if any. */
   itemEmbeddings(): Embeddings | null;
   userEmbeddings(): Embeddings | null;
+  /**
+   * Optional: top-k for a user known only by a history of dense item indices (e.g. ALS fold-in,
+   * a two-tower user tower over recent items); the history's items are not returned.
+   */
+  recommendFromHistory?(items: Int32Array, weights: Float32Array | null, k: number): TopK;
+  /**
+   * Optional: like `recommend`, plus which source produced each item (`source[r*k + j]` indexes
+   * `sources`), for models that blend several (the ranker's channels). Others are their own source.
+   */
+  recommendWithSources?(users: Int32Array, k: number, exclude: Csr | null): { top: TopK; source: Uint8Array; sources: readonly string[] };
   /** Hyper-parameters and other settings worth recording in a manifest. */
   params(): Record<string, unknown>;
   /** Writes the model's files into `dir` (an artifact version being built). */

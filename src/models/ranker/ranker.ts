@@ -158,6 +158,36 @@ export class RankerModel implements Recommender, FunnelRanker {
     return this.funnel.run(users, k, exclude, this.gbdt).reranked;
   }
 
+  /**
+   * The final lists with, per item, the channel that ranked it best among those that returned it
+   * ("fallback" for items only the popularity fill-up supplied).
+   */
+  recommendWithSources(users: Int32Array, k: number, exclude: Csr | null): { top: TopK; source: Uint8Array; sources: readonly string[] } {
+    const { merged, reranked: top } = this.funnel.run(users, k, exclude, this.gbdt);
+    const nChannels = merged.channels.length;
+    const sources = [...merged.channels, 'fallback'];
+    const source = new Uint8Array(top.items.length).fill(nChannels);
+    for (let b = 0; b < users.length; b++) {
+      for (let j = 0; j < k; j++) {
+        const item = top.items[b * k + j];
+        if (item < 0) continue;
+        for (let row = merged.offsets[b]; row < merged.offsets[b + 1]; row++) {
+          if (merged.items[row] !== item) continue;
+          let best = Infinity;
+          for (let c = 0; c < nChannels; c++) {
+            const rank = merged.channelRanks[row * nChannels + c];
+            if (rank < best) {
+              best = rank;
+              source[b * k + j] = c;
+            }
+          }
+          break;
+        }
+      }
+    }
+    return { top, source, sources };
+  }
+
   /** Item similarity is the channels' business: the first channel that knows it answers. */
   similarItems(items: Int32Array, k: number): TopK {
     const channel = this.funnel.channels.find((c) => c.model.kind !== 'recent-popularity') ?? this.funnel.fallback;

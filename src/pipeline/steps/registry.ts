@@ -2,6 +2,7 @@ import { docIssues } from '../zod-issues.js';
 import { evalStep } from './eval.js';
 import { importStep } from './import.js';
 import { indexStep } from './index.js';
+import { recommendStep } from './recommend.js';
 import { splitStep } from './split.js';
 import type { DocIssue, Produced, StepContext, StepKind, UnitPlan } from './step.js';
 import { trainStep } from './train.js';
@@ -38,7 +39,7 @@ function register<O>(k: StepKind<O>): RegisteredKind {
 }
 
 /** Every step kind a pipeline file may use, in the order a pipeline usually runs them. */
-const STEP_KINDS: readonly RegisteredKind[] = [register(importStep), register(splitStep), register(trainStep), register(indexStep), register(evalStep)];
+const STEP_KINDS: readonly RegisteredKind[] = [register(importStep), register(splitStep), register(trainStep), register(indexStep), register(evalStep), register(recommendStep)];
 
 export function stepKinds(): string[] {
   return STEP_KINDS.map((k) => k.kind);

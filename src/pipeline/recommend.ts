@@ -1,0 +1,126 @@
+import { renameSync, rmSync } from 'node:fs';
+import { NumericParquetWriter } from '../data/parquet.js';
+import { seenMatrix } from '../eval/evaluate.js';
+import type { SplitManifest } from '../split/manifest.js';
+import { InputError } from '../util/errors.js';
+import { tempPathFor } from '../util/fs.js';
+import { log } from '../util/log.js';
+import { Progress } from '../util/progress.js';
+import { prepareExperiment } from './experiment.js';
+import { loadModelArtifact } from './index-model.js';
+
+export interface BatchRecommendRequest {
+  /** A model artifact, e.g. artifacts/ranker-temporal-user/latest. */
+  readonly model: string;
+  readonly k: number;
+  /** The Parquet file to write (replaced only when complete). */
+  readonly out: string;
+  /** Users per batch; memory grows with it (the ranker holds batch × candidates rows). */
+  readonly batchSize?: number;
+}
+
+export interface BatchRecommendReport {
+  readonly out: string;
+  readonly users: number;
+  readonly rows: number;
+  readonly seconds: number;
+}
+
+/**
+ * `recsys recommend --all-users`: the final top-k of every training user of a model, with
+ * seen items filtered, written to Parquet as (user_id, item_id, rank, score, channel) for a
+ * serving cache. Batches of users stream into the writer as typed arrays, so 162k users × 100
+ * items never exist as JS objects. `channel` is the ranker channel that produced the item, or
+ * the model's kind for single-source models.
+ */
+export async function recommendAllUsers(req: BatchRecommendRequest): Promise<BatchRecommendReport> {
+  const { dir, manifest, model } = await loadModelArtifact(req.model);
+  const split = manifest.split as unknown as SplitManifest | undefined;
+  if (!manifest.dataset || !split) throw new InputError(`${dir}: artifact records no dataset or split`);
+  const exp = await prepareExperiment(manifest.dataset.dir, { strategy: split.strategy, frac: split.frac ?? 0, n: split.n ?? undefined, seed: split.seed ?? undefined });
+  const seen = seenMatrix(model, exp.train);
+  const started = performance.now();
+  const nUsers = model.users.size;
+  const batch = req.batchSize ?? 2048;
+  const k = req.k;
+  let labels: readonly string[] | null = null;
+  const tmp = tempPathFor(req.out);
+  const progress = new Progress('recommend', nUsers, 'users');
+  let writer: NumericParquetWriter | null = null;
+  try {
+    for (let start = 0; start < nUsers; start += batch) {
+      const users = Int32Array.from({ length: Math.min(batch, nUsers - start) }, (_, i) => start + i);
+      const result = model.recommendWithSources
+        ? model.recommendWithSources(users, k, seen)
+        : { top: model.recommend(users, k, seen), source: new Uint8Array(users.length * k), sources: [model.kind] };
+      labels ??= result.sources;
+      const { top, source } = result;
+      let n = 0;
+      for (let j = 0; j < top.items.length; j++) if (top.items[j] >= 0) n++;
+      const cols = { user: new Int32Array(n), item: new Int32Array(n), rank: new Int32Array(n), score: new Float32Array(n), channel: new Uint8Array(n) };
+      let r = 0;
+      for (let b = 0; b < users.length; b++) {
+        for (let j = 0; j < k; j++) {
+          const item = top.items[b * k + j];
+          if (item < 0) break;
+          cols.user[r] = model.users.rawId(users[b]);
+          cols.item[r] = model.items.rawId(item);
+          cols.rank[r] = j + 1;
+          cols.score[r] = top.scores[b * k + j];
+          cols.channel[r] = source[b * k + j];
+          r++;
+        }
+      }
+      writer ??= await NumericParquetWriter.open([
+        { name: 'user_id', type: 'INTEGER', data: cols.user },
+        { name: 'item_id', type: 'INTEGER', data: cols.item },
+        { name: 'rank', type: 'INTEGER', data: cols.rank },
+        { name: 'score', type: 'FLOAT', data: cols.score },
+        { name: 'channel', type: 'INTEGER', data: cols.channel, labels },
+      ]);
+      writer.append([cols.user, cols.item, cols.rank, cols.score, cols.channel]);
+      progress.tick(users.length);
+    }
+    if (!writer) throw new InputError(`${dir}: the model has no users`);
+    await writer.finish(tmp);
+    renameSync(tmp, req.out);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw err;
+  } finally {
+    writer?.close();
+  }
+  const seconds = (performance.now() - started) / 1000;
+  progress.finish({ users: nUsers });
+  const report = { out: req.out, users: nUsers, rows: writer.rowCount, seconds };
+  log.event('recommend.all_users', { model: dir, ...report });
+  return report;
+}
+
+export interface HistoryRecommendation {
+  readonly item_id: number;
+  readonly rank: number;
+  readonly score: number;
+}
+
+/**
+ * `recsys recommend --history`: recommendations for a user not in training, from a list of raw
+ * item ids (ALS folds the user in by the exact least-squares solve). Unknown items are ignored
+ * with a warning.
+ */
+export async function recommendForHistory(modelPath: string, history: number[], k: number): Promise<HistoryRecommendation[]> {
+  const { dir, model } = await loadModelArtifact(modelPath);
+  if (!model.recommendFromHistory) throw new InputError(`${dir}: a ${model.kind} model cannot recommend from a history`);
+  const known = history.map((id) => model.items.indexOf(id));
+  const unknown = history.filter((_, i) => known[i] < 0);
+  if (unknown.length > 0) log.warn(`ignoring items the model does not know: ${unknown.join(', ')}`);
+  const items = Int32Array.from(known.filter((i) => i >= 0));
+  if (items.length === 0) throw new InputError(`--history: none of the items ${history.join(',')} is known to the model`);
+  const top = model.recommendFromHistory(items, null, k);
+  const out: HistoryRecommendation[] = [];
+  for (let j = 0; j < k; j++) {
+    if (top.items[j] < 0) break;
+    out.push({ item_id: model.items.rawId(top.items[j]), rank: j + 1, score: top.scores[j] });
+  }
+  return out;
+}

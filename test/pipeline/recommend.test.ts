@@ -1,0 +1,58 @@
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { importDataset } from '../../src/data/import.js';
+import { withDuckDb } from '../../src/data/parquet.js';
+import { seenMatrix } from '../../src/eval/evaluate.js';
+import { recommendAllUsers, recommendForHistory } from '../../src/pipeline/recommend.js';
+import { trainModel } from '../../src/pipeline/train.js';
+import { InputError } from '../../src/util/errors.js';
+import { ML_SMALL, tempDir } from '../helpers.js';
+
+describe('recsys recommend', () => {
+  const work = tempDir();
+  const data = join(work, 'ml');
+  const split = { strategy: 'temporal-user', frac: 0.8 } as const;
+  beforeAll(async () => {
+    await importDataset({ format: 'movielens', input: ML_SMALL, out: data });
+  });
+
+  it('--all-users writes every training user’s top-k to Parquet: ranks 1..k, no seen item, the producing channel', async () => {
+    const trained = await trainModel({ kind: 'popularity', datasetDir: data, split, params: {}, seed: 1, out: join(work, 'artifacts/popularity'), ks: [10] });
+    const out = join(work, 'recs.parquet');
+    const report = await recommendAllUsers({ model: trained.dir, k: 20, out, batchSize: 128 });
+    expect(report.users).toBe(610);
+    expect(report.rows).toBe(610 * 20);
+    const train = trained.experiment.train;
+    const checks = await withDuckDb(async (con) => {
+      await con.run(`CREATE TABLE seen AS SELECT * FROM (VALUES ${Array.from(train.userId, (u, i) => `(${u}, ${train.itemId[i]})`).join(',')}) v(user_id, item_id)`);
+      const q = async (sql: string) => (await con.runAndReadAll(sql)).getRows()[0].map(Number);
+      return {
+        shape: await q(`SELECT count(DISTINCT user_id), min(rank), max(rank), count(*) FILTER (WHERE channel = 'popularity') FROM read_parquet('${out}')`),
+        leaked: await q(`SELECT count(*) FROM read_parquet('${out}') r JOIN seen s USING (user_id, item_id)`),
+        perUser: await q(`SELECT max(c) FROM (SELECT user_id, count(DISTINCT item_id) c FROM read_parquet('${out}') GROUP BY 1)`),
+      };
+    });
+    expect(checks.shape).toEqual([610, 1, 20, 610 * 20]);
+    expect(checks.leaked).toEqual([0]);
+    expect(checks.perUser).toEqual([20]);
+    // The first rows of user 1 are what the model itself recommends.
+    const top = trained.model.recommend(Int32Array.of(trained.model.users.indexOf(1)), 3, seenMatrix(trained.model, train));
+    const first = await withDuckDb(async (con) => (await con.runAndReadAll(`SELECT item_id FROM read_parquet('${out}') WHERE user_id = 1 ORDER BY rank LIMIT 3`)).getRows().map((r) => Number(r[0])));
+    expect(first).toEqual(Array.from(top.items, (i) => trained.model.items.rawId(i)));
+  });
+
+  it('--history folds a new user in: a training user’s own history gives (nearly) their trained top-10', async () => {
+    const trained = await trainModel({ kind: 'als', datasetDir: data, split, params: {}, seed: 3, out: join(work, 'artifacts/als'), ks: [10] });
+    const { model, experiment } = trained;
+    const user = 414; // the heaviest rater of ml-latest-small: a well-determined fold-in
+    const history = Array.from(experiment.train.itemId).filter((_, i) => experiment.train.userId[i] === user);
+    const recs = await recommendForHistory(trained.dir, history, 10);
+    expect(recs.map((r) => r.rank)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    const trainedTop = model.recommend(Int32Array.of(model.users.indexOf(user)), 10, seenMatrix(model, experiment.train));
+    const trainedItems = new Set(Array.from(trainedTop.items, (i) => model.items.rawId(i)));
+    const overlap = recs.filter((r) => trainedItems.has(r.item_id)).length;
+    expect(overlap).toBeGreaterThanOrEqual(9);
+    expect(recs.some((r) => history.includes(r.item_id))).toBe(false);
+    await expect(recommendForHistory(trained.dir, [999999999], 10)).rejects.toThrow(InputError);
+  });
+});
