@@ -1,18 +1,54 @@
 /**
  * A bijection between raw ids (as in the data) and dense row indices 0..n-1 (as in matrices).
  * Dense indices follow ascending raw id, so the mapping does not depend on row order.
+ * Lookups go through a dense table when the raw ids are non-negative and not too sparse
+ * (MovieLens-like ids), which maps 25M rows in a fraction of a second; a Map otherwise.
  */
 export class IdMap {
-  private readonly index: Map<number, number>;
+  private readonly table: Int32Array | null;
+  private readonly index: Map<number, number> | null;
 
   constructor(readonly ids: Int32Array) {
-    this.index = new Map();
-    for (let i = 0; i < ids.length; i++) this.index.set(ids[i], i);
-    if (this.index.size !== ids.length) throw new Error('IdMap: duplicate raw ids');
+    const n = ids.length;
+    let min = Infinity;
+    let max = -Infinity;
+    for (let i = 0; i < n; i++) {
+      if (ids[i] < min) min = ids[i];
+      if (ids[i] > max) max = ids[i];
+    }
+    if (n === 0 || (min >= 0 && max < Math.max(1 << 20, 8 * n))) {
+      this.index = null;
+      this.table = new Int32Array(n === 0 ? 0 : max + 1).fill(-1);
+      for (let i = 0; i < n; i++) {
+        if (this.table[ids[i]] !== -1) throw new Error('IdMap: duplicate raw ids');
+        this.table[ids[i]] = i;
+      }
+    } else {
+      this.table = null;
+      this.index = new Map();
+      for (let i = 0; i < n; i++) this.index.set(ids[i], i);
+      if (this.index.size !== n) throw new Error('IdMap: duplicate raw ids');
+    }
   }
 
   /** Distinct values of `raw`, sorted ascending. */
   static fromValues(raw: Int32Array): IdMap {
+    let min = Infinity;
+    let max = -Infinity;
+    for (let i = 0; i < raw.length; i++) {
+      if (raw[i] < min) min = raw[i];
+      if (raw[i] > max) max = raw[i];
+    }
+    if (raw.length > 0 && min >= 0 && max < Math.max(1 << 20, 8 * raw.length)) {
+      // Dense ids: mark and collect, O(n + max).
+      const present = new Uint8Array(max + 1);
+      for (let i = 0; i < raw.length; i++) present[raw[i]] = 1;
+      let n = 0;
+      for (let v = 0; v <= max; v++) n += present[v];
+      const ids = new Int32Array(n);
+      for (let v = 0, j = 0; v <= max; v++) if (present[v]) ids[j++] = v;
+      return new IdMap(ids);
+    }
     const sorted = Int32Array.from(raw).sort();
     let n = 0;
     for (let i = 0; i < sorted.length; i++) {
@@ -27,7 +63,8 @@ export class IdMap {
 
   /** Dense index of a raw id, or -1 when unknown. */
   indexOf(rawId: number): number {
-    return this.index.get(rawId) ?? -1;
+    if (this.table) return rawId >= 0 && rawId < this.table.length ? this.table[rawId] : -1;
+    return (this.index as Map<number, number>).get(rawId) ?? -1;
   }
 
   rawId(index: number): number {
@@ -37,7 +74,7 @@ export class IdMap {
   /** Dense indices for a column of raw ids (-1 for unknown ids). */
   mapAll(raw: Int32Array): Int32Array {
     const out = new Int32Array(raw.length);
-    for (let i = 0; i < raw.length; i++) out[i] = this.index.get(raw[i]) ?? -1;
+    for (let i = 0; i < raw.length; i++) out[i] = this.indexOf(raw[i]);
     return out;
   }
 }

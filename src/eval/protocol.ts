@@ -24,34 +24,32 @@ export interface EvalTargets {
 export function buildTargets(test: Interactions, users: IdMap, items: IdMap, seen: Csr): EvalTargets {
   const n = test.userId.length;
   const userIdx = users.mapAll(test.userId);
-  // Distinct (user, raw item) pairs of test rows, excluding items the user saw in training.
-  const order = new Int32Array(n);
-  for (let i = 0; i < n; i++) order[i] = i;
-  order.sort((a, b) => userIdx[a] - userIdx[b] || test.itemId[a] - test.itemId[b]);
+  // Test rows grouped by user (counting sort), each group's raw items sorted and de-duplicated.
+  const start = new Int32Array(users.size + 1);
+  for (let i = 0; i < n; i++) if (userIdx[i] >= 0) start[userIdx[i] + 1]++;
+  for (let u = 0; u < users.size; u++) start[u + 1] += start[u];
+  const fill = start.slice(0, users.size);
+  const rawItems = new Int32Array(start[users.size]);
+  for (let i = 0; i < n; i++) if (userIdx[i] >= 0) rawItems[fill[userIdx[i]]++] = test.itemId[i];
   const relUsers: number[] = [];
   const relCount: number[] = [];
   const rows: number[] = [];
   const cols: number[] = [];
-  let prevUser = -1;
-  let prevItem = NaN;
-  for (const row of order) {
-    const u = userIdx[row];
-    if (u < 0) continue; // no training interactions: not evaluated
-    const raw = test.itemId[row];
-    if (u === prevUser && raw === prevItem) continue;
-    prevItem = raw;
-    const item = items.indexOf(raw);
-    if (item >= 0 && csrHas(seen, u, item)) continue;
-    if (u !== prevUser) {
-      relUsers.push(u);
-      relCount.push(0);
-      prevUser = u;
+  for (let u = 0; u < users.size; u++) {
+    const group = rawItems.subarray(start[u], start[u + 1]).sort();
+    let count = 0;
+    for (let p = 0; p < group.length; p++) {
+      if (p > 0 && group[p] === group[p - 1]) continue;
+      const item = items.indexOf(group[p]);
+      if (item >= 0 && csrHas(seen, u, item)) continue;
+      if (count === 0) relUsers.push(u);
+      count++;
+      if (item >= 0) {
+        rows.push(relUsers.length - 1);
+        cols.push(item);
+      }
     }
-    relCount[relCount.length - 1]++;
-    if (item >= 0) {
-      rows.push(relUsers.length - 1);
-      cols.push(item);
-    }
+    if (count > 0) relCount.push(count);
   }
   const relevant = csrFromCoo(relUsers.length, items.size, Int32Array.from(rows), Int32Array.from(cols), null);
   return { users: Int32Array.from(relUsers), relevant, relevantCount: Int32Array.from(relCount) };

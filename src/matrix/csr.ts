@@ -12,7 +12,9 @@ export interface Csr {
 
 /**
  * Builds a CSR from coordinate triples; duplicate (row, col) pairs are summed.
- * Rows or columns < 0 are skipped (unknown ids). O(nnz + nRows) with a counting sort.
+ * Rows or columns < 0 are skipped (unknown ids). Entries are bucketed by row with a counting
+ * sort, then each row is sorted with the engine's native typed-array sort (columns alone, or
+ * column and position packed in one float64 when values ride along): O(nnz log(row length)).
  */
 export function csrFromCoo(
   nRows: number,
@@ -21,31 +23,54 @@ export function csrFromCoo(
   cols: Int32Array,
   values: Float32Array | null,
 ): Csr {
-  const counts = new Int32Array(nRows + 1);
-  for (let i = 0; i < rows.length; i++) if (rows[i] >= 0 && cols[i] >= 0) counts[rows[i] + 1]++;
-  for (let r = 0; r < nRows; r++) counts[r + 1] += counts[r];
-  const fill = counts.slice(0, nRows);
-  const nnzRaw = counts[nRows];
-  const idx = new Int32Array(nnzRaw);
-  const val = new Float32Array(nnzRaw);
-  for (let i = 0; i < rows.length; i++) {
+  const n = rows.length;
+  const rowStart = new Int32Array(nRows + 1);
+  for (let i = 0; i < n; i++) if (rows[i] >= 0 && cols[i] >= 0) rowStart[rows[i] + 1]++;
+  for (let r = 0; r < nRows; r++) rowStart[r + 1] += rowStart[r];
+  const valid = rowStart[nRows];
+  const rowFill = rowStart.slice(0, nRows);
+  const idx = new Int32Array(valid);
+  const val = new Float32Array(valid);
+  for (let i = 0; i < n; i++) {
     const r = rows[i];
-    const c = cols[i];
-    if (r < 0 || c < 0) continue;
-    const p = fill[r]++;
-    idx[p] = c;
-    val[p] = values ? values[i] : 1;
+    if (r < 0 || cols[i] < 0) continue;
+    const q = rowFill[r]++;
+    idx[q] = cols[i];
+    val[q] = values ? values[i] : 1;
   }
-  // Sort each row by column and merge duplicates.
+  let longest = 0;
+  for (let r = 0; r < nRows; r++) longest = Math.max(longest, rowStart[r + 1] - rowStart[r]);
+  const packed = values ? new Float64Array(longest) : null;
+  const scratch = values ? new Float32Array(longest) : null;
+  for (let r = 0; r < nRows; r++) {
+    const a = rowStart[r];
+    const b = rowStart[r + 1];
+    if (b - a < 2) continue;
+    if (!packed || !scratch) {
+      idx.subarray(a, b).sort();
+      continue;
+    }
+    // column × 2^21 + position is exact in a float64 (columns < 2^31, positions < 2^21 per chunk).
+    for (let p = a; p < b; p += 1 << 21) {
+      const e = Math.min(b, p + (1 << 21));
+      for (let q = p; q < e; q++) packed[q - p] = idx[q] * 2097152 + (q - p);
+      const view = packed.subarray(0, e - p).sort();
+      scratch.set(val.subarray(p, e));
+      for (let q = 0; q < view.length; q++) {
+        const pos = view[q] % 2097152;
+        idx[p + q] = (view[q] - pos) / 2097152;
+        val[p + q] = scratch[pos];
+      }
+    }
+    if (b - a > 1 << 21) sortLongRow(idx, val, a, b);
+  }
+  // Merge duplicates (adjacent now) in place.
   const indptr = new Int32Array(nRows + 1);
   let out = 0;
   for (let r = 0; r < nRows; r++) {
-    const start = counts[r];
-    const end = counts[r + 1];
-    sortRowByColumn(idx, val, start, end);
     indptr[r] = out;
-    for (let p = start; p < end; p++) {
-      if (p > start && idx[p] === idx[out - 1] && out > indptr[r]) {
+    for (let p = rowStart[r]; p < rowStart[r + 1]; p++) {
+      if (out > indptr[r] && idx[out - 1] === idx[p]) {
         val[out - 1] += val[p];
       } else {
         idx[out] = idx[p];
@@ -55,38 +80,16 @@ export function csrFromCoo(
     }
   }
   indptr[nRows] = out;
-  return { nRows, nCols, indptr, indices: idx.slice(0, out), data: val.slice(0, out) };
+  return { nRows, nCols, indptr, indices: out === valid ? idx : idx.slice(0, out), data: out === valid ? val : val.slice(0, out) };
 }
 
-function sortRowByColumn(idx: Int32Array, val: Float32Array, start: number, end: number): void {
-  // Insertion sort for short rows; index sort for long ones.
-  const n = end - start;
-  if (n < 32) {
-    for (let i = start + 1; i < end; i++) {
-      const c = idx[i];
-      const v = val[i];
-      let j = i - 1;
-      while (j >= start && idx[j] > c) {
-        idx[j + 1] = idx[j];
-        val[j + 1] = val[j];
-        j--;
-      }
-      idx[j + 1] = c;
-      val[j + 1] = v;
-    }
-    return;
-  }
-  const order = new Int32Array(n);
-  for (let i = 0; i < n; i++) order[i] = start + i;
-  order.sort((a, b) => idx[a] - idx[b]);
-  const c2 = new Int32Array(n);
-  const v2 = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    c2[i] = idx[order[i]];
-    v2[i] = val[order[i]];
-  }
-  idx.set(c2, start);
-  val.set(v2, start);
+/** Rows of more than 2^21 entries (sorted per chunk above): a full index sort. */
+function sortLongRow(idx: Int32Array, val: Float32Array, a: number, b: number): void {
+  const order = Int32Array.from({ length: b - a }, (_, i) => a + i).sort((x, y) => idx[x] - idx[y] || x - y);
+  const c = Int32Array.from(order, (o) => idx[o]);
+  const v = Float32Array.from(order, (o) => val[o]);
+  idx.set(c, a);
+  val.set(v, a);
 }
 
 /** The transpose (item × user from user × item), itself a valid CSR. */
