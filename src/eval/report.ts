@@ -1,3 +1,4 @@
+import { COLD_PREFIX } from './cold-items.js';
 import { ACCURACY_METRICS, LIST_METRICS, type Metrics } from './evaluate.js';
 
 /** Cut-offs present in a metrics object, ascending. */
@@ -12,6 +13,12 @@ export function cutoffsOf(metrics: Metrics): number[] {
 
 /** A readable table: one row per metric, one column per cut-off. */
 export function formatMetricsTable(metrics: Metrics, title = ''): string {
+  const cold = Object.keys(metrics).filter((k) => k.startsWith(COLD_PREFIX));
+  if (cold.length > 0) {
+    const main = Object.fromEntries(Object.entries(metrics).filter(([k]) => !k.startsWith(COLD_PREFIX)));
+    const cohort = Object.fromEntries(cold.map((k) => [k.slice(COLD_PREFIX.length), metrics[k]]));
+    return `${formatMetricsTable(main, title)}\n\n${formatMetricsTable(cohort, `cold-item cohort: ${cohort.cold_items} test items unseen in training, ranked among all items`)}`;
+  }
   const ks = cutoffsOf(metrics);
   const names = [...ACCURACY_METRICS, ...LIST_METRICS];
   const width = Math.max(...names.map((n) => n.length));

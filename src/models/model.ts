@@ -39,6 +39,12 @@ export interface Recommender {
    * `sources`), for models that blend several (the ranker's channels). Others are their own source.
    */
   recommendWithSources?(users: Int32Array, k: number, exclude: Csr | null): { top: TopK; source: Uint8Array; sources: readonly string[] };
+  /**
+   * Optional, for content-aware models: top-k over the training items plus items never seen in
+   * training (`extraRawItemIds`, e.g. the cold items of a temporal split). In the result an index
+   * i < items.size is a training item, i ≥ items.size is extraRawItemIds[i − items.size].
+   */
+  recommendExtended?(users: Int32Array, k: number, exclude: Csr | null, extraRawItemIds: Int32Array): TopK;
   /** Hyper-parameters and other settings worth recording in a manifest. */
   params(): Record<string, unknown>;
   /** Writes the model's files into `dir` (an artifact version being built). */

@@ -5,7 +5,8 @@ import type { Csr } from '../matrix/csr.js';
 import type { TopK } from '../matrix/topk.js';
 import { INDEX_FILE, openModelIndex } from './index-model.js';
 import { readManifest, recordMetrics, resolveArtifactDir } from '../artifacts/store.js';
-import { evaluateModel, type Metrics } from '../eval/evaluate.js';
+import { evaluateWithColdItems } from '../eval/cold-items.js';
+import type { Metrics } from '../eval/evaluate.js';
 import { stageReport, type FunnelReport } from '../rank/evaluate-funnel.js';
 import type { Recommender } from '../models/model.js';
 import { getFactory, modelKinds } from '../models/registry.js';
@@ -49,7 +50,7 @@ export async function evaluateRun(req: EvalRequest): Promise<EvalOutcome> {
     const factory = getFactory(req.model);
     const exp = await prepareExperiment(req.datasetDir, req.split, { seed: req.seed });
     const model = await factory.fit(exp.training, { ...factory.defaults });
-    const metrics = evaluateModel(model, exp.train, exp.test, { ks: req.ks, catalog: exp.dataset.catalog, dumpRecs: req.dumpRecs });
+    const metrics = evaluateWithColdItems(model, exp.train, exp.test, { ks: req.ks, catalog: exp.dataset.catalog, dumpRecs: req.dumpRecs });
     const funnel = req.stages ? stageReport(model, exp.train, exp.test, { ks: req.ks, catalog: exp.dataset.catalog }) : undefined;
     return { metrics, protocol: protocolLabel(exp.split), split: exp.split, artifactDir: null, funnel };
   }
@@ -77,7 +78,7 @@ export async function evaluateRun(req: EvalRequest): Promise<EvalOutcome> {
   }
   const model: Recommender = await getFactory(manifest.kind).load(dir);
   const recommend = req.viaIndex ? indexRetrieval(dir, model, req.viaIndex) : undefined;
-  const metrics = evaluateModel(model, exp.train, exp.test, { ks: req.ks, catalog: exp.dataset.catalog, dumpRecs: req.dumpRecs, recommend });
+  const metrics = evaluateWithColdItems(model, exp.train, exp.test, { ks: req.ks, catalog: exp.dataset.catalog, dumpRecs: req.dumpRecs, recommend });
   const protocol = `${protocolLabel(exp.split)}${req.viaIndex ? ' via-index' : ''}`;
   recordMetrics(dir, protocol, metrics);
   const funnel = req.stages ? stageReport(model, exp.train, exp.test, { ks: req.ks, catalog: exp.dataset.catalog }) : undefined;

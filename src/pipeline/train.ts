@@ -1,6 +1,7 @@
 import { basename, dirname } from 'node:path';
 import { createArtifact, recordMetrics, type ArtifactManifest, type ManifestFields } from '../artifacts/store.js';
-import { evaluateModel, type Metrics } from '../eval/evaluate.js';
+import { evaluateWithColdItems } from '../eval/cold-items.js';
+import type { Metrics } from '../eval/evaluate.js';
 import type { FitContext, Recommender } from '../models/model.js';
 import { getFactory } from '../models/registry.js';
 import { protocolLabel } from '../split/manifest.js';
@@ -43,7 +44,7 @@ export async function trainModel(req: TrainRequest): Promise<TrainResult> {
   const fitSeconds = (performance.now() - started) / 1000;
   log.event('train.fit', { kind: req.kind, seconds: fitSeconds, params: model.params() });
   // Evaluated before the artifact is created, so `latest` moves only once the whole step succeeded.
-  const metrics = evaluateModel(model, experiment.train, experiment.test, { ks: req.ks, catalog: experiment.dataset.catalog });
+  const metrics = evaluateWithColdItems(model, experiment.train, experiment.test, { ks: req.ks, catalog: experiment.dataset.catalog });
   const protocol = protocolLabel(experiment.split);
   const { dir, manifest } = await createArtifact(
     dirname(req.out),
