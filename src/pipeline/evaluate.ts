@@ -90,6 +90,7 @@ function indexRetrieval(dir: string, model: Recommender, settings: { nprobe?: nu
   const users = model.userEmbeddings();
   if (!users) throw new InputError(`${dir}: a ${model.kind} model has no user vectors to query an index with`);
   if (!existsSync(join(dir, INDEX_FILE))) throw new InputError(`${dir}: no ${INDEX_FILE}; build one with \`recsys index --model ${dir}\``);
-  const index = openModelIndex(dir, settings);
-  return (rows, k, seen) => searchExcluding(index, users, rows, k, seen);
+  const { index, prepareQueries } = openModelIndex(dir, settings);
+  const queries = prepareQueries(users);
+  return (rows, k, seen) => searchExcluding(index, queries, rows, k, seen);
 }

@@ -6,8 +6,9 @@ import type { Metric } from '../index/ann-index.js';
 import { buildIndex, DEFAULT_INDEX_SEED, type BuildStats } from '../index/build.js';
 import { readIndex, writeIndex } from '../index/io.js';
 import { measureIndex, type IndexMeasurement } from '../index/measure.js';
+import { augmentItems, augmentQueries, MIPS_TRANSFORM, wantsMipsTransform } from '../index/mips.js';
 import { sampleRows } from '../index/vectors.js';
-import type { Recommender } from '../models/model.js';
+import type { Embeddings, Recommender } from '../models/model.js';
 import { getFactory } from '../models/registry.js';
 import { InputError } from '../util/errors.js';
 import { log } from '../util/log.js';
@@ -25,6 +26,8 @@ export interface IndexRequest {
   readonly metric?: Metric;
   readonly nprobe?: number;
   readonly efSearch?: number;
+  /** MIPS → L2 transform (src/index/mips.ts): auto = for IVF factories under inner product. */
+  readonly mipsTransform?: 'auto' | 'on' | 'off';
   /** Artifact directory of the result; default: a new version of the model's own artifact. */
   readonly out?: string;
   readonly seed?: number;
@@ -70,9 +73,15 @@ export async function indexModel(req: IndexRequest): Promise<{ dir: string; repo
   const items = model.itemEmbeddings();
   if (!items) throw new InputError(`${modelDir}: a ${manifest.kind} model has no item embeddings to index`);
   const seed = req.seed ?? DEFAULT_INDEX_SEED;
-  const { index, stats } = buildIndex(items, { factory: req.factory, metric: req.metric, nprobe: req.nprobe, efSearch: req.efSearch, seed });
-  const queries = sampleRows(model.userEmbeddings() ?? items, req.sampleQueries ?? 1000, new Rng(seed));
-  const measurement = measureIndex(index, items, queries, 10);
+  const metric = req.metric ?? 'ip';
+  const transform = wantsMipsTransform(req.factory, metric, req.mipsTransform ?? 'auto');
+  const augmented = transform ? augmentItems(items) : null;
+  const indexed = augmented ? augmented.items : items;
+  const { index, stats } = buildIndex(indexed, { factory: req.factory, metric: augmented ? 'l2' : metric, nprobe: req.nprobe, efSearch: req.efSearch, seed });
+  const sample = sampleRows(model.userEmbeddings() ?? items, req.sampleQueries ?? 1000, new Rng(seed));
+  const queries = augmented ? augmentQueries(sample) : sample;
+  // Exact inner product over the augmented items equals it over the originals (queries end in 0).
+  const measurement = measureIndex(index, indexed, queries, 10);
   log.info(
     `index ${req.factory}: ${stats.rows} × ${stats.dim} in ${stats.seconds.total.toFixed(2)} s, recall@10 ${measurement.recall.toFixed(4)}, ` +
       `${measurement.index.batchedQps.toFixed(0)} queries/s batched (exact: ${measurement.exact.batchedQps.toFixed(0)})`,
@@ -84,7 +93,18 @@ export async function indexModel(req: IndexRequest): Promise<{ dir: string; repo
     basename(out),
     {
       kind: manifest.kind,
-      config: { ...manifest.config, index: { factory: req.factory, metric: stats.metric, nprobe: req.nprobe, efSearch: req.efSearch } },
+      config: {
+        ...manifest.config,
+        index: {
+          factory: req.factory,
+          metric,
+          index_metric: stats.metric,
+          nprobe: req.nprobe,
+          efSearch: req.efSearch,
+          // Serving: append a 0 to each query vector before searching (docs/artifacts.md).
+          transform: augmented ? { kind: MIPS_TRANSFORM, max_norm: augmented.maxNorm } : null,
+        },
+      },
       seed: manifest.seed,
       dataset: manifest.dataset,
       split: manifest.split,
@@ -101,11 +121,15 @@ export async function indexModel(req: IndexRequest): Promise<{ dir: string; repo
   return { dir: created.dir, report: { build: stats, bytes, measurement } };
 }
 
-/** The index stored in a model artifact, with the search settings it was built with (or overrides). */
-export function openModelIndex(dir: string, overrides: { nprobe?: number; efSearch?: number } = {}): AnnIndex {
+/**
+ * The index stored in a model artifact, with the search settings it was built with (or
+ * overrides), and how query vectors must be prepared for it.
+ */
+export function openModelIndex(dir: string, overrides: { nprobe?: number; efSearch?: number } = {}): { index: AnnIndex; prepareQueries: (q: Embeddings) => Embeddings } {
   const manifest = readManifest(dir);
   const index = readIndex(join(dir, INDEX_FILE));
-  const built = (manifest.config.index ?? {}) as { nprobe?: number; efSearch?: number };
+  const built = (manifest.config.index ?? {}) as { nprobe?: number; efSearch?: number; transform?: { kind: string } | null };
   index.setSearchParams({ nprobe: overrides.nprobe ?? built.nprobe, efSearch: overrides.efSearch ?? built.efSearch });
-  return index;
+  const transformed = built.transform?.kind === MIPS_TRANSFORM;
+  return { index, prepareQueries: (q) => (transformed ? augmentQueries(q) : q) };
 }

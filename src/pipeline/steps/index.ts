@@ -29,6 +29,8 @@ const schema = z
     metric: z.enum(METRICS as ['ip', 'l2']).default('ip'),
     nprobe: z.number().int().min(1).optional(),
     ef_search: z.number().int().min(1).optional(),
+    /** Inner product as L2 search over augmented vectors (src/index/mips.ts); auto: for IVF. */
+    mips_transform: z.enum(['auto', 'on', 'off']).default('auto'),
     /** Seed of the training sample; default: the file's seed. */
     seed: z.number().int().optional(),
   })
@@ -57,7 +59,7 @@ export const indexStep: StepKind<IndexOptions> = {
     const split = splitOf(o, head.splits);
     const output = indexArtifactName(o.model, split);
     const source = modelArtifactName(o.model, split);
-    const settings = { factory: o.factory, metric: o.metric, nprobe: o.nprobe, efSearch: o.ef_search, seed: o.seed ?? head.seed };
+    const settings = { factory: o.factory, metric: o.metric, nprobe: o.nprobe, efSearch: o.ef_search, mipsTransform: o.mips_transform, seed: o.seed ?? head.seed };
     let modelDir = '';
     /** The serving stage's metrics, recorded after the artifact is made; absent if that was interrupted. */
     const stageMetrics = (dir: string): [string, Record<string, number>] | undefined => Object.entries(readManifest(dir).metrics).find(([p]) => p.endsWith(VIA_INDEX));
