@@ -46,7 +46,7 @@ describe('pipeline files', () => {
     const p = loadPipeline(join(REPO, 'pipelines/movielens.yaml'));
     expect(p.head.name).toBe('movielens');
     expect(p.head.splits['temporal-user']).toEqual({ strategy: 'temporal-user', frac: 0.8 });
-    expect(p.steps.map((s) => s.kind)).toEqual(['import', 'split', 'train', 'train', 'index', 'train', 'eval']);
+    expect(p.steps.map((s) => s.kind)).toEqual(['import', 'split', 'train', 'train', 'index', 'train', 'eval', 'recommend']);
     expect(loadPipeline(join(REPO, 'pipelines/nightly.yaml')).head.name).toBe('nightly');
   });
 
@@ -86,7 +86,7 @@ describe('pipeline files', () => {
     expect(problems(GOOD.replace('params: {factors: 8}', 'params: {factors: "8", weight: sometimes}').replace('- kind: eval', '- kind: evaluate')).split('\n').slice(1)).toEqual([
       '  p.yaml:13:14: steps[2].params.factors: als.factors: expected an integer, got "8"',
       '  p.yaml:13:28: steps[2].params.weight: als.weight: expected one of one, count, rating, got "sometimes"',
-      '  p.yaml:14:5: steps[3].kind: unknown step kind "evaluate"; expected one of: import, split, train, index, eval',
+      '  p.yaml:14:5: steps[3].kind: unknown step kind "evaluate"; expected one of: import, split, train, index, eval, recommend',
     ]);
   });
 
