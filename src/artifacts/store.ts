@@ -5,6 +5,7 @@ import { InputError } from '../util/errors.js';
 import { cleanStaleTemps, tempPathFor, writeJsonAtomic } from '../util/fs.js';
 import { sha256File } from '../util/hash.js';
 import { log } from '../util/log.js';
+import { recsysVersion } from '../util/version.js';
 
 /**
  * Versioned artifact directories: `<root>/<name>/<version>/` holding a model's files and a
@@ -78,16 +79,7 @@ export function gitCommit(): string | null {
 }
 
 function libraryVersions(): Record<string, string> {
-  return { node: process.version, recsys: readPackageVersion() };
-}
-
-function readPackageVersion(): string {
-  try {
-    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
-    return pkg.version;
-  } catch {
-    return 'unknown';
-  }
+  return { node: process.version, recsys: recsysVersion() };
 }
 
 /** Sortable, unique version names: UTC time to the millisecond plus the process id. */

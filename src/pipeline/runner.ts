@@ -1,12 +1,14 @@
 import { existsSync, mkdirSync, readdirSync, renameSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { gitCommit, newVersionName, type ArtifactRef } from '../artifacts/store.js';
-import { createTracker, type RetryPolicy, type TrackedRun, type Tracker } from '../tracking/index.js';
+import { createTracker, type RetryPolicy, type RunEndStatus, type TrackedRun, type Tracker } from '../tracking/index.js';
+import { endAbandonedRuns, markRunClosed, markRunOpen } from '../tracking/open-runs.js';
 import { metricName } from '../tracking/limits.js';
 import { InputError } from '../util/errors.js';
 import { cleanStaleTemps, cleanTemps, tempPathFor } from '../util/fs.js';
 import { hashJson } from '../util/hash.js';
 import { log, setLogFile } from '../util/log.js';
+import { recsysVersion } from '../util/version.js';
 import { checkPipelineGates, type GateResult } from './gates.js';
 import { onInterrupt } from './interrupt.js';
 import type { Pipeline } from './load.js';
@@ -16,7 +18,8 @@ import type { ReportRow, UnitPlan } from './steps/step.js';
 
 /**
  * Runs a pipeline's units in order under the artifact root's lock. A unit whose output was
- * last made from the same fingerprint (its config and the content of its inputs) is skipped
+ * last made from the same fingerprint (its config, the content of its inputs and the recsys
+ * version: a release may change what a step computes) is skipped
  * unless `force`. Each unit that runs is an MLflow run and writes its structured log into its
  * output (run.log.jsonl); the pipeline's own log goes to `<root>/logs/`. On SIGINT/SIGTERM
  * this process's temporary output is removed and the lock released (exit 130/143); what a
@@ -25,7 +28,7 @@ import type { ReportRow, UnitPlan } from './steps/step.js';
 export const RUN_LOG_FILE = 'run.log.jsonl';
 export const LOGS_DIR = 'logs';
 /** Bumped when what goes into a fingerprint changes, so old records no longer match. */
-const FINGERPRINT_FORMAT = 1;
+const FINGERPRINT_FORMAT = 2;
 
 export interface RunOptions {
   /** Run units even when unchanged. */
@@ -112,20 +115,22 @@ export async function runPipeline(pipeline: Pipeline, opts: RunOptions = {}): Pr
   const current: { run: TrackedRun | null } = { run: null };
   const removeHandlers = onInterrupt(async () => {
     for (const dir of tempDirs(pipeline)) cleanTemps(dir, (pid) => pid === process.pid);
-    await current.run?.end('KILLED');
+    if (current.run) await endTrackedRun(root, current.run, 'KILLED');
     setLogFile(null);
     lock.release();
   });
   try {
     setLogFile(logFile);
     log.event('pipeline.start', { pipeline: head.name, file: head.file, units: units.map((u) => u.label), force: opts.force ?? false });
+    // Before cleanLeftovers: a dead run's temporary log tells when it last made progress.
+    await endAbandonedRuns(root, (location) => createTracker({ uri: location, root, retry: opts.trackingRetry }));
     cleanLeftovers(pipeline);
     const outcomes: UnitOutcome[] = [];
     const rows = new Map<string, ReportRow>();
     for (const [i, unit] of units.entries()) {
       const started = performance.now();
       const inputs = await unit.inputs();
-      const fingerprint = hashJson({ format: FINGERPRINT_FORMAT, kind: unit.kind, config: unit.config, inputs: inputs.identity });
+      const fingerprint = hashJson({ format: FINGERPRINT_FORMAT, recsys: recsysVersion(), kind: unit.kind, config: unit.config, inputs: inputs.identity });
       const state = unit.current();
       let dir: string;
       let status: UnitOutcome['status'];
@@ -191,6 +196,7 @@ async function runUnit(unit: UnitPlan, tracker: Tracker, c: UnitRunContext): Pro
     },
   });
   c.current.run = run;
+  markRunOpen(root, { runId: run.runId, location: tracker.location, label: unit.label, heartbeat: unitLog });
   setLogFile(unitLog);
   log.event('unit.start', { unit: unit.label, fingerprint: c.fingerprint, lineage: c.lineage, config: unit.config });
   let dir: string;
@@ -204,7 +210,7 @@ async function runUnit(unit: UnitPlan, tracker: Tracker, c: UnitRunContext): Pro
     if (existsSync(unitLog)) renameSync(unitLog, kept);
     log.error(`${unit.label} failed; its log: ${kept}`, { event: 'unit.failed', unit: unit.label });
     c.current.run = null;
-    await run.end('FAILED');
+    await endTrackedRun(root, run, 'FAILED');
     throw err;
   }
   const rows = unit.report(dir);
@@ -214,6 +220,12 @@ async function runUnit(unit: UnitPlan, tracker: Tracker, c: UnitRunContext): Pro
   setLogFile(c.logFile);
   renameSync(unitLog, join(dir, RUN_LOG_FILE));
   c.current.run = null;
-  await run.end('FINISHED');
+  await endTrackedRun(root, run, 'FINISHED');
   return dir;
+}
+
+/** Ends a run this process started; its open mark goes first, so a finished run is never marked KILLED later. */
+async function endTrackedRun(root: string, run: TrackedRun, status: RunEndStatus): Promise<void> {
+  markRunClosed(root, run.runId);
+  await run.end(status);
 }

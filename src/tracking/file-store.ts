@@ -6,7 +6,7 @@ import YAML from 'yaml';
 import { writeFileAtomic } from '../util/fs.js';
 import { log } from '../util/log.js';
 import { fromJsonDouble, type MetricJson, type ParamJson, type TagJson } from './entities.js';
-import { DISCARD_SINK, GuardedRun, errorText, type RunSink } from './guarded-run.js';
+import { DISCARD_SINK, GuardedRun, UNTRACKED_RUN_ID, errorText, type RunSink } from './guarded-run.js';
 import { MAX_EXPERIMENT_NAME_LENGTH, clipChars } from './limits.js';
 import { formatPythonFloat } from './python-float.js';
 import { TAG_RUN_NAME, currentUser, runTags } from './system-tags.js';
@@ -107,7 +107,23 @@ export class FileStoreTracker implements Tracker {
       return run;
     } catch (err) {
       log.warn(`tracking (${label}): could not start the run in ${this.location}: ${errorText(err)}; it is not tracked`);
-      return new GuardedRun('untracked', label, DISCARD_SINK);
+      return new GuardedRun(UNTRACKED_RUN_ID, label, DISCARD_SINK);
+    }
+  }
+
+  async endRun(runId: string, status: RunEndStatus, endTime: number): Promise<void> {
+    try {
+      const experiment = existsSync(this.location) ? readdirSync(this.location).find((e) => existsSync(join(this.location, e, runId, META_FILE))) : undefined;
+      if (experiment === undefined) {
+        log.warn(`tracking: run ${runId} is not in ${this.location}; not ended`);
+        return;
+      }
+      const path = join(this.location, experiment, runId, META_FILE);
+      const meta = YAML.parse(readFileSync(path, 'utf8')) as RunMeta;
+      if (meta.status !== RUN_STATUS_CODE.RUNNING) return;
+      await new FileRunSink(dirname(path), meta).finish(status, endTime);
+    } catch (err) {
+      log.warn(`tracking: could not end run ${runId} in ${this.location}: ${errorText(err)}`);
     }
   }
 

@@ -11,6 +11,9 @@ export interface RunSink {
   finish(status: RunEndStatus, endTime: number): Promise<void>;
 }
 
+/** The id of a run that could not be started at all (see DISCARD_SINK). */
+export const UNTRACKED_RUN_ID = 'untracked';
+
 /** A sink for a run that could not be started at all: its data is dropped (after one warning). */
 export const DISCARD_SINK: RunSink = {
   metrics: () => undefined,

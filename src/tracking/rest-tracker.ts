@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { log } from '../util/log.js';
 import { batchSize, splitLogBatch } from './batching.js';
 import { emptyBatch, tagJson, type LogBatchBody, type MetricJson, type ParamJson, type TagJson } from './entities.js';
-import { DISCARD_SINK, GuardedRun, errorText, type RunSink } from './guarded-run.js';
+import { DISCARD_SINK, GuardedRun, UNTRACKED_RUN_ID, errorText, type RunSink } from './guarded-run.js';
 import { DEFAULT_RETRY_POLICY, MlflowApiError, MlflowHttpClient, type RetryPolicy } from './http-client.js';
 import { MAX_EXPERIMENT_NAME_LENGTH, MAX_METRICS_PER_BATCH, MAX_PARAMS_TAGS_PER_BATCH, clipChars } from './limits.js';
 import { ExperimentIds, createRun, logBatch, updateRun, type CreateRunBody } from './mlflow-api.js';
@@ -19,6 +19,9 @@ import {
 } from './outbox.js';
 import { currentUser, runTags } from './system-tags.js';
 import type { RunEndStatus, StartRunOptions, TrackedRun, Tracker } from './tracker.js';
+
+/** Prefix of the id of a run waiting in the outbox to be created. */
+const LOCAL_RUN_PREFIX = 'local-';
 
 export interface RestTrackerOptions {
   /** The tracking server, e.g. http://mlflow:5000. */
@@ -78,8 +81,14 @@ export class RestTracker implements Tracker {
       return run;
     } catch (err) {
       log.warn(`tracking (${label}): could not start the run: ${errorText(err)}; it is not tracked`);
-      return new GuardedRun('untracked', label, DISCARD_SINK);
+      return new GuardedRun(UNTRACKED_RUN_ID, label, DISCARD_SINK);
     }
+  }
+
+  async endRun(runId: string, status: RunEndStatus, endTime: number): Promise<void> {
+    // A run created while the server was down still has its outbox id; sync maps it.
+    const run: RunRef = runId.startsWith(LOCAL_RUN_PREFIX) ? { local_run_id: runId } : { run_id: runId };
+    await this.deliver({ op: 'update-run', run, body: { status, end_time: endTime } });
   }
 
   /** The server's run, or a local run waiting in the outbox. Throws when the server refused it. */
@@ -93,7 +102,7 @@ export class RestTracker implements Tracker {
         this.goOffline(err);
       }
     }
-    const localId = `local-${randomUUID().replace(/-/g, '')}`;
+    const localId = `${LOCAL_RUN_PREFIX}${randomUUID().replace(/-/g, '')}`;
     this.keep({ op: 'create-run', local_run_id: localId, experiment_name: experiment, body });
     return { local_run_id: localId };
   }

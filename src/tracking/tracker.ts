@@ -43,6 +43,11 @@ export interface Tracker {
   /** The server URI or the mlruns folder runs go to. */
   readonly location: string;
   startRun(options: StartRunOptions): Promise<TrackedRun>;
+  /**
+   * Ends a run this process did not start, e.g. one left RUNNING by a killed process. A run
+   * that already ended keeps its status. Never throws.
+   */
+  endRun(runId: string, status: RunEndStatus, endTime: number): Promise<void>;
 }
 
 /**

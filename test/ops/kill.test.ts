@@ -54,6 +54,17 @@ async function killDuringSplitBuild(signal: NodeJS.Signals): Promise<{ code: num
   return { ...(await exited), stderr, pid: child.pid ?? -1 };
 }
 
+/** status (1 RUNNING, 3 FINISHED, 5 KILLED) and end_time of every MLflow run in the root's file store. */
+function runMetas(): { runId: string; status: string | undefined; endTime: string | undefined }[] {
+  const [experiment] = readdirSync(join(root, 'mlruns')).filter((e) => /^\d{10,}$/.test(e));
+  return readdirSync(join(root, 'mlruns', experiment))
+    .filter((r) => r !== 'meta.yaml')
+    .map((runId) => {
+      const meta = readFileSync(join(root, 'mlruns', experiment, runId, 'meta.yaml'), 'utf8');
+      return { runId, status: meta.match(/^status: (\d)$/m)?.[1], endTime: meta.match(/^end_time: (\S+)$/m)?.[1] };
+    });
+}
+
 /** The finished version `latest` points at, checked file by file against its manifest. */
 async function expectIntact(name: string, version: string): Promise<void> {
   expect(readlinkSync(join(root, name, 'latest'))).toBe(version);
@@ -98,16 +109,16 @@ describe('a pipeline killed mid-step', () => {
     await expectIntact('split-tu', splitVersion);
     await expectIntact('popularity-tu', modelVersion);
     // the step's MLflow run is marked KILLED (5)
-    const [experiment] = readdirSync(join(root, 'mlruns')).filter((e) => /^\d{10,}$/.test(e));
-    const statuses = readdirSync(join(root, 'mlruns', experiment))
-      .filter((r) => r !== 'meta.yaml')
-      .map((run) => readFileSync(join(root, 'mlruns', experiment, run, 'meta.yaml'), 'utf8').match(/^status: (\d)$/m)?.[1]);
-    expect(statuses.filter((s) => s === '5')).toHaveLength(1);
+    expect(runMetas().filter((m) => m.status === '5')).toHaveLength(1);
   });
 
   it('SIGKILL: leaves its temporary output and lock; the next run removes them, takes over the lock and succeeds', async () => {
+    const killedBefore = runMetas().filter((m) => m.status === '5').length;
     const r = await killDuringSplitBuild('SIGKILL');
+    const killedAt = Date.now();
     expect(r.signal).toBe('SIGKILL');
+    const orphans = runMetas().filter((m) => m.status === '1');
+    expect(orphans).toHaveLength(1); // the killed step's run could not end itself
     const left = temporaries();
     expect(left.some((p) => p.includes(`${join(root, 'split-tu')}/.`))).toBe(true);
     expect(JSON.parse(readFileSync(join(root, '.lock'), 'utf8')).pid).toBe(r.pid);
@@ -120,6 +131,17 @@ describe('a pipeline killed mid-step', () => {
     expect(next.stderr).toMatch(/removed unfinished output .*split-tu\/\..*\.tmp-\d+-/);
     expect(temporaries()).toEqual([]);
     expect(next.stdout).toMatch(/split tu\s+skipped \(unchanged\)/);
+    // ... and ends the killed step's MLflow run as KILLED, at the last write of its log
+    expect(next.stderr).toContain(`run ${orphans[0].runId} (split tu) of process ${r.pid}, which died, is ended as KILLED`);
+    const after = runMetas();
+    expect(after.filter((m) => m.status === '1')).toEqual([]);
+    expect(after.filter((m) => m.status === '5')).toHaveLength(killedBefore + 1);
+    const ended = after.find((m) => m.runId === orphans[0].runId);
+    expect(ended?.status).toBe('5');
+    expect(Number(ended?.endTime)).toBeLessThanOrEqual(killedAt);
+    expect(Number(ended?.endTime)).toBeGreaterThan(killedAt - 60_000);
+    expect(existsSync(join(root, '.tracking-open'))).toBe(true);
+    expect(readdirSync(join(root, '.tracking-open'))).toEqual([]);
     await expectIntact('split-tu', splitVersion);
     expect(existsSync(join(root, '.lock'))).toBe(false);
   });

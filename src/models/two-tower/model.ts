@@ -1,6 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { readNpyFloat32, readNpyInt32, writeNpy } from '../../artifacts/npy.js';
 import { IdMap } from '../../data/id-map.js';
@@ -9,6 +8,7 @@ import { csrFromCoo, type Csr } from '../../matrix/csr.js';
 import type { TopK } from '../../matrix/topk.js';
 import { InputError } from '../../util/errors.js';
 import { writeJsonAtomic } from '../../util/fs.js';
+import { recsysVersion } from '../../util/version.js';
 import { takeRows } from '../../index/vectors.js';
 import { DenseScorer } from '../als/scorer.js';
 import type { Embeddings, FitContext, ModelFactory, Recommender } from '../model.js';
@@ -178,7 +178,7 @@ export class TwoTowerModel implements Recommender {
       widths: { genres: w.genres, year: w.year, tags: w.tags },
     };
     writeJsonAtomic(join(dir, FILES.features), features);
-    exportTowers(net, w, dir, packageVersion());
+    exportTowers(net, w, dir, recsysVersion());
   }
 
   /** Ends the scoring worker threads early (they never keep the process alive). */
@@ -202,14 +202,6 @@ export function latestItems(seq: UserSequences, length: number): Int32Array {
     out.set(seq.items.subarray(first, seq.start[u + 1]), u * length + length - (seq.start[u + 1] - first));
   }
   return out;
-}
-
-function packageVersion(): string {
-  try {
-    return (createRequire(import.meta.url)('../../../package.json') as { version: string }).version;
-  } catch {
-    return 'unknown';
-  }
 }
 
 function readJson<T>(path: string): T {
