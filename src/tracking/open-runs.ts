@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { processAlive, writeJsonAtomic } from '../util/fs.js';
 import { log } from '../util/log.js';
@@ -38,6 +38,16 @@ export function markRunOpen(root: string, mark: Omit<OpenRunMark, 'pid'>): void 
 
 export function markRunClosed(root: string, runId: string): void {
   rmSync(markPath(root, runId), { force: true });
+  removeIfEmpty(join(root, OPEN_RUNS_DIR));
+}
+
+/** No open runs, no folder: an artifact root holds nothing hidden between runs. */
+function removeIfEmpty(dir: string): void {
+  try {
+    rmdirSync(dir);
+  } catch {
+    // not empty, or already gone
+  }
 }
 
 /**
@@ -67,5 +77,6 @@ export async function endAbandonedRuns(root: string, trackerAt: (location: strin
     }
     rmSync(path, { force: true });
   }
+  removeIfEmpty(dir);
   return ended;
 }
