@@ -1,3 +1,4 @@
+import { InputError } from '../util/errors.js';
 import type { Embeddings } from '../models/model.js';
 
 /**
@@ -40,8 +41,21 @@ export function augmentQueries(emb: Embeddings): Embeddings {
   return { rows, dim: dim + 1, data: out };
 }
 
-/** IVF indexes over inner-product scores are built on the transform unless told otherwise. */
-export function wantsMipsTransform(factory: string, metric: 'ip' | 'l2', setting: 'auto' | 'on' | 'off'): boolean {
+/**
+ * IVF indexes over inner-product scores are built on the transform unless told otherwise, or
+ * unless the factory's product quantizer (PQ<M>, OPQ<M>) could not split the one extra
+ * dimension evenly (FAISS requires d % M = 0): such an index stays on inner product in `auto`
+ * and is refused with `on`.
+ */
+export function wantsMipsTransform(factory: string, dim: number, metric: 'ip' | 'l2', setting: 'auto' | 'on' | 'off'): boolean {
   if (metric !== 'ip' || setting === 'off') return false;
-  return setting === 'on' || /IVF/i.test(factory);
+  const subquantizers = [...factory.matchAll(/PQ(\d+)/gi)].map((m) => Number(m[1]));
+  const fits = subquantizers.every((m) => (dim + 1) % m === 0);
+  if (setting === 'on' && !fits) {
+    throw new InputError(
+      `--mips-transform on: the transform makes the vectors ${dim + 1}-dimensional, which the product quantizer of "${factory}" ` +
+        `cannot split evenly (FAISS needs the dimension to be a multiple of its M); use --mips-transform off or another M`,
+    );
+  }
+  return fits && (setting === 'on' || /IVF/i.test(factory));
 }

@@ -74,7 +74,7 @@ export async function indexModel(req: IndexRequest): Promise<{ dir: string; repo
   if (!items) throw new InputError(`${modelDir}: a ${manifest.kind} model has no item embeddings to index`);
   const seed = req.seed ?? DEFAULT_INDEX_SEED;
   const metric = req.metric ?? 'ip';
-  const transform = wantsMipsTransform(req.factory, metric, req.mipsTransform ?? 'auto');
+  const transform = wantsMipsTransform(req.factory, items.dim, metric, req.mipsTransform ?? 'auto');
   const augmented = transform ? augmentItems(items) : null;
   const indexed = augmented ? augmented.items : items;
   const { index, stats } = buildIndex(indexed, { factory: req.factory, metric: augmented ? 'l2' : metric, nprobe: req.nprobe, efSearch: req.efSearch, seed });

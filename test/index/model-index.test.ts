@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { readManifest } from '../../src/artifacts/store.js';
 import { importDataset } from '../../src/data/import.js';
-import { augmentItems } from '../../src/index/mips.js';
+import { augmentItems, wantsMipsTransform } from '../../src/index/mips.js';
 import { evaluateRun } from '../../src/pipeline/evaluate.js';
 import { INDEX_FILE, indexModel } from '../../src/pipeline/index-model.js';
 import { trainModel } from '../../src/pipeline/train.js';
@@ -42,6 +42,22 @@ describe('recsys index on an ALS artifact', () => {
     // the augmented coordinate makes every item's norm the largest item norm
     const aug = augmentItems({ rows: 2, dim: 2, data: Float32Array.of(3, 4, 1, 0) });
     expect(Array.from(aug.items.data)).toEqual([3, 4, 0, 1, 0, Math.fround(Math.sqrt(24))]);
+  });
+
+  it('IVF-PQ stays on inner product when PQ cannot split the extra dimension, and `on` says why', async () => {
+    // 64 factors + 1 = 65 = 5 × 13: PQ13 can take the transform, PQ16 and OPQ16 cannot.
+    expect(wantsMipsTransform('IVF256,PQ13', 64, 'ip', 'auto')).toBe(true);
+    expect(wantsMipsTransform('IVF256,PQ16np', 64, 'ip', 'auto')).toBe(false);
+    expect(wantsMipsTransform('OPQ16,IVF256,PQ16', 64, 'ip', 'auto')).toBe(false);
+    expect(wantsMipsTransform('HNSW32', 64, 'ip', 'auto')).toBe(false);
+    expect(wantsMipsTransform('IVF256,Flat', 64, 'l2', 'auto')).toBe(false);
+    const { dir, report } = await indexModel({ model: alsDir, factory: 'IVF16,PQ16np', nprobe: 16, out: join(work, 'artifacts/als-ivfpq') });
+    const config = readManifest(dir).config.index as { transform: unknown; index_metric: string };
+    expect(config).toMatchObject({ transform: null, index_metric: 'ip' });
+    expect(report.measurement.recall).toBeGreaterThan(0.3);
+    await expect(indexModel({ model: alsDir, factory: 'IVF16,PQ16np', mipsTransform: 'on', out: join(work, 'artifacts/als-ivfpq-on') })).rejects.toThrow(
+      /makes the vectors 65-dimensional, which the product quantizer of "IVF16,PQ16np" cannot split evenly/,
+    );
   });
 
   it('eval --via-index on an exact IVF index equals exact evaluation', async () => {
