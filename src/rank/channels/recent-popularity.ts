@@ -5,12 +5,20 @@ import type { Recommender } from '../../models/model.js';
 import { PopularityModel } from '../../models/popularity/popularity.js';
 import { InputError } from '../../util/errors.js';
 import { DAY_SECONDS, lastEventTime, upperBound, type UserHistory } from '../history.js';
+import { SparseTopK } from '../sparse-topk.js';
 
-/** A window's items, best first, with their scores. */
+/** A window's best items, best first, with their scores; `complete` when no window item was cut. */
 interface WindowRanking {
   readonly items: Int32Array;
   readonly scores: Float32Array;
+  readonly complete: boolean;
 }
+
+/**
+ * Cached window rankings keep k + this many items: enough for every user who has seen fewer of
+ * them; the rare user who has seen more gets the full ranking, so results stay exact.
+ */
+const RANKING_SLACK = 256;
 
 /**
  * Popularity in a recent window, the channel that always answers: score(u, i) = the number of
@@ -30,7 +38,14 @@ export class RecentPopularityModel implements Recommender {
   private readonly allTime: Int32Array;
   private readonly allTimeModel: PopularityModel;
   private readonly windowCounts: Float32Array;
+  private readonly windowScores: Float32Array;
   private readonly touched: Int32Array;
+  /**
+   * Rankings per window end (a day; at most one per distinct day of users' last events), cut
+   * to `rankingsCut` items: users whose windows end the same day share one count of the window.
+   */
+  private readonly rankings = new Map<number, WindowRanking>();
+  private rankingsCut = -1;
 
   constructor(
     readonly users: IdMap,
@@ -49,6 +64,7 @@ export class RecentPopularityModel implements Recommender {
     this.allTime = Int32Array.from({ length: items.size }, (_, i) => i).sort((a, b) => counts[b] - counts[a] || a - b);
     this.allTimeModel = new PopularityModel(users, items, Float32Array.from(counts));
     this.windowCounts = new Float32Array(items.size);
+    this.windowScores = new Float32Array(items.size);
     this.touched = new Int32Array(items.size);
   }
 
@@ -59,9 +75,9 @@ export class RecentPopularityModel implements Recommender {
     return Math.ceil(t / DAY_SECONDS) * DAY_SECONDS;
   }
 
-  /** Items with at least one event in (end − window, end], best first. */
-  private windowRanking(end: number): WindowRanking {
-    if (this.windowDays === 0 || Number.isNaN(end)) return { items: new Int32Array(0), scores: new Float32Array(0) };
+  /** The best `limit` items with at least one event in (end − window, end], best first. */
+  private windowRanking(end: number, limit: number): WindowRanking {
+    if (this.windowDays === 0 || Number.isNaN(end)) return { items: new Int32Array(0), scores: new Float32Array(0), complete: true };
     const lo = upperBound(this.eventTimes, 0, this.eventTimes.length, end - this.windowDays * DAY_SECONDS);
     const hi = upperBound(this.eventTimes, lo, this.eventTimes.length, end);
     let n = 0;
@@ -70,35 +86,60 @@ export class RecentPopularityModel implements Recommender {
       if (this.windowCounts[i] === 0) this.touched[n++] = i;
       this.windowCounts[i]++;
     }
-    const items = this.touched.slice(0, n);
-    const scores = Float32Array.from(items, (i) => this.windowCounts[i] + this.share[i]);
-    const order = Int32Array.from({ length: n }, (_, j) => j).sort((a, b) => scores[b] - scores[a] || items[a] - items[b]);
-    for (const i of items) this.windowCounts[i] = 0;
-    return { items: Int32Array.from(order, (j) => items[j]), scores: Float32Array.from(order, (j) => scores[j]) };
+    for (let t = 0; t < n; t++) {
+      const i = this.touched[t];
+      this.windowScores[i] = this.windowCounts[i] + this.share[i];
+      this.windowCounts[i] = 0;
+    }
+    if (n === 0) return { items: new Int32Array(0), scores: new Float32Array(0), complete: true };
+    const kept = Math.min(limit, n);
+    const best = allocTopK(1, kept);
+    new SparseTopK(kept).select(this.windowScores, this.touched, n, null, -1, best, 0);
+    return { items: best.items, scores: best.scores, complete: kept === n };
+  }
+
+  private cachedRanking(end: number, cut: number): WindowRanking {
+    if (cut !== this.rankingsCut) {
+      this.rankings.clear();
+      this.rankingsCut = cut;
+    }
+    let ranking = this.rankings.get(end);
+    if (!ranking) {
+      ranking = this.windowRanking(end, cut);
+      this.rankings.set(end, ranking);
+    }
+    return ranking;
+  }
+
+  /** Writes the ranking's items user `u` has not seen into row b; returns how many (≤ k). */
+  private takeUnseen(ranking: WindowRanking, u: number, exclude: Csr | null, out: TopK, b: number, k: number): number {
+    const canExclude = exclude !== null && u >= 0 && u < exclude.nRows;
+    let j = 0;
+    for (let r = 0; r < ranking.items.length && j < k; r++) {
+      const item = ranking.items[r];
+      if (canExclude && csrHas(exclude, u, item)) continue;
+      out.items[b * k + j] = item;
+      out.scores[b * k + j] = ranking.scores[r];
+      j++;
+    }
+    return j;
   }
 
   recommend(users: Int32Array, k: number, exclude: Csr | null): TopK {
     const out = allocTopK(users.length, k);
-    const windows = new Map<number, WindowRanking>();
     const listed = new Uint8Array(this.items.size);
     for (let b = 0; b < users.length; b++) {
       const u = users[b];
       const end = this.windowEnd(u);
-      let ranking = windows.get(end);
-      if (!ranking) {
-        ranking = this.windowRanking(end);
-        windows.set(end, ranking);
+      let ranking = this.cachedRanking(end, k + RANKING_SLACK);
+      let j = this.takeUnseen(ranking, u, exclude, out, b, k);
+      if (j < k && !ranking.complete) {
+        ranking = this.windowRanking(end, Infinity);
+        j = this.takeUnseen(ranking, u, exclude, out, b, k);
       }
+      if (j === k) continue;
+      // Past the window's items (all of them, here), all-time popularity (score = share < 1).
       const canExclude = exclude !== null && u >= 0 && u < exclude.nRows;
-      let j = 0;
-      for (let r = 0; r < ranking.items.length && j < k; r++) {
-        const item = ranking.items[r];
-        if (canExclude && csrHas(exclude, u, item)) continue;
-        out.items[b * k + j] = item;
-        out.scores[b * k + j] = ranking.scores[r];
-        j++;
-      }
-      // Past the window's items, all-time popularity (score = share < 1).
       for (const item of ranking.items) listed[item] = 1;
       for (let r = 0; r < this.allTime.length && j < k; r++) {
         const item = this.allTime[r];
