@@ -89,4 +89,23 @@ describe('recent-popularity channel', () => {
     const exclude = csrFromCoo(data.users.size, data.items.size, Int32Array.of(0), Int32Array.of(data.items.indexOf(3)), null);
     expect([...model.recommend(users, 4, exclude).items]).toEqual([...baseline.recommend(users, 4, exclude).items]);
   });
+
+  it('a user who has seen more of the window than the cached ranking holds still gets window counts', () => {
+    // One day; crowd user c (1..400) has events on items 0 .. c−1, so item i has 400 − i events.
+    // User 1000 has also seen items 0..299: more than the k + 256 best the channel caches.
+    const t = 50 * day;
+    const crowd: Array<[number, number, number, number]> = [];
+    for (let c = 1; c <= 400; c++) for (let i = 0; i < c; i++) crowd.push([c, i, 4, t]);
+    for (let i = 0; i < 300; i++) crowd.push([1000, i, 4, t]);
+    const big = buildTrainingData(interactionsOf(crowd));
+    const model = new RecentPopularityModel(big.users, big.items, buildUserHistory(big), 30);
+    const u = Int32Array.of(big.users.indexOf(1000), big.users.indexOf(400));
+    const top = model.recommend(u, 10, big.matrix);
+    // Unseen by user 1000: items 300..309 with 100..91 window events (+ all-time share < 1).
+    expect([...top.items.subarray(0, 10)].map((i) => big.items.rawId(i))).toEqual([300, 301, 302, 303, 304, 305, 306, 307, 308, 309]);
+    expect(Math.floor(top.scores[0])).toBe(100);
+    expect(Math.floor(top.scores[9])).toBe(91);
+    // User 400 has seen every item: nothing to recommend.
+    expect([...top.items.subarray(10)]).toEqual(new Array(10).fill(-1));
+  });
 });
