@@ -13,7 +13,7 @@ export function indexCommand(): Command {
     .addOption(new Option('--metric <metric>', 'ip (inner product, the score of factor models) or l2').choices(['ip', 'l2']).default('ip'))
     .option('--nprobe <n>', 'IVF: inverted lists probed per query', intOption('--nprobe', 1))
     .option('--ef-search <n>', 'HNSW: candidate list size at search', intOption('--ef-search', 1))
-    .addOption(new Option('--mips-transform <mode>', 'inner product as L2 search on vectors with one extra coordinate (auto: for IVF factories under ip)').choices(['auto', 'on', 'off']).default('auto'))
+    .addOption(new Option('--mips-transform <mode>', 'inner product as L2 search on vectors with one extra coordinate (auto: for IVF factories under ip whose PQ, if any, can split the extra dimension; docs/artifacts.md)').choices(['auto', 'on', 'off']).default('auto'))
     .option('--out <dir>', "artifact directory of the result (default: a new version of the model's artifact)")
     .option('--seed <s>', 'seed of the training and query samples', intOption('--seed'), 42)
     .option('--json', 'print the build report as JSON', false);
