@@ -4,10 +4,10 @@ import { z } from 'zod';
 import { createArtifact } from '../../artifacts/store.js';
 import { writeJsonAtomic } from '../../util/fs.js';
 import { evaluateRun } from '../evaluate.js';
-import { contentHash, latestState, requireLatest } from './artifacts.js';
+import { contentHash, latestState } from './artifacts.js';
 import { selectedSplits, unknownSplits } from './split.js';
+import { requireModel } from './model-step.js';
 import type { Produced, ReportRow, StepContext, StepKind } from './step.js';
-import { modelArtifactName } from './train.js';
 
 /**
  * `- kind: eval`: evaluates the latest artifact of every model trained on a split (or of
@@ -79,7 +79,7 @@ export const evalStep: StepKind<EvalOptions> = {
         config: { split, models, k: head.k },
         async inputs() {
           const found = models.map((m) => {
-            const input = requireLatest(head.artifacts, modelArtifactName(m, split), `the train step of "${m}"`);
+            const input = requireModel(head, m, split);
             inputDirs.set(m, input.dir);
             return input;
           });

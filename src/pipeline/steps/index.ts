@@ -4,8 +4,8 @@ import { readManifest } from '../../artifacts/store.js';
 import { METRICS } from '../../index/ann-index.js';
 import { evaluateRun } from '../evaluate.js';
 import { indexModel } from '../index-model.js';
-import { contentHash, latestState, requireLatest } from './artifacts.js';
-import { unknownSplits } from './split.js';
+import { latestState } from './artifacts.js';
+import { modelInputs, modelStepGraph, modelStepKeys, modelStepSplit, requireModel } from './model-step.js';
 import type { StepKind } from './step.js';
 import { modelArtifactName } from './train.js';
 
@@ -20,10 +20,7 @@ const VIA_INDEX = ' via-index';
 
 const schema = z
   .object({
-    /** The train step name whose model is indexed. */
-    model: z.string(),
-    /** Default: the first split of the file. */
-    split: z.string().optional(),
+    ...modelStepKeys,
     /** FAISS factory string: Flat, IVF256,Flat, HNSW32, IVF256,PQ16, ... */
     factory: z.string().default('Flat'),
     metric: z.enum(METRICS as ['ip', 'l2']).default('ip'),
@@ -42,21 +39,12 @@ export function indexArtifactName(model: string, split: string): string {
   return `index-${model}-${split}`;
 }
 
-function splitOf(o: IndexOptions, splits: Record<string, unknown>): string {
-  return o.split ?? Object.keys(splits)[0];
-}
-
 export const indexStep: StepKind<IndexOptions> = {
   kind: 'index',
   schema,
-  produces: (o, { head }) => [{ token: `index:${o.model}:${splitOf(o, head.splits)}`, output: indexArtifactName(o.model, splitOf(o, head.splits)) }],
-  needs: (o, { head }) => {
-    const split = splitOf(o, head.splits);
-    return [{ path: ['model'], token: `model:${o.model}:${split}`, missing: `no train step before this one trains "${o.model}" on split "${split}"` }];
-  },
-  check: (o, { head, step }) => unknownSplits(o.split === undefined ? [] : [o.split], head, step).map((i) => ({ ...i, path: ['steps', step, 'split'] })),
+  ...modelStepGraph('index', indexArtifactName),
   plan(o, { head, step }) {
-    const split = splitOf(o, head.splits);
+    const split = modelStepSplit(o, head);
     const output = indexArtifactName(o.model, split);
     const source = modelArtifactName(o.model, split);
     const settings = { factory: o.factory, metric: o.metric, nprobe: o.nprobe, efSearch: o.ef_search, mipsTransform: o.mips_transform, seed: o.seed ?? head.seed };
@@ -72,13 +60,9 @@ export const indexStep: StepKind<IndexOptions> = {
         split,
         config: { model: o.model, split, ...settings, k: head.k },
         async inputs() {
-          const input = requireLatest(head.artifacts, source, `the train step of "${o.model}"`);
+          const input = requireModel(head, o.model, split);
           modelDir = input.dir;
-          return {
-            identity: { model: contentHash(input.manifest) },
-            lineage: [input.ref],
-            tags: { 'recsys.dataset.sha256': input.manifest.dataset?.interactions_sha256 ?? '' },
-          };
+          return modelInputs(input);
         },
         current() {
           const state = latestState(head.artifacts, output);

@@ -2,8 +2,8 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { createArtifact, readManifest } from '../../artifacts/store.js';
 import { recommendAllUsers } from '../recommend.js';
-import { contentHash, latestState, requireLatest } from './artifacts.js';
-import { unknownSplits } from './split.js';
+import { latestState } from './artifacts.js';
+import { modelInputs, modelStepGraph, modelStepKeys, modelStepSplit, requireModel } from './model-step.js';
 import type { StepKind } from './step.js';
 import { modelArtifactName } from './train.js';
 
@@ -16,10 +16,7 @@ export const RECS_FILE = 'recs.parquet';
 
 const schema = z
   .object({
-    /** The train step name whose model recommends (typically the ranker). */
-    model: z.string(),
-    /** Default: the first split of the file. */
-    split: z.string().optional(),
+    ...modelStepKeys,
     k: z.number().int().min(1).default(100),
     batch_size: z.number().int().min(1).default(2048),
   })
@@ -31,21 +28,12 @@ export function recsArtifactName(model: string, split: string): string {
   return `recs-${model}-${split}`;
 }
 
-function splitOf(o: RecommendOptions, splits: Record<string, unknown>): string {
-  return o.split ?? Object.keys(splits)[0];
-}
-
 export const recommendStep: StepKind<RecommendOptions> = {
   kind: 'recommend',
   schema,
-  produces: (o, { head }) => [{ token: `recs:${o.model}:${splitOf(o, head.splits)}`, output: recsArtifactName(o.model, splitOf(o, head.splits)) }],
-  needs: (o, { head }) => {
-    const split = splitOf(o, head.splits);
-    return [{ path: ['model'], token: `model:${o.model}:${split}`, missing: `no train step before this one trains "${o.model}" on split "${split}"` }];
-  },
-  check: (o, { head, step }) => unknownSplits(o.split === undefined ? [] : [o.split], head, step).map((i) => ({ ...i, path: ['steps', step, 'split'] })),
+  ...modelStepGraph('recs', recsArtifactName),
   plan(o, { head, step }) {
-    const split = splitOf(o, head.splits);
+    const split = modelStepSplit(o, head);
     const output = recsArtifactName(o.model, split);
     const source = modelArtifactName(o.model, split);
     let modelDir = '';
@@ -58,13 +46,9 @@ export const recommendStep: StepKind<RecommendOptions> = {
         split,
         config: { model: o.model, split, k: o.k },
         async inputs() {
-          const input = requireLatest(head.artifacts, source, `the train step of "${o.model}"`);
+          const input = requireModel(head, o.model, split);
           modelDir = input.dir;
-          return {
-            identity: { model: contentHash(input.manifest) },
-            lineage: [input.ref],
-            tags: { 'recsys.dataset.sha256': input.manifest.dataset?.interactions_sha256 ?? '' },
-          };
+          return modelInputs(input);
         },
         current: () => latestState(head.artifacts, output),
         async run(work) {
