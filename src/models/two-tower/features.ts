@@ -1,4 +1,3 @@
-import type { IdMap } from '../../data/id-map.js';
 import type { ItemCatalog, Tags } from '../../data/interactions.js';
 
 /**

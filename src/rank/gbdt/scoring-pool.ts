@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { RecsysError } from '../../util/errors.js';
-import { ForestModel, SCORE_ROWS_SOURCE, scoreRows, type Forest } from './forest.js';
+import { ForestModel, SCORE_ROWS_SOURCE, type Forest } from './forest.js';
 import type { FeatureMatrix, GbdtModel } from './model.js';
 
 /**
