@@ -13,7 +13,7 @@ import { getFactory, modelKinds } from '../models/registry.js';
 import { protocolLabel, type SplitManifest } from '../split/manifest.js';
 import type { SplitParams } from '../split/split.js';
 import { InputError } from '../util/errors.js';
-import { prepareExperiment, type SplitSource } from './experiment.js';
+import { prepareExperiment, trainedOn, type SplitSource } from './experiment.js';
 
 export interface EvalRequest {
   /** A model kind (fitted on the fly with its defaults) or an artifact path. */
@@ -56,24 +56,18 @@ export async function evaluateRun(req: EvalRequest): Promise<EvalOutcome> {
   }
   const dir = resolveArtifactDir(req.model);
   const manifest = readManifest(dir);
-  const trainedSplit = manifest.split as unknown as SplitManifest | undefined;
-  if (!manifest.dataset || !trainedSplit) throw new InputError(`${dir}: artifact records no dataset or split to evaluate on`);
-  const split: SplitSource = req.split ?? {
-    strategy: trainedSplit.strategy,
-    frac: trainedSplit.frac ?? 0,
-    n: trainedSplit.n ?? undefined,
-    seed: trainedSplit.seed ?? undefined,
-  };
-  if (!('dir' in split) && !sameSplit(split, trainedSplit as unknown as Record<string, unknown>)) {
+  const trained = trainedOn(dir, manifest);
+  const split: SplitSource = req.split ?? trained.params;
+  if (!('dir' in split) && !sameSplit(split, trained.split as unknown as Record<string, unknown>)) {
     throw new InputError(
-      `${dir} was trained on the ${protocolLabel(trainedSplit)} split; evaluating it on ${protocolLabel({ strategy: split.strategy, frac: split.frac, n: split.n ?? null, seed: split.seed ?? null })} would put training data in the test set. Train a model on that split instead.`,
+      `${dir} was trained on the ${protocolLabel(trained.split)} split; evaluating it on ${protocolLabel({ strategy: split.strategy, frac: split.frac, n: split.n ?? null, seed: split.seed ?? null })} would put training data in the test set. Train a model on that split instead.`,
     );
   }
-  const exp = await prepareExperiment(req.datasetDir ?? manifest.dataset.dir, split, { seed: manifest.seed });
-  if (exp.dataset.meta.interactions_sha256 !== manifest.dataset.interactions_sha256) {
+  const exp = await prepareExperiment(req.datasetDir ?? trained.dataset.dir, split, { seed: manifest.seed });
+  if (exp.dataset.meta.interactions_sha256 !== trained.dataset.interactions_sha256) {
     throw new InputError(`${dir} was trained on different data than ${exp.dataset.dir} (interactions sha256 differs)`);
   }
-  if (exp.split.sha256 !== trainedSplit.sha256) {
+  if (exp.split.sha256 !== trained.split.sha256) {
     throw new InputError(`${dir}: the split recomputed from the data differs from the one the model was trained on`);
   }
   const model: Recommender = await getFactory(manifest.kind).load(dir);

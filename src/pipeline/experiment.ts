@@ -1,3 +1,4 @@
+import type { ArtifactManifest } from '../artifacts/store.js';
 import { loadDataset, type Dataset } from '../data/dataset.js';
 import type { Interactions } from '../data/interactions.js';
 import { buildTrainingData, type TrainingData } from '../data/training-data.js';
@@ -42,4 +43,21 @@ export async function prepareExperiment(
   log.event('experiment.split', { ...manifest });
   const training = buildTrainingData(train, { catalog: dataset.catalog, tags: dataset.tags, seed: opts.seed });
   return { dataset, split: manifest, train, test, training };
+}
+
+/** What a model artifact was trained on, as its manifest records it, with the split's parameters to recompute it. */
+export interface TrainedOn {
+  readonly dataset: NonNullable<ArtifactManifest['dataset']>;
+  readonly split: SplitManifest;
+  readonly params: SplitParams;
+}
+
+export function trainedOn(dir: string, manifest: ArtifactManifest): TrainedOn {
+  const split = manifest.split as unknown as SplitManifest | undefined;
+  if (!manifest.dataset || !split) throw new InputError(`${dir}: the artifact records no dataset or split it was trained on`);
+  return {
+    dataset: manifest.dataset,
+    split,
+    params: { strategy: split.strategy, frac: split.frac ?? 0, n: split.n ?? undefined, seed: split.seed ?? undefined },
+  };
 }

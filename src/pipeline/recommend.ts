@@ -1,12 +1,11 @@
 import { renameSync, rmSync } from 'node:fs';
 import { NumericParquetWriter } from '../data/parquet.js';
 import { seenMatrix } from '../eval/evaluate.js';
-import type { SplitManifest } from '../split/manifest.js';
 import { InputError } from '../util/errors.js';
 import { tempPathFor } from '../util/fs.js';
 import { log } from '../util/log.js';
 import { Progress } from '../util/progress.js';
-import { prepareExperiment } from './experiment.js';
+import { prepareExperiment, trainedOn } from './experiment.js';
 import { loadModelArtifact } from './index-model.js';
 
 export interface BatchRecommendRequest {
@@ -35,9 +34,8 @@ export interface BatchRecommendReport {
  */
 export async function recommendAllUsers(req: BatchRecommendRequest): Promise<BatchRecommendReport> {
   const { dir, manifest, model } = await loadModelArtifact(req.model);
-  const split = manifest.split as unknown as SplitManifest | undefined;
-  if (!manifest.dataset || !split) throw new InputError(`${dir}: artifact records no dataset or split`);
-  const exp = await prepareExperiment(manifest.dataset.dir, { strategy: split.strategy, frac: split.frac ?? 0, n: split.n ?? undefined, seed: split.seed ?? undefined });
+  const trained = trainedOn(dir, manifest);
+  const exp = await prepareExperiment(trained.dataset.dir, trained.params);
   const seen = seenMatrix(model, exp.train);
   const started = performance.now();
   const nUsers = model.users.size;
