@@ -10,15 +10,10 @@ export class IdMap {
 
   constructor(readonly ids: Int32Array) {
     const n = ids.length;
-    let min = Infinity;
-    let max = -Infinity;
-    for (let i = 0; i < n; i++) {
-      if (ids[i] < min) min = ids[i];
-      if (ids[i] > max) max = ids[i];
-    }
-    if (n === 0 || (min >= 0 && max < Math.max(1 << 20, 8 * n))) {
+    const tableSize = n === 0 ? 0 : denseTableSize(ids);
+    if (tableSize !== null) {
       this.index = null;
-      this.table = new Int32Array(n === 0 ? 0 : max + 1).fill(-1);
+      this.table = new Int32Array(tableSize).fill(-1);
       for (let i = 0; i < n; i++) {
         if (this.table[ids[i]] !== -1) throw new Error('IdMap: duplicate raw ids');
         this.table[ids[i]] = i;
@@ -33,20 +28,15 @@ export class IdMap {
 
   /** Distinct values of `raw`, sorted ascending. */
   static fromValues(raw: Int32Array): IdMap {
-    let min = Infinity;
-    let max = -Infinity;
-    for (let i = 0; i < raw.length; i++) {
-      if (raw[i] < min) min = raw[i];
-      if (raw[i] > max) max = raw[i];
-    }
-    if (raw.length > 0 && min >= 0 && max < Math.max(1 << 20, 8 * raw.length)) {
+    const tableSize = denseTableSize(raw);
+    if (tableSize !== null) {
       // Dense ids: mark and collect, O(n + max).
-      const present = new Uint8Array(max + 1);
+      const present = new Uint8Array(tableSize);
       for (let i = 0; i < raw.length; i++) present[raw[i]] = 1;
       let n = 0;
-      for (let v = 0; v <= max; v++) n += present[v];
+      for (let v = 0; v < tableSize; v++) n += present[v];
       const ids = new Int32Array(n);
-      for (let v = 0, j = 0; v <= max; v++) if (present[v]) ids[j++] = v;
+      for (let v = 0, j = 0; v < tableSize; v++) if (present[v]) ids[j++] = v;
       return new IdMap(ids);
     }
     const sorted = Int32Array.from(raw).sort();
@@ -77,4 +67,15 @@ export class IdMap {
     for (let i = 0; i < raw.length; i++) out[i] = this.indexOf(raw[i]);
     return out;
   }
+}
+
+/** max + 1 when the ids are non-negative and not too sparse for a lookup table; null otherwise (or when empty). */
+function denseTableSize(ids: Int32Array): number | null {
+  let min = Infinity;
+  let max = -Infinity;
+  for (let i = 0; i < ids.length; i++) {
+    if (ids[i] < min) min = ids[i];
+    if (ids[i] > max) max = ids[i];
+  }
+  return ids.length > 0 && min >= 0 && max < Math.max(1 << 20, 8 * ids.length) ? max + 1 : null;
 }
