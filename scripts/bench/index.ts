@@ -19,7 +19,7 @@ import { parseArgs } from 'node:util';
 import { readNpyFloat32 } from '../../src/artifacts/npy.js';
 import type { SearchParams } from '../../src/index/ann-index.js';
 import { buildIndex, type BuildStats } from '../../src/index/build.js';
-import { augmentItems, augmentQueries, wantsMipsTransform } from '../../src/index/mips.js';
+import { vectorsForIndex, wantsMipsTransform } from '../../src/index/mips.js';
 import { clusteredVectors } from '../../src/index/clustered-vectors.js';
 import { writeIndex } from '../../src/index/io.js';
 import { exactBaseline, measureIndex, queryRates, type ExactBaseline, type QueryRates } from '../../src/index/measure.js';
@@ -119,20 +119,18 @@ function runBuild(task: BuildCase): BuildResult {
   const { items, queries } = loadData(task.data);
   const c = { ...task, data: { ...task.data, rows: items.rows, dim: items.dim } };
   // As `recsys index` builds it: IVF over inner products on the MIPS→L2 transform.
-  const mips = wantsMipsTransform(c.factory, items.dim, 'ip', 'auto');
-  const indexed = mips ? augmentItems(items).items : items;
-  const searched = mips ? augmentQueries(queries) : queries;
+  const vectors = vectorsForIndex(items, 'ip', wantsMipsTransform(c.factory, items.dim, 'ip', 'auto'));
   const stats: BuildStats[] = [];
   const dir = mkdtempSync(join(tmpdir(), 'recsys-bench-index-'));
   try {
     let last = null;
     for (let r = 0; r < c.runs; r++) {
-      last = buildIndex(indexed, { factory: c.factory, metric: mips ? 'l2' : 'ip', ...c.params });
+      last = buildIndex(vectors.items, { factory: c.factory, metric: vectors.metric, ...c.params });
       stats.push(last.stats);
     }
     const bytes = writeIndex(last!.index, join(dir, 'index.faiss'));
     const singleQueries = c.data.rows > 200_000 ? 50 : 200;
-    const measurement = measureIndex(last!.index, medianBaseline(items, queries, singleQueries), searched, K, { singleQueries });
+    const measurement = measureIndex(last!.index, medianBaseline(items, queries, singleQueries), vectors.prepareQueries(queries), K, { singleQueries });
     const secs = (key: keyof BuildStats['seconds']): number => median(stats.map((s) => s.seconds[key]));
     return {
       case: c,
@@ -159,8 +157,9 @@ function runCurves(spec: DataSpec): CurveResult {
   const builds: Record<string, number> = {};
   // IVF over inner products is built as `recsys index` builds it: on the MIPS→L2 transform.
   const sweep = (factory: string, settings: SearchParams[], mips = false): void => {
-    const { index, stats } = buildIndex(mips ? augmentItems(items).items : items, { factory, metric: mips ? 'l2' : 'ip' });
-    const searched = mips ? augmentQueries(queries) : queries;
+    const vectors = vectorsForIndex(items, 'ip', mips);
+    const { index, stats } = buildIndex(vectors.items, { factory, metric: vectors.metric });
+    const searched = vectors.prepareQueries(queries);
     const label = mips ? `${factory} (MIPS→L2)` : factory;
     builds[label] = stats.seconds.total;
     for (const params of settings) {

@@ -1,5 +1,6 @@
 import { InputError } from '../util/errors.js';
 import type { Embeddings } from '../models/model.js';
+import type { Metric } from './ann-index.js';
 
 /**
  * Maximum inner-product search as nearest-neighbour search (Bachrach et al. 2014): each item x
@@ -58,4 +59,20 @@ export function wantsMipsTransform(factory: string, dim: number, metric: 'ip' | 
     );
   }
   return fits && (setting === 'on' || /IVF/i.test(factory));
+}
+
+/** The vectors an index is built on, the metric FAISS searches with, and how queries are prepared for it. */
+export interface IndexedVectors {
+  readonly items: Embeddings;
+  readonly metric: Metric;
+  /** The transform applied, as the manifest records it (`config.index.transform`); null when none. */
+  readonly transform: { readonly kind: typeof MIPS_TRANSFORM; readonly max_norm: number } | null;
+  prepareQueries(queries: Embeddings): Embeddings;
+}
+
+/** `items` as indexed under `metric`, on the MIPS→L2 transform when `transform` (see wantsMipsTransform). */
+export function vectorsForIndex(items: Embeddings, metric: Metric, transform: boolean): IndexedVectors {
+  if (!transform) return { items, metric, transform: null, prepareQueries: (q) => q };
+  const augmented = augmentItems(items);
+  return { items: augmented.items, metric: 'l2', transform: { kind: MIPS_TRANSFORM, max_norm: augmented.maxNorm }, prepareQueries: augmentQueries };
 }

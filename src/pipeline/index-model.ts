@@ -6,7 +6,7 @@ import type { Metric } from '../index/ann-index.js';
 import { buildIndex, DEFAULT_INDEX_SEED, type BuildStats } from '../index/build.js';
 import { readIndex, writeIndex } from '../index/io.js';
 import { measureIndex, type IndexMeasurement } from '../index/measure.js';
-import { augmentItems, augmentQueries, MIPS_TRANSFORM, wantsMipsTransform } from '../index/mips.js';
+import { augmentQueries, MIPS_TRANSFORM, vectorsForIndex, wantsMipsTransform } from '../index/mips.js';
 import { sampleRows } from '../index/vectors.js';
 import type { Embeddings, Recommender } from '../models/model.js';
 import { getFactory } from '../models/registry.js';
@@ -74,14 +74,11 @@ export async function indexModel(req: IndexRequest): Promise<{ dir: string; repo
   if (!items) throw new InputError(`${modelDir}: a ${manifest.kind} model has no item embeddings to index`);
   const seed = req.seed ?? DEFAULT_INDEX_SEED;
   const metric = req.metric ?? 'ip';
-  const transform = wantsMipsTransform(req.factory, items.dim, metric, req.mipsTransform ?? 'auto');
-  const augmented = transform ? augmentItems(items) : null;
-  const indexed = augmented ? augmented.items : items;
-  const { index, stats } = buildIndex(indexed, { factory: req.factory, metric: augmented ? 'l2' : metric, nprobe: req.nprobe, efSearch: req.efSearch, seed });
+  const vectors = vectorsForIndex(items, metric, wantsMipsTransform(req.factory, items.dim, metric, req.mipsTransform ?? 'auto'));
+  const { index, stats } = buildIndex(vectors.items, { factory: req.factory, metric: vectors.metric, nprobe: req.nprobe, efSearch: req.efSearch, seed });
   const sample = sampleRows(model.userEmbeddings() ?? items, req.sampleQueries ?? 1000, new Rng(seed));
-  const queries = augmented ? augmentQueries(sample) : sample;
   // Exact inner product over the augmented items equals it over the originals (queries end in 0).
-  const measurement = measureIndex(index, indexed, queries, 10);
+  const measurement = measureIndex(index, vectors.items, vectors.prepareQueries(sample), 10);
   log.info(
     `index ${req.factory}: ${stats.rows} × ${stats.dim} in ${stats.seconds.total.toFixed(2)} s, recall@10 ${measurement.recall.toFixed(4)}, ` +
       `${measurement.index.batchedQps.toFixed(0)} queries/s batched (exact: ${measurement.exact.batchedQps.toFixed(0)})`,
@@ -102,7 +99,7 @@ export async function indexModel(req: IndexRequest): Promise<{ dir: string; repo
           nprobe: req.nprobe,
           efSearch: req.efSearch,
           // Serving: append a 0 to each query vector before searching (docs/artifacts.md).
-          transform: augmented ? { kind: MIPS_TRANSFORM, max_norm: augmented.maxNorm } : null,
+          transform: vectors.transform,
         },
       },
       seed: manifest.seed,
