@@ -40,29 +40,28 @@ export function csrFromCoo(
   }
   let longest = 0;
   for (let r = 0; r < nRows; r++) longest = Math.max(longest, rowStart[r + 1] - rowStart[r]);
-  const packed = values ? new Float64Array(longest) : null;
-  const scratch = values ? new Float32Array(longest) : null;
+  const packedLength = Math.min(longest, PACKED_ROW_LIMIT);
+  const packed = values ? new Float64Array(packedLength) : null;
+  const scratch = values ? new Float32Array(packedLength) : null;
   for (let r = 0; r < nRows; r++) {
     const a = rowStart[r];
     const b = rowStart[r + 1];
     if (b - a < 2) continue;
     if (!packed || !scratch) {
       idx.subarray(a, b).sort();
-      continue;
-    }
-    // column × 2^21 + position is exact in a float64 (columns < 2^31, positions < 2^21 per chunk).
-    for (let p = a; p < b; p += 1 << 21) {
-      const e = Math.min(b, p + (1 << 21));
-      for (let q = p; q < e; q++) packed[q - p] = idx[q] * 2097152 + (q - p);
-      const view = packed.subarray(0, e - p).sort();
-      scratch.set(val.subarray(p, e));
+    } else if (b - a > PACKED_ROW_LIMIT) {
+      sortLongRow(idx, val, a, b);
+    } else {
+      // column × 2^21 + position is exact in a float64 (columns < 2^31, positions < 2^21).
+      for (let q = a; q < b; q++) packed[q - a] = idx[q] * PACKED_ROW_LIMIT + (q - a);
+      const view = packed.subarray(0, b - a).sort();
+      scratch.set(val.subarray(a, b));
       for (let q = 0; q < view.length; q++) {
-        const pos = view[q] % 2097152;
-        idx[p + q] = (view[q] - pos) / 2097152;
-        val[p + q] = scratch[pos];
+        const pos = view[q] % PACKED_ROW_LIMIT;
+        idx[a + q] = (view[q] - pos) / PACKED_ROW_LIMIT;
+        val[a + q] = scratch[pos];
       }
     }
-    if (b - a > 1 << 21) sortLongRow(idx, val, a, b);
   }
   // Merge duplicates (adjacent now) in place.
   const indptr = new Int32Array(nRows + 1);
@@ -83,7 +82,10 @@ export function csrFromCoo(
   return { nRows, nCols, indptr, indices: out === valid ? idx : idx.slice(0, out), data: out === valid ? val : val.slice(0, out) };
 }
 
-/** Rows of more than 2^21 entries (sorted per chunk above): a full index sort. */
+/** Rows longer than this are sorted by an index sort instead of packed (column, position) keys. */
+const PACKED_ROW_LIMIT = 2097152;
+
+/** Rows of more than PACKED_ROW_LIMIT entries (with values): an index sort, ties in position order. */
 function sortLongRow(idx: Int32Array, val: Float32Array, a: number, b: number): void {
   const order = Int32Array.from({ length: b - a }, (_, i) => a + i).sort((x, y) => idx[x] - idx[y] || x - y);
   const c = Int32Array.from(order, (o) => idx[o]);

@@ -27,6 +27,20 @@ describe('CSR', () => {
     expect(rowsOf(csrFromCoo(39, 299, rows, cols, null))).toEqual(naive(39, rows, cols, null));
   });
 
+  it('sorts a row longer than the packed-key limit (2^21 entries with values) like the naive build', () => {
+    const rng = new Rng(9);
+    const n = 2_200_000;
+    const rows = Int32Array.from({ length: n }, () => rng.int(2));
+    const cols = Int32Array.from({ length: n }, () => rng.int(50_000));
+    const values = Float32Array.from({ length: n }, () => rng.int(5) + 1);
+    rows.fill(0, 0, 2_150_000); // row 0: more than 2^21 = 2,097,152 entries
+    // Compared entry by entry: a diff of two million-entry arrays would take vitest minutes to print.
+    const got = rowsOf(csrFromCoo(2, 50_000, rows, cols, values)).flat();
+    const want = naive(2, rows, cols, values).flat();
+    expect(got.length).toBe(want.length);
+    expect(got.findIndex((e, i) => e[0] !== want[i][0] || e[1] !== want[i][1])).toBe(-1);
+  });
+
   it('a hand example, its transpose and membership', () => {
     const m = csrFromCoo(2, 3, Int32Array.of(1, 0, 1, 1), Int32Array.of(2, 1, 0, 2), Float32Array.of(1, 2, 3, 4));
     expect(Array.from(m.indptr)).toEqual([0, 1, 3]);
