@@ -6,6 +6,10 @@ import { ML_SMALL, tempDir } from '../helpers.js';
 
 const BIN = new URL('../../dist/cli/bin.js', import.meta.url).pathname;
 
+function readManifestIndex(dir: string): unknown {
+  return JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')).config.index;
+}
+
 function recsys(args: string[], cwd?: string): { code: number; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', cwd, env: { ...process.env, RECSYS_QUIET: '0' } });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
@@ -95,5 +99,20 @@ describe('recsys CLI (built binary)', () => {
     expect(leak.stderr).toContain('would put training data in the test set');
     const list = recsys(['artifacts', 'list', '--root', join(work, 'artifacts')]);
     expect(list.stdout).toMatch(/^\* popularity\/\S+ {2}popularity {2}temporal-user frac=0.8: ndcg@10=0.0853/m);
+  });
+
+  it('index passes --mips-transform through: off keeps inner product, on refuses a PQ that cannot split d + 1', () => {
+    const als = join(work, 'artifacts', 'als');
+    const t = recsys(['train', 'als', '--data', data, '--split', 'temporal-user', '--iterations', '3', '--out', als]);
+    expect(t.code, t.stderr).toBe(0);
+    const auto = recsys(['index', '--model', join(als, 'latest'), '--factory', 'IVF16,Flat', '--out', join(work, 'artifacts', 'als-auto'), '--json']);
+    expect(auto.code, auto.stderr).toBe(0);
+    expect(readManifestIndex(JSON.parse(auto.stdout).artifact)).toMatchObject({ transform: { kind: 'mips-l2' }, index_metric: 'l2' });
+    const off = recsys(['index', '--model', join(als, 'latest'), '--factory', 'IVF16,Flat', '--mips-transform', 'off', '--out', join(work, 'artifacts', 'als-off'), '--json']);
+    expect(off.code, off.stderr).toBe(0);
+    expect(readManifestIndex(JSON.parse(off.stdout).artifact)).toMatchObject({ transform: null, index_metric: 'ip' });
+    const on = recsys(['index', '--model', join(als, 'latest'), '--factory', 'IVF16,PQ16np', '--mips-transform', 'on', '--out', join(work, 'artifacts', 'als-on')]);
+    expect(on.code).toBe(2);
+    expect(on.stderr).toContain('makes the vectors 65-dimensional');
   });
 });

@@ -18,10 +18,10 @@ export function indexCommand(): Command {
     .option('--seed <s>', 'seed of the training and query samples', intOption('--seed'), 42)
     .option('--json', 'print the build report as JSON', false);
   return addPipelineOptions(cmd, 'the index steps (from the latest model artifacts)')
-    .action(async (o: { model?: string; pipeline?: string; force: boolean; factory: string; metric: Metric; nprobe?: number; efSearch?: number; out?: string; seed: number; json: boolean }) => {
+    .action(async (o: { model?: string; pipeline?: string; force: boolean; factory: string; metric: Metric; nprobe?: number; efSearch?: number; mipsTransform: 'auto' | 'on' | 'off'; out?: string; seed: number; json: boolean }) => {
       if (o.pipeline) return runPipelineCommand({ ...o, pipeline: o.pipeline }, { kinds: ['index'] }, 'recsys index --pipeline');
       if (!o.model) throw new InputError('recsys index: --model (or --pipeline FILE) is required');
-      const { dir, report } = await indexModel({ model: o.model, factory: o.factory, metric: o.metric, nprobe: o.nprobe, efSearch: o.efSearch, out: o.out, seed: o.seed });
+      const { dir, report } = await indexModel({ model: o.model, factory: o.factory, metric: o.metric, nprobe: o.nprobe, efSearch: o.efSearch, mipsTransform: o.mipsTransform, out: o.out, seed: o.seed });
       if (o.json) {
         printJson({ artifact: dir, ...report });
         return;
