@@ -13,7 +13,7 @@ import { getFactory, modelKinds } from '../models/registry.js';
 import { protocolLabel, type SplitManifest } from '../split/manifest.js';
 import type { SplitParams } from '../split/split.js';
 import { InputError } from '../util/errors.js';
-import { prepareExperiment, trainedOn, type SplitSource } from './experiment.js';
+import { checkTrainedOn, prepareExperiment, trainedOn, type SplitSource } from './experiment.js';
 
 export interface EvalRequest {
   /** A model kind (fitted on the fly with its defaults) or an artifact path. */
@@ -64,12 +64,7 @@ export async function evaluateRun(req: EvalRequest): Promise<EvalOutcome> {
     );
   }
   const exp = await prepareExperiment(req.datasetDir ?? trained.dataset.dir, split, { seed: manifest.seed });
-  if (exp.dataset.meta.interactions_sha256 !== trained.dataset.interactions_sha256) {
-    throw new InputError(`${dir} was trained on different data than ${exp.dataset.dir} (interactions sha256 differs)`);
-  }
-  if (exp.split.sha256 !== trained.split.sha256) {
-    throw new InputError(`${dir}: the split recomputed from the data differs from the one the model was trained on`);
-  }
+  checkTrainedOn(dir, exp, trained);
   const model: Recommender = await getFactory(manifest.kind).load(dir);
   const recommend = req.viaIndex ? indexRetrieval(dir, model, req.viaIndex) : undefined;
   const metrics = evaluateWithColdItems(model, exp.train, exp.test, { ks: req.ks, catalog: exp.dataset.catalog, dumpRecs: req.dumpRecs, recommend });

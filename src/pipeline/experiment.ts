@@ -61,3 +61,13 @@ export function trainedOn(dir: string, manifest: ArtifactManifest): TrainedOn {
     params: { strategy: split.strategy, frac: split.frac ?? 0, n: split.n ?? undefined, seed: split.seed ?? undefined },
   };
 }
+
+/** Refuses an experiment whose data or split differ from what the model in `dir` was trained on. */
+export function checkTrainedOn(dir: string, exp: Experiment, trained: TrainedOn): void {
+  if (exp.dataset.meta.interactions_sha256 !== trained.dataset.interactions_sha256) {
+    throw new InputError(`${dir} was trained on different data than ${exp.dataset.dir} (interactions sha256 differs)`);
+  }
+  if (exp.split.sha256 !== trained.split.sha256) {
+    throw new InputError(`${dir}: the split recomputed from the data differs from the one the model was trained on`);
+  }
+}

@@ -5,7 +5,7 @@ import { InputError } from '../util/errors.js';
 import { tempPathFor } from '../util/fs.js';
 import { log } from '../util/log.js';
 import { Progress } from '../util/progress.js';
-import { prepareExperiment, trainedOn } from './experiment.js';
+import { checkTrainedOn, prepareExperiment, trainedOn } from './experiment.js';
 import { loadModelArtifact } from './index-model.js';
 
 export interface BatchRecommendRequest {
@@ -36,6 +36,8 @@ export async function recommendAllUsers(req: BatchRecommendRequest): Promise<Bat
   const { dir, manifest, model } = await loadModelArtifact(req.model);
   const trained = trainedOn(dir, manifest);
   const exp = await prepareExperiment(trained.dataset.dir, trained.params);
+  // Seen items are filtered with this split's training side: it must be the model's own.
+  checkTrainedOn(dir, exp, trained);
   const seen = seenMatrix(model, exp.train);
   const started = performance.now();
   const nUsers = model.users.size;

@@ -1,12 +1,13 @@
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { writeDataset } from '../../src/data/dataset.js';
 import { importDataset } from '../../src/data/import.js';
 import { withDuckDb } from '../../src/data/parquet.js';
 import { seenMatrix } from '../../src/eval/evaluate.js';
 import { recommendAllUsers, recommendForHistory } from '../../src/pipeline/recommend.js';
 import { trainModel } from '../../src/pipeline/train.js';
 import { InputError } from '../../src/util/errors.js';
-import { ML_SMALL, tempDir } from '../helpers.js';
+import { interactionsOf, ML_SMALL, tempDir } from '../helpers.js';
 
 describe('recsys recommend', () => {
   const work = tempDir();
@@ -54,5 +55,16 @@ describe('recsys recommend', () => {
     expect(overlap).toBeGreaterThanOrEqual(9);
     expect(recs.some((r) => history.includes(r.item_id))).toBe(false);
     await expect(recommendForHistory(trained.dir, [999999999], 10)).rejects.toThrow(InputError);
+  });
+
+  it('--all-users refuses a model whose dataset changed since training (seen items would be wrong)', async () => {
+    const dir = join(work, 'changing');
+    const rows: Array<[number, number, number, number]> = [];
+    for (let u = 1; u <= 20; u++) for (let i = 1; i <= 10; i++) rows.push([u, ((u * i) % 30) + 1, 4, 1_000_000 + u * 100 + i]);
+    await writeDataset(dir, { interactions: interactionsOf(rows), source: { kind: 'test' } });
+    const trained = await trainModel({ kind: 'popularity', datasetDir: dir, split, params: {}, seed: 1, out: join(work, 'artifacts/changing'), ks: [10] });
+    rows[0] = [1, 30, 4, 1_000_101];
+    await writeDataset(dir, { interactions: interactionsOf(rows), source: { kind: 'test' } });
+    await expect(recommendAllUsers({ model: trained.dir, k: 5, out: join(work, 'changed.parquet') })).rejects.toThrow(/was trained on different data than .*changing \(interactions sha256 differs\)/);
   });
 });
