@@ -19,7 +19,9 @@ describe('numeric Parquet I/O', () => {
     ]);
     // An independent reader: DuckDB's SQL aggregates over the file.
     const sums = await withDuckDb(async (con) => {
-      const r = await con.runAndReadAll(`SELECT sum(a)::BIGINT, sum(b)::DOUBLE, sum(ts)::BIGINT, typeof(any_value(ts)) FROM read_parquet('${path}')`);
+      const r = await con.runAndReadAll(
+        `SELECT sum(a)::BIGINT, sum(b)::DOUBLE, sum(ts)::BIGINT, typeof(any_value(ts)) FROM read_parquet('${path}')`,
+      );
       return r.getRows()[0];
     });
     expect(Number(sums[0])).toBe((3 * n * (n - 1)) / 2 - 7 * n);

@@ -83,7 +83,10 @@ await onTest('popularity', 'popularity');
 await onTest('ALS, benfred/implicit reference setting (64 factors, λ 0.05, alpha 1)', { regularization: 0.05, alpha: 1 });
 await onTest(`ALS, shipped defaults (λ ${ALS_DEFAULTS.regularization}, alpha ${ALS_DEFAULTS.alpha})`, {});
 if (best.regularization !== ALS_DEFAULTS.regularization || best.alpha !== ALS_DEFAULTS.alpha) {
-  await onTest(`ALS, best on validation (λ ${best.regularization}, alpha ${best.alpha})`, { regularization: best.regularization, alpha: best.alpha });
+  await onTest(`ALS, best on validation (λ ${best.regularization}, alpha ${best.alpha})`, {
+    regularization: best.regularization,
+    alpha: best.alpha,
+  });
 }
 
 writeSection(

@@ -113,7 +113,8 @@ if (childJob !== undefined) {
   const scaled = [0.25, 0.5].map((fraction) => runJob({ ...base, factors: 64, threads: 2, fraction }));
   scaled.push(full);
   const scaleRows = scaled.map(
-    (r) => `| ${r.nnz} | ${r.users} × ${r.items} | ${fmt(perIteration(r))} | ×${(perIteration(r) / perIteration(full)).toFixed(2)} | ${r.peakRssMiB.toFixed(0)} |`,
+    (r) =>
+      `| ${r.nnz} | ${r.users} × ${r.items} | ${fmt(perIteration(r))} | ×${(perIteration(r) / perIteration(full)).toFixed(2)} | ${r.peakRssMiB.toFixed(0)} |`,
   );
   const rec1 = runJob({ ...base, iterations: 1, factors: 64, threads: 1, recommendAll: true });
   writeSection(

@@ -61,19 +61,43 @@ bench('Parquet → typed arrays (DuckDB raw vectors)', 'synthetic 25M', [
 ]);
 
 const imported = join(WORK, 'import-25m');
-bench('import (CSV → Parquet dataset)', 'synthetic 25M CSV', node(['data', 'import', '--format', 'movielens', '--in', CSV_DIR, '--out', imported]));
-bench('split temporal-user 0.8', 'synthetic 25M', node(['split', '--data', SYNTH, '--strategy', 'temporal-user', '--out', join(WORK, 'split-25m')]));
-bench('eval popularity (load, split, fit, rank all users)', 'synthetic 25M', node(['eval', '--model', 'popularity', '--data', SYNTH, '--split', 'temporal-user', '--k', '10']));
+bench(
+  'import (CSV → Parquet dataset)',
+  'synthetic 25M CSV',
+  node(['data', 'import', '--format', 'movielens', '--in', CSV_DIR, '--out', imported]),
+);
+bench(
+  'split temporal-user 0.8',
+  'synthetic 25M',
+  node(['split', '--data', SYNTH, '--strategy', 'temporal-user', '--out', join(WORK, 'split-25m')]),
+);
+bench(
+  'eval popularity (load, split, fit, rank all users)',
+  'synthetic 25M',
+  node(['eval', '--model', 'popularity', '--data', SYNTH, '--split', 'temporal-user', '--k', '10']),
+);
 const small = join(WORK, 'ml-small');
 bench('import', 'ml-latest-small', node(['data', 'import', '--in', ML_SMALL, '--out', small]), 5);
-bench('split temporal-user 0.8', 'ml-latest-small', node(['split', '--data', small, '--strategy', 'temporal-user', '--out', join(WORK, 'split-small')]), 5);
-bench('eval popularity', 'ml-latest-small', node(['eval', '--model', 'popularity', '--data', small, '--split', 'temporal-user', '--k', '10']), 5);
+bench(
+  'split temporal-user 0.8',
+  'ml-latest-small',
+  node(['split', '--data', small, '--strategy', 'temporal-user', '--out', join(WORK, 'split-small')]),
+  5,
+);
+bench(
+  'eval popularity',
+  'ml-latest-small',
+  node(['eval', '--model', 'popularity', '--data', small, '--split', 'temporal-user', '--k', '10']),
+  5,
+);
 rmSync(imported, { recursive: true, force: true });
 
 const table = [
   '| step | dataset | median wall s | runs (s) | peak RSS MiB |',
   '| --- | --- | ---: | --- | ---: |',
-  ...rows.map(([step, ds, , t]) => `| ${step} | ${ds} | ${fmt(t.medianSeconds)} | ${t.seconds.map(fmt).join(', ')} | ${t.peakRssMiB.toFixed(0)} |`),
+  ...rows.map(
+    ([step, ds, , t]) => `| ${step} | ${ds} | ${fmt(t.medianSeconds)} | ${t.seconds.map(fmt).join(', ')} | ${t.peakRssMiB.toFixed(0)} |`,
+  ),
 ].join('\n');
 writeSection(
   'Foundation: import, split, popularity evaluation',

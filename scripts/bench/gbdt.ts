@@ -39,7 +39,7 @@ function timeRuns(n: number, fn: () => void): number[] {
 function inProcess(model: GbdtModel, x: FeatureMatrix, nFeatures: number): { seconds: number; scores: Float64Array } {
   const nRows = x.length / nFeatures;
   model.predict(x.subarray(0, 10_000 * nFeatures), 10_000, nFeatures); // warm-up (JIT)
-  let scores = new Float64Array(0);
+  let scores: Float64Array = new Float64Array(0);
   const seconds = median(timeRuns(runs, () => (scores = model.predict(x, nRows, nFeatures))));
   return { seconds, scores };
 }
@@ -118,7 +118,8 @@ const pyResult = JSON.parse(py.stdout) as { '1': number; '2': number; maxAbsDiff
 console.log('scoring with the LightGBM fixture models…');
 const valid = readLightgbmTsv(join(LIGHTGBM_FIXTURES, 'valid.tsv'));
 const lgbX = new Float64Array(SCORE_ROWS * valid.nFeatures);
-for (let r = 0; r < SCORE_ROWS; r++) lgbX.set(valid.features.subarray((r % valid.nRows) * valid.nFeatures, ((r % valid.nRows) + 1) * valid.nFeatures), r * valid.nFeatures);
+for (let r = 0; r < SCORE_ROWS; r++)
+  lgbX.set(valid.features.subarray((r % valid.nRows) * valid.nFeatures, ((r % valid.nRows) + 1) * valid.nFeatures), r * valid.nFeatures);
 const lgbNumeric = inProcess(loadGbdtModel(join(LIGHTGBM_FIXTURES, 'model.txt')), lgbX, valid.nFeatures);
 const lgbCategorical = inProcess(loadGbdtModel(join(LIGHTGBM_FIXTURES, 'model_cat.txt')), lgbX, valid.nFeatures);
 

@@ -11,7 +11,7 @@
  * .tmp/bench/index/ and the section is rewritten from all results there, so parts can run apart.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -94,7 +94,10 @@ function loadData(spec: DataSpec): { items: Embeddings; queries: Embeddings } {
     return { items: asEmbeddings(spec.itemsNpy), queries: sampleRows(asEmbeddings(spec.queriesNpy), QUERIES, new Rng(2)) };
   }
   const shape = { dim: spec.dim, clusters: spec.clusters, centreSeed: 2024 };
-  return { items: clusteredVectors({ ...shape, rows: spec.rows, seed: 1 }), queries: clusteredVectors({ ...shape, rows: QUERIES, seed: 2 }) };
+  return {
+    items: clusteredVectors({ ...shape, rows: spec.rows, seed: 1 }),
+    queries: clusteredVectors({ ...shape, rows: QUERIES, seed: 2 }),
+  };
 }
 
 function median(values: number[]): number {
@@ -130,7 +133,9 @@ function runBuild(task: BuildCase): BuildResult {
     }
     const bytes = writeIndex(last!.index, join(dir, 'index.faiss'));
     const singleQueries = c.data.rows > 200_000 ? 50 : 200;
-    const measurement = measureIndex(last!.index, medianBaseline(items, queries, singleQueries), vectors.prepareQueries(queries), K, { singleQueries });
+    const measurement = measureIndex(last!.index, medianBaseline(items, queries, singleQueries), vectors.prepareQueries(queries), K, {
+      singleQueries,
+    });
     const secs = (key: keyof BuildStats['seconds']): number => median(stats.map((s) => s.seconds[key]));
     return {
       case: c,
@@ -169,12 +174,32 @@ function runCurves(spec: DataSpec): CurveResult {
       process.stderr.write(`${label} ${JSON.stringify(params)} recall ${runs[0].recall.toFixed(4)}\n`);
     }
   };
-  sweep('IVF1024,Flat', [1, 2, 4, 8, 16, 32, 64, 128, 256].map((nprobe) => ({ nprobe })));
-  sweep('IVF256,Flat', [1, 2, 4, 8, 16, 32, 64].map((nprobe) => ({ nprobe })));
-  sweep('IVF1024,Flat', [8, 16, 32, 64, 128].map((nprobe) => ({ nprobe })), true);
-  sweep('IVF256,Flat', [4, 8, 16, 32, 64].map((nprobe) => ({ nprobe })), true);
-  sweep('HNSW32', [16, 32, 64, 128, 256, 512].map((efSearch) => ({ efSearch })));
-  sweep('IVF256,PQ16np', [4, 16, 64].map((nprobe) => ({ nprobe })));
+  sweep(
+    'IVF1024,Flat',
+    [1, 2, 4, 8, 16, 32, 64, 128, 256].map((nprobe) => ({ nprobe })),
+  );
+  sweep(
+    'IVF256,Flat',
+    [1, 2, 4, 8, 16, 32, 64].map((nprobe) => ({ nprobe })),
+  );
+  sweep(
+    'IVF1024,Flat',
+    [8, 16, 32, 64, 128].map((nprobe) => ({ nprobe })),
+    true,
+  );
+  sweep(
+    'IVF256,Flat',
+    [4, 8, 16, 32, 64].map((nprobe) => ({ nprobe })),
+    true,
+  );
+  sweep(
+    'HNSW32',
+    [16, 32, 64, 128, 256, 512].map((efSearch) => ({ efSearch })),
+  );
+  sweep(
+    'IVF256,PQ16np',
+    [4, 16, 64].map((nprobe) => ({ nprobe })),
+  );
   return { data, exact: baseline.rates, points, builds, threads: faissThreads() };
 }
 
@@ -195,7 +220,10 @@ function inChild<T>(task: { build?: BuildCase; curves?: DataSpec }): T {
 
 function saveResult(name: string, value: unknown): void {
   mkdirSync(RESULTS, { recursive: true });
-  writeFileAtomic(join(RESULTS, `${name}.json`), `${JSON.stringify({ at: new Date().toISOString(), loadavg: loadavg(), value }, null, 2)}\n`);
+  writeFileAtomic(
+    join(RESULTS, `${name}.json`),
+    `${JSON.stringify({ at: new Date().toISOString(), loadavg: loadavg(), value }, null, 2)}\n`,
+  );
 }
 
 function loadResult<T>(name: string): { at: string; loadavg: number[]; value: T } | null {
@@ -204,7 +232,8 @@ function loadResult<T>(name: string): { at: string; loadavg: number[]; value: T 
 }
 
 const fmt = (n: number, digits = 0): string => n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
-const paramText = (p: SearchParams): string => (p.nprobe !== undefined ? `nprobe ${p.nprobe}` : p.efSearch !== undefined ? `efSearch ${p.efSearch}` : '');
+const paramText = (p: SearchParams): string =>
+  p.nprobe !== undefined ? `nprobe ${p.nprobe}` : p.efSearch !== undefined ? `efSearch ${p.efSearch}` : '';
 
 function buildCases(data: DataSpec, runs: number): BuildCase[] {
   const large = data.rows > 200_000;
@@ -266,7 +295,11 @@ function buildsMarkdown(title: string, builds: { at: string; loadavg: number[]; 
       `| ${r.case.factory} | ${paramText(r.case.params)} | ${fmt(r.trainRows)} | ${r.seconds.convert.toFixed(3)} | ${r.seconds.train.toFixed(2)} | ${r.seconds.add.toFixed(2)} | ${r.seconds.total.toFixed(2)} | ${(r.bytes / 2 ** 20).toFixed(1)} | ${r.recall.toFixed(4)} | ${fmt(r.rates.singleQps)} | ${fmt(r.rates.batchedQps)} | ${fmt(r.peakRssMb)} |`,
     );
   }
-  out.push('', `Exact search on these vectors: ${fmt(rows[0].exact.singleQps)} queries/s single, ${fmt(rows[0].exact.batchedQps)} batched.`, '');
+  out.push(
+    '',
+    `Exact search on these vectors: ${fmt(rows[0].exact.singleQps)} queries/s single, ${fmt(rows[0].exact.batchedQps)} batched.`,
+    '',
+  );
   return out;
 }
 
@@ -283,7 +316,11 @@ function writeSection(): void {
     const curves = loadResult<CurveResult>(name);
     if (curves) lines.push(...curvesMarkdown(curves));
   }
-  for (const [name, title] of [['build-npy', '59k items'], ['build-59k', '59k items'], ['build-1m', '1M items']]) {
+  for (const [name, title] of [
+    ['build-npy', '59k items'],
+    ['build-59k', '59k items'],
+    ['build-1m', '1M items'],
+  ]) {
     const builds = loadResult<BuildResult[]>(name);
     if (builds) lines.push(...buildsMarkdown(title, builds));
   }
@@ -319,14 +356,23 @@ function main(): void {
     return;
   }
   const npy = values['items-npy'] && values['queries-npy'];
-  const real = npy ? { itemsNpy: values['items-npy'], queriesNpy: values['queries-npy'], label: values.label ?? 'vectors from .npy files' } : {};
+  const real = npy
+    ? { itemsNpy: values['items-npy'], queriesNpy: values['queries-npy'], label: values.label ?? 'vectors from .npy files' }
+    : {};
   const suffix = npy ? 'npy' : '59k';
   const part = values.part;
   if (part === 'curves' || part === 'all') saveResult(`curves-${suffix}`, inChild<CurveResult>({ curves: { ...DATA_59K, ...real } }));
   if (part === 'build-59k' || part === 'all') {
-    saveResult(`build-${suffix}`, buildCases({ ...DATA_59K, ...real }, RUNS).map((build) => inChild<BuildResult>({ build })));
+    saveResult(
+      `build-${suffix}`,
+      buildCases({ ...DATA_59K, ...real }, RUNS).map((build) => inChild<BuildResult>({ build })),
+    );
   }
-  if (part === 'build-1m' || part === 'all') saveResult('build-1m', buildCases(DATA_1M, 1).map((build) => inChild<BuildResult>({ build })));
+  if (part === 'build-1m' || part === 'all')
+    saveResult(
+      'build-1m',
+      buildCases(DATA_1M, 1).map((build) => inChild<BuildResult>({ build })),
+    );
   writeSection();
 }
 

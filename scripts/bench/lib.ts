@@ -27,7 +27,11 @@ export function timeCommand(argv: string[], runs = 3, env: NodeJS.ProcessEnv = {
   const seconds: number[] = [];
   let peak = 0;
   for (let r = 0; r < runs; r++) {
-    const res = spawnSync('/usr/bin/time', ['-v', ...argv], { encoding: 'utf8', env: { ...process.env, RECSYS_QUIET: '1', ...env }, maxBuffer: 1 << 28 });
+    const res = spawnSync('/usr/bin/time', ['-v', ...argv], {
+      encoding: 'utf8',
+      env: { ...process.env, RECSYS_QUIET: '1', ...env },
+      maxBuffer: 1 << 28,
+    });
     if (res.status !== 0) throw new Error(`${argv.join(' ')} failed (${res.status}):\n${res.stderr.slice(-2000)}`);
     const wall = /Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (?:(\d+):)?(\d+):([\d.]+)/.exec(res.stderr);
     const rss = /Maximum resident set size \(kbytes\): (\d+)/.exec(res.stderr);

@@ -37,10 +37,22 @@ const clean = (): void => {
 
 const rows: Array<[string, string, CommandTiming]> = [];
 console.log('movielens pipeline from scratch…');
-rows.push(['`train --pipeline pipelines/movielens.yaml`, from scratch (13 units)', 'ml-latest-small', timeFresh(node(['train', '--pipeline', MOVIELENS]), runs, clean)]);
+rows.push([
+  '`train --pipeline pipelines/movielens.yaml`, from scratch (13 units)',
+  'ml-latest-small',
+  timeFresh(node(['train', '--pipeline', MOVIELENS]), runs, clean),
+]);
 console.log('movielens pipeline, nothing changed…');
-rows.push(['the same, right after (every step skipped)', 'ml-latest-small', timeCommand(node(['train', '--pipeline', MOVIELENS]), runs, { ML_DIR: ML_SMALL })]);
-rows.push(['`eval --pipeline pipelines/movielens.yaml --split temporal` (gates)', 'ml-latest-small', timeCommand(node(['eval', '--pipeline', MOVIELENS, '--split', 'temporal']), runs, { ML_DIR: ML_SMALL })]);
+rows.push([
+  'the same, right after (every step skipped)',
+  'ml-latest-small',
+  timeCommand(node(['train', '--pipeline', MOVIELENS]), runs, { ML_DIR: ML_SMALL }),
+]);
+rows.push([
+  '`eval --pipeline pipelines/movielens.yaml --split temporal` (gates)',
+  'ml-latest-small',
+  timeCommand(node(['eval', '--pipeline', MOVIELENS, '--split', 'temporal']), runs, { ML_DIR: ML_SMALL }),
+]);
 
 if (existsSync(join(SYNTH, 'dataset.json'))) {
   const big = join(WORK, 'synth.yaml');
@@ -49,7 +61,11 @@ if (existsSync(join(SYNTH, 'dataset.json'))) {
     `name: synth-25m\nartifacts: ${WORK}/artifacts-25m\nk: [10]\ndata: {out: ${SYNTH}}\nsplits: {temporal-user: {strategy: temporal-user}}\nsteps:\n  - kind: split\n  - kind: train\n    model: popularity\n  - kind: eval\n`,
   );
   console.log('25M pipeline from scratch…');
-  rows.push(['split, train popularity, eval: from scratch', 'synthetic 25M', timeFresh(node(['train', '--pipeline', big]), 1, () => rmSync(join(WORK, 'artifacts-25m'), { recursive: true, force: true }))]);
+  rows.push([
+    'split, train popularity, eval: from scratch',
+    'synthetic 25M',
+    timeFresh(node(['train', '--pipeline', big]), 1, () => rmSync(join(WORK, 'artifacts-25m'), { recursive: true, force: true })),
+  ]);
   console.log('25M pipeline, nothing changed…');
   rows.push(['the same, right after (every step skipped)', 'synthetic 25M', timeCommand(node(['train', '--pipeline', big]), runs)]);
   rmSync(join(WORK, 'artifacts-25m'), { recursive: true, force: true });
@@ -61,7 +77,9 @@ clean();
 const table = [
   '| command | dataset | median wall s | runs (s) | peak RSS MiB |',
   '| --- | --- | ---: | --- | ---: |',
-  ...rows.map(([what, ds, t]) => `| ${what} | ${ds} | ${fmt(t.medianSeconds)} | ${t.seconds.map(fmt).join(', ')} | ${t.peakRssMiB.toFixed(0)} |`),
+  ...rows.map(
+    ([what, ds, t]) => `| ${what} | ${ds} | ${fmt(t.medianSeconds)} | ${t.seconds.map(fmt).join(', ')} | ${t.peakRssMiB.toFixed(0)} |`,
+  ),
 ].join('\n');
 writeSection(
   'Pipeline runner',

@@ -25,14 +25,40 @@ if (!existsSync(RECSYS)) throw new Error(`${RECSYS} is missing: build first (npx
 const startLoad = loadavg()[0].toFixed(1);
 
 const recsys = (args: string[]): string[] => [process.execPath, RECSYS, ...args];
-if (!existsSync(join(DATA, 'dataset.json'))) timeCommand(recsys(['data', 'import', '--format', 'movielens', '--in', ML_SMALL, '--out', DATA]), 1);
+if (!existsSync(join(DATA, 'dataset.json')))
+  timeCommand(recsys(['data', 'import', '--format', 'movielens', '--in', ML_SMALL, '--out', DATA]), 1);
 
-const trainArgs = ['train', 'ranker', '--data', DATA, '--split', 'temporal-user', '--frac', '0.8', '--channels', CHANNELS, '--candidates', '200', '--out', OUT, '--k', '10', '--json'];
+const trainArgs = [
+  'train',
+  'ranker',
+  '--data',
+  DATA,
+  '--split',
+  'temporal-user',
+  '--frac',
+  '0.8',
+  '--channels',
+  CHANNELS,
+  '--candidates',
+  '200',
+  '--out',
+  OUT,
+  '--k',
+  '10',
+  '--json',
+];
 console.log(`recsys ${trainArgs.join(' ')} ×${runs}…`);
 const train = timeCommand(recsys(trainArgs), runs);
 const latest = join(OUT, 'latest');
 const manifest = JSON.parse(readFileSync(join(latest, 'manifest.json'), 'utf8')) as {
-  config: { params: { gbdt: { engine: string; version: string; seconds: number; trainRows: number; trainQueries: number }; seconds: Record<string, number>; innerValidation: Record<string, number>; features: number } };
+  config: {
+    params: {
+      gbdt: { engine: string; version: string; seconds: number; trainRows: number; trainQueries: number };
+      seconds: Record<string, number>;
+      innerValidation: Record<string, number>;
+      features: number;
+    };
+  };
 };
 const info = manifest.config.params;
 
@@ -55,7 +81,9 @@ const stageRows = report.stages.map((s) => {
 });
 const recallRows = Object.entries(report.candidateRecall).map(([c, r]) => `| ${c} | ${r.toFixed(4)} |`);
 const t = report.seconds;
-const steps = Object.entries(info.seconds).map(([k, v]) => `${k} ${fmt(v)} s`).join(', ');
+const steps = Object.entries(info.seconds)
+  .map(([k, v]) => `${k} ${fmt(v)} s`)
+  .join(', ');
 const ndcg = (stage: string): number => report.stages.find((s) => s.stage === stage)?.metrics['ndcg@10'] ?? NaN;
 
 writeSection(

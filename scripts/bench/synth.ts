@@ -50,7 +50,10 @@ const shape = await withDuckDb(async (con) => {
 });
 
 const row = (name: string, q: number[]): string =>
-  `| ${name} | ${q.slice(0, 6).map((v) => v.toLocaleString('en-US')).join(' | ')} | ${q[6].toFixed(1)} |`;
+  `| ${name} | ${q
+    .slice(0, 6)
+    .map((v) => v.toLocaleString('en-US'))
+    .join(' | ')} | ${q[6].toFixed(1)} |`;
 const total = meta.counts.interactions;
 const body = `
 \`recsys data synth\` at MovieLens 25M size (the defaults: ${SYNTH_DEFAULTS.users.toLocaleString('en-US')} users,

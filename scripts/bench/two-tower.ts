@@ -54,9 +54,16 @@ function throughput(label: string, backend: string, env: Record<string, string>,
     if (rows !== null) data = buildTrainingData(selectRows(exp.train, Int32Array.from({ length: rows }, (_, i) => i)), { catalog: exp.dataset.catalog, tags: exp.dataset.tags, seed: 42 });
     const m = await twoTowerFactory.fit(data, { ...twoTowerFactory.defaults, epochs: 1, valFrac: 0, backend: '${backend}' });
     process.stdout.write(JSON.stringify({ epoch: m.training.final[0], backend: m.training.backend }));`;
-  const res = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', env: { ...process.env, RECSYS_QUIET: '1', ...env }, maxBuffer: 1 << 26 });
+  const res = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+    encoding: 'utf8',
+    env: { ...process.env, RECSYS_QUIET: '1', ...env },
+    maxBuffer: 1 << 26,
+  });
   if (res.status !== 0) return { label, result: `does not run: ${lastLine(res.stderr)}`, examplesPerSecond: null };
-  const out = JSON.parse(res.stdout) as { epoch: { examplesPerSecond: number; seconds: number }; backend: { name: string; simd: boolean | null; threads: number | null } };
+  const out = JSON.parse(res.stdout) as {
+    epoch: { examplesPerSecond: number; seconds: number };
+    backend: { name: string; simd: boolean | null; threads: number | null };
+  };
   const b = out.backend;
   const detail = b.name === 'wasm' ? ` (SIMD ${b.simd ? 'on' : 'off'}, ${b.threads} thread)` : '';
   return { label, result: `ran on ${b.name}${detail}; ${out.epoch.seconds.toFixed(1)} s`, examplesPerSecond: out.epoch.examplesPerSecond };
@@ -64,7 +71,10 @@ function throughput(label: string, backend: string, env: Record<string, string>,
 
 /** The line of a child's output that says what went wrong (or the last one). */
 function lastLine(text: string): string {
-  const lines = text.trim().split('\n').filter((l) => l.trim().length > 0 && !l.startsWith('    at ') && !/^Node\.js v/.test(l));
+  const lines = text
+    .trim()
+    .split('\n')
+    .filter((l) => l.trim().length > 0 && !l.startsWith('    at ') && !/^Node\.js v/.test(l));
   const error = lines.filter((l) => /error|two-tower:|setBackend/i.test(l));
   return (error[error.length - 1] ?? lines[lines.length - 1] ?? 'no output').slice(0, 240);
 }
@@ -107,10 +117,16 @@ interface QualityRow {
 function trainCli(kind: string, seed: number, data: string, split: string[], extra: string[] = []): QualityRow {
   const out = join(WORK, `${kind}-${seed}-${split.join('-').replace(/[^a-z0-9.-]/gi, '')}`);
   rmSync(out, { recursive: true, force: true });
-  const timing = timeCommand(node(['train', kind, '--data', data, ...split, '--k', '10', '--seed', String(seed), '--out', out, ...extra]), 1);
-  const metrics = Object.values(JSON.parse(readFileSync(join(out, 'latest', 'metrics.json'), 'utf8')) as Record<string, Record<string, number>>)[0];
+  const timing = timeCommand(
+    node(['train', kind, '--data', data, ...split, '--k', '10', '--seed', String(seed), '--out', out, ...extra]),
+    1,
+  );
+  const metrics = Object.values(
+    JSON.parse(readFileSync(join(out, 'latest', 'metrics.json'), 'utf8')) as Record<string, Record<string, number>>,
+  )[0];
   const modelJson = join(out, 'latest', 'model.json');
-  const epochs = kind === 'two-tower' ? (JSON.parse(readFileSync(modelJson, 'utf8')) as { training: { epochs: number } }).training.epochs : null;
+  const epochs =
+    kind === 'two-tower' ? (JSON.parse(readFileSync(modelJson, 'utf8')) as { training: { epochs: number } }).training.epochs : null;
   return { model: kind, seed, ndcg: metrics['ndcg@10'], recall: metrics['recall@10'], timing, epochs };
 }
 
@@ -217,10 +233,17 @@ if (!SKIP_25M) {
   console.log(`one epoch on the synthetic 25M set (load ${loadAvg()})…`);
   const load = loadAvg();
   rmSync(BIG_OUT, { recursive: true, force: true });
-  const timing = timeCommand(node(['train', 'two-tower', '--data', SYNTH, ...SPLIT_TU, '--k', '10', '--epochs', '1', '--val-frac', '0', '--out', BIG_OUT]), 1);
-  const modelJson = JSON.parse(readFileSync(join(BIG_OUT, 'latest', 'model.json'), 'utf8')) as { training: { final: Array<{ seconds: number; examplesPerSecond: number }> } };
+  const timing = timeCommand(
+    node(['train', 'two-tower', '--data', SYNTH, ...SPLIT_TU, '--k', '10', '--epochs', '1', '--val-frac', '0', '--out', BIG_OUT]),
+    1,
+  );
+  const modelJson = JSON.parse(readFileSync(join(BIG_OUT, 'latest', 'model.json'), 'utf8')) as {
+    training: { final: Array<{ seconds: number; examplesPerSecond: number }> };
+  };
   const epoch = modelJson.training.final[0];
-  const metrics = Object.values(JSON.parse(readFileSync(join(BIG_OUT, 'latest', 'metrics.json'), 'utf8')) as Record<string, Record<string, number>>)[0];
+  const metrics = Object.values(
+    JSON.parse(readFileSync(join(BIG_OUT, 'latest', 'metrics.json'), 'utf8')) as Record<string, Record<string, number>>,
+  )[0];
   big = {
     timing,
     epochSeconds: epoch.seconds,
@@ -240,7 +263,10 @@ const tt = quality.filter((q) => q.model === 'two-tower');
 const qualityTable = [
   '| model | seed | ndcg@10 | recall@10 | epochs | train + eval wall s | peak RSS MiB |',
   '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
-  ...quality.map((q) => `| ${q.model} | ${q.seed} | ${q.ndcg.toFixed(4)} | ${q.recall.toFixed(4)} | ${q.epochs ?? ''} | ${fmt(q.timing.medianSeconds)} | ${q.timing.peakRssMiB.toFixed(0)} |`),
+  ...quality.map(
+    (q) =>
+      `| ${q.model} | ${q.seed} | ${q.ndcg.toFixed(4)} | ${q.recall.toFixed(4)} | ${q.epochs ?? ''} | ${fmt(q.timing.medianSeconds)} | ${q.timing.peakRssMiB.toFixed(0)} |`,
+  ),
   `| two-tower, mean of ${tt.length} seeds | | ${mean(tt.map((q) => q.ndcg)).toFixed(4)} | ${mean(tt.map((q) => q.recall)).toFixed(4)} | | | |`,
 ].join('\n');
 const throughputTable = [

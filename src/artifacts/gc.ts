@@ -91,7 +91,8 @@ export function findVersion(root: string, spec: string): ArtifactRef & { root: s
   const [name, version] = spec.includes('/') ? [dirname(spec), basename(spec)] : [null, spec];
   const found = listArtifacts(root).filter((a) => a.version === version && (name === null || a.name === name));
   if (found.length === 0) throw new InputError(`${spec}: no such complete artifact version under ${root} (see \`recsys artifacts list\`)`);
-  if (found.length > 1) throw new InputError(`${spec}: several artifacts have this version (${found.map((f) => f.name).join(', ')}); write NAME/VERSION`);
+  if (found.length > 1)
+    throw new InputError(`${spec}: several artifacts have this version (${found.map((f) => f.name).join(', ')}); write NAME/VERSION`);
   return { root, name: found[0].name, version };
 }
 

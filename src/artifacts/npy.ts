@@ -30,7 +30,7 @@ export function encodeNpy(data: NpyArray, shape: number[]): Uint8Array {
   let header = `{'descr': '${descrOf(data)}', 'fortran_order': False, 'shape': ${shapeText}, }`;
   const pre = 10; // magic(6) + version(2) + header length(2)
   const total = Math.ceil((pre + header.length + 1) / 64) * 64;
-  header = header.padEnd(total - pre - 1, ' ') + '\n';
+  header = `${header.padEnd(total - pre - 1, ' ')}\n`;
   const out = new Uint8Array(total + data.byteLength);
   out.set([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0], 0);
   out[8] = header.length & 0xff;
@@ -60,7 +60,11 @@ export function readNpy(path: string): { data: NpyArray; shape: number[] } {
   if (!kind || fortran !== 'False' || shapeText === undefined) {
     throw new InputError(`${path}: unsupported .npy header ${header.trim()}`);
   }
-  const shape = shapeText.split(',').map((s) => s.trim()).filter((s) => s.length > 0).map(Number);
+  const shape = shapeText
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0)
+    .map(Number);
   const count = shape.reduce((a, b) => a * b, 1);
   const [, Ctor, size] = kind;
   const dataStart = start + headerLen;

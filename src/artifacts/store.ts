@@ -1,5 +1,17 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, realpathSync, renameSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+} from 'node:fs';
 import { basename, dirname, join, relative } from 'node:path';
 import { InputError } from '../util/errors.js';
 import { cleanStaleTemps, tempPathFor, writeJsonAtomic } from '../util/fs.js';
@@ -68,7 +80,10 @@ let gitCommitCache: string | null | undefined;
 export function gitCommit(): string | null {
   if (gitCommitCache === undefined) {
     try {
-      gitCommitCache = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: dirname(new URL(import.meta.url).pathname), stdio: ['ignore', 'pipe', 'ignore'] })
+      gitCommitCache = execFileSync('git', ['rev-parse', 'HEAD'], {
+        cwd: dirname(new URL(import.meta.url).pathname),
+        stdio: ['ignore', 'pipe', 'ignore'],
+      })
         .toString()
         .trim();
     } catch {
@@ -121,7 +136,8 @@ export async function createArtifact(
 ): Promise<CreatedArtifact> {
   const parent = join(root, name);
   mkdirSync(parent, { recursive: true });
-  for (const removed of cleanStaleTemps(parent)) log.info(`removed unfinished artifact ${join(parent, removed)} (left by a process that died)`);
+  for (const removed of cleanStaleTemps(parent))
+    log.info(`removed unfinished artifact ${join(parent, removed)} (left by a process that died)`);
   const version = newVersionName();
   const finalDir = join(parent, version);
   const tmp = tempPathFor(finalDir);

@@ -19,7 +19,17 @@ export function buildProgram(): Command {
     .description('offline training and batch indexing for recommender systems')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
-  for (const cmd of [dataCommand(), splitCommand(), trainCommand(), evalCommand(), indexCommand(), recommendCommand(), artifactsCommand(), trackingCommand()]) program.addCommand(cmd);
+  for (const cmd of [
+    dataCommand(),
+    splitCommand(),
+    trainCommand(),
+    evalCommand(),
+    indexCommand(),
+    recommendCommand(),
+    artifactsCommand(),
+    trackingCommand(),
+  ])
+    program.addCommand(cmd);
   const applyExitOverride = (c: Command): void => {
     c.exitOverride();
     c.commands.forEach(applyExitOverride);

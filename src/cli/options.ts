@@ -23,7 +23,8 @@ export function floatOption(name: string): (v: string) => number {
 
 export function cutoffsOption(v: string): number[] {
   const ks = v.split(',').map((s) => Number(s.trim()));
-  if (ks.length === 0 || ks.some((k) => !Number.isInteger(k) || k < 1)) throw new InvalidArgumentError('--k must be a comma-separated list of positive integers, e.g. 10,20,50');
+  if (ks.length === 0 || ks.some((k) => !Number.isInteger(k) || k < 1))
+    throw new InvalidArgumentError('--k must be a comma-separated list of positive integers, e.g. 10,20,50');
   return ks;
 }
 
@@ -41,7 +42,11 @@ export interface SplitCliOptions {
 /** --split STRATEGY|SPLIT_DIR, --frac, --n, --split-seed */
 export function addSplitOptions(cmd: Command, defaultStrategy?: SplitStrategy): Command {
   return cmd
-    .option('--split <strategy|dir>', `split strategy (${SPLIT_STRATEGIES.join(', ')}) or a directory written by \`recsys split\``, defaultStrategy)
+    .option(
+      '--split <strategy|dir>',
+      `split strategy (${SPLIT_STRATEGIES.join(', ')}) or a directory written by \`recsys split\``,
+      defaultStrategy,
+    )
     .option('--frac <f>', 'training fraction for temporal, temporal-user, random-user', floatOption('--frac'), 0.8)
     .option('--n <n>', 'test events per user for leave-last-n', intOption('--n', 1))
     .option('--split-seed <s>', 'seed of random-user splits', intOption('--split-seed'), 42);

@@ -164,15 +164,7 @@ function countNewlines(buf: Uint8Array, from: number, to: number): number {
  * Locates the fields of the record starting at `pos`. Returns the offset just past its line
  * end, or -1 when the record is not complete within `len` bytes (and more may come).
  */
-function scanRecord(
-  buf: Uint8Array,
-  pos: number,
-  len: number,
-  eof: boolean,
-  delim: number,
-  useQuotes: boolean,
-  rec: CsvRecord,
-): number {
+function scanRecord(buf: Uint8Array, pos: number, len: number, eof: boolean, delim: number, useQuotes: boolean, rec: CsvRecord): number {
   let field = 0;
   let p = pos;
   for (;;) {

@@ -3,7 +3,7 @@ import { basename, join } from 'node:path';
 import { InputError } from '../util/errors.js';
 import { sha256File } from '../util/hash.js';
 import { withAtomicDir, writeJsonAtomic } from '../util/fs.js';
-import { type Interactions, type ItemCatalog, type Tags } from './interactions.js';
+import type { Interactions, ItemCatalog, Tags } from './interactions.js';
 import { readNumericParquet, readRowsParquet, writeNumericParquet, writeRowsParquet } from './parquet.js';
 
 /**
@@ -138,9 +138,7 @@ function describeInteractions(content: DatasetContent, sha: string): DatasetMeta
       tags: content.tags ? content.tags.userId.length : 0,
     },
     time_range:
-      n > 0
-        ? { min: tMin, max: tMax, min_iso: new Date(tMin * 1000).toISOString(), max_iso: new Date(tMax * 1000).toISOString() }
-        : null,
+      n > 0 ? { min: tMin, max: tMax, min_iso: new Date(tMin * 1000).toISOString(), max_iso: new Date(tMax * 1000).toISOString() } : null,
     rating_range: n > 0 ? { min: rMin, max: rMax } : null,
     skipped: content.skipped ?? { rows: 0, first: [] },
     interactions_sha256: sha,
@@ -157,7 +155,9 @@ export function countDistinct(values: Int32Array): number {
 export function readDatasetMeta(dir: string): DatasetMeta {
   const path = join(dir, META_FILE);
   if (!existsSync(path)) {
-    throw new InputError(`${dir}: not a dataset directory (no ${META_FILE}); create one with \`recsys data import\` or \`recsys data synth\``);
+    throw new InputError(
+      `${dir}: not a dataset directory (no ${META_FILE}); create one with \`recsys data import\` or \`recsys data synth\``,
+    );
   }
   try {
     return JSON.parse(readFileSync(path, 'utf8')) as DatasetMeta;

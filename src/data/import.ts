@@ -109,9 +109,7 @@ function locateColumns(rec: CsvRecord, wanted: Record<string, string | undefined
     if (name === undefined) continue;
     const i = header.indexOf(name);
     if (i < 0) {
-      throw new InputError(
-        `${rec.file}:${rec.line}: missing required column "${name}" (header has: ${header.join(', ')})`,
-      );
+      throw new InputError(`${rec.file}:${rec.line}: missing required column "${name}" (header has: ${header.join(', ')})`);
     }
     at[role] = i;
   }
@@ -167,7 +165,12 @@ function pushInteraction(rec: CsvRecord, cols: InteractionColumns, fields: numbe
       timestamp = Number.isNaN(ms) ? NaN : Math.floor(ms / 1000);
     }
     if (!Number.isSafeInteger(timestamp)) {
-      bad.report(rec.file, rec.line, cols.names.timestamp ?? 'timestamp', `"${rec.text(cols.timestamp)}" is not an integer timestamp (seconds)`);
+      bad.report(
+        rec.file,
+        rec.line,
+        cols.names.timestamp ?? 'timestamp',
+        `"${rec.text(cols.timestamp)}" is not an integer timestamp (seconds)`,
+      );
       return;
     }
   }
@@ -258,8 +261,10 @@ function readMovieLensTags(path: string, bad: BadRows): Tags {
     const item = rec.int(at.item);
     const ts = rec.int(at.timestamp);
     if (!Number.isInteger(user) || user < 0) return bad.report(rec.file, rec.line, 'userId', `"${rec.text(at.user)}" is not an integer id`);
-    if (!Number.isInteger(item) || item < 0) return bad.report(rec.file, rec.line, 'movieId', `"${rec.text(at.item)}" is not an integer id`);
-    if (!Number.isSafeInteger(ts)) return bad.report(rec.file, rec.line, 'timestamp', `"${rec.text(at.timestamp)}" is not an integer timestamp`);
+    if (!Number.isInteger(item) || item < 0)
+      return bad.report(rec.file, rec.line, 'movieId', `"${rec.text(at.item)}" is not an integer id`);
+    if (!Number.isSafeInteger(ts))
+      return bad.report(rec.file, rec.line, 'timestamp', `"${rec.text(at.timestamp)}" is not an integer timestamp`);
     users.push(user);
     items.push(item);
     tags.push(rec.text(at.tag));
@@ -270,15 +275,35 @@ function readMovieLensTags(path: string, bad: BadRows): Tags {
 
 /** The 19 genres of ml-100k's u.genre, in flag order (used when u.genre is absent). */
 const ML100K_GENRES = [
-  'unknown', 'Action', 'Adventure', 'Animation', "Children's", 'Comedy', 'Crime', 'Documentary', 'Drama', 'Fantasy',
-  'Film-Noir', 'Horror', 'Musical', 'Mystery', 'Romance', 'Sci-Fi', 'Thriller', 'War', 'Western',
+  'unknown',
+  'Action',
+  'Adventure',
+  'Animation',
+  "Children's",
+  'Comedy',
+  'Crime',
+  'Documentary',
+  'Drama',
+  'Fantasy',
+  'Film-Noir',
+  'Horror',
+  'Musical',
+  'Mystery',
+  'Romance',
+  'Sci-Fi',
+  'Thriller',
+  'War',
+  'Western',
 ];
 
 /** ml-100k u.data: user \t item \t rating \t timestamp, no header. */
 function readMl100kRatings(path: string, bad: BadRows): Interactions {
   const out = new InteractionsBuilder(Math.ceil(statSync(path).size / 20));
   const cols: InteractionColumns = {
-    user: 0, item: 1, rating: 2, timestamp: 3,
+    user: 0,
+    item: 1,
+    rating: 2,
+    timestamp: 3,
     names: { user: 'user id', item: 'item id', rating: 'rating', timestamp: 'timestamp' },
     ratingRange: [1, 5],
     allowDates: false,
@@ -394,7 +419,9 @@ export async function importDataset(opts: ImportOptions): Promise<DatasetMeta> {
     source: { kind: `import:${opts.format}`, files: await describeSources(inputs), params: { columns: opts.columns } },
     skipped: { rows: bad.rows, first: bad.first },
     // MovieLens' usage license asks that its README travel with any copy of the data.
-    copyFiles: ['README.txt', 'README'].map((f) => join(opts.format === 'csv' ? dirname(opts.input) : opts.input, f)).filter((f) => existsSync(f)),
+    copyFiles: ['README.txt', 'README']
+      .map((f) => join(opts.format === 'csv' ? dirname(opts.input) : opts.input, f))
+      .filter((f) => existsSync(f)),
   });
   log.event('data.import', { out: opts.out, counts: meta.counts, skipped: bad.rows });
   return meta;

@@ -114,7 +114,9 @@ export class NumericParquetWriter {
   }
 
   /** `columns` give names, output types and (by their typed-array kind) the staging types. */
-  static async open(columns: ReadonlyArray<Pick<NumericColumn, 'name' | 'type' | 'data'> & { labels?: readonly string[] }>): Promise<NumericParquetWriter> {
+  static async open(
+    columns: ReadonlyArray<Pick<NumericColumn, 'name' | 'type' | 'data'> & { labels?: readonly string[] }>,
+  ): Promise<NumericParquetWriter> {
     const { db, con } = await openRawDuckDb();
     const types = columns.map(stagingType);
     await duckdb.query(con, `CREATE TABLE t(${columns.map((c, i) => `${quoteIdent(c.name)} ${sqlType(types[i])}`).join(', ')})`);
@@ -133,7 +135,13 @@ export class NumericParquetWriter {
       duckdb.data_chunk_reset(this.chunk);
       data.forEach((d, i) => {
         const bytes = d.BYTES_PER_ELEMENT;
-        duckdb.copy_data_to_vector(duckdb.data_chunk_get_vector(this.chunk, i), 0, d.buffer as ArrayBuffer, d.byteOffset + start * bytes, len * bytes);
+        duckdb.copy_data_to_vector(
+          duckdb.data_chunk_get_vector(this.chunk, i),
+          0,
+          d.buffer as ArrayBuffer,
+          d.byteOffset + start * bytes,
+          len * bytes,
+        );
       });
       duckdb.data_chunk_set_size(this.chunk, len);
       duckdb.append_data_chunk(this.appender, this.chunk);
@@ -155,7 +163,10 @@ export class NumericParquetWriter {
         return c.type === 'BIGINT' ? `CAST(${col} AS BIGINT) AS ${col}` : col;
       })
       .join(', ');
-    await duckdb.query(this.con, `COPY (SELECT ${select} FROM t) TO ${quoteString(path)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 1048576)`);
+    await duckdb.query(
+      this.con,
+      `COPY (SELECT ${select} FROM t) TO ${quoteString(path)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 1048576)`,
+    );
   }
 
   close(): void {
@@ -192,11 +203,7 @@ export interface ReadColumnSpec {
  * into typed arrays, streaming chunk by chunk: peak memory is the arrays themselves.
  * Nulls are rejected with an error naming the column.
  */
-export async function readNumericParquet(
-  path: string,
-  columns: ReadColumnSpec[],
-  where = '',
-): Promise<Record<string, NumericArray>> {
+export async function readNumericParquet(path: string, columns: ReadColumnSpec[], where = ''): Promise<Record<string, NumericArray>> {
   requireFile(path);
   return withRawDuckDb(async (raw) => {
     const source = `read_parquet(${quoteString(path)})`;

@@ -147,11 +147,7 @@ export function generateSynthetic(given: Partial<SynthParams> = {}): SyntheticDa
   const rng = new Rng(p.seed);
   const endYear = p.startYear + p.years - 1;
   const clusters = makeClusters(rng, p.clusters, p.dim, p.genres, randomDirections(rng, p.genres, p.dim));
-  const items = makeItems(
-    rng,
-    { count: p.items, dim: p.dim, vocabulary: p.genres, popularitySigma: p.popularitySigma, endYear },
-    clusters,
-  );
+  const items = makeItems(rng, { count: p.items, dim: p.dim, vocabulary: p.genres, popularitySigma: p.popularitySigma, endYear }, clusters);
   const users = makeUsers(
     rng,
     {

@@ -15,7 +15,12 @@ export const COLD_PREFIX = 'cold:';
  * own) plus every cold item, so cold items must compete with the whole catalogue. Returns null
  * when the model cannot score unseen items or the test side has none.
  */
-export function evaluateColdItems(model: Recommender, train: Interactions, test: Interactions, opts: { ks: number[]; catalog?: ItemCatalog | null }): Metrics | null {
+export function evaluateColdItems(
+  model: Recommender,
+  train: Interactions,
+  test: Interactions,
+  opts: { ks: number[]; catalog?: ItemCatalog | null },
+): Metrics | null {
   if (!model.recommendExtended) return null;
   const coldRows: number[] = [];
   for (let r = 0; r < test.itemId.length; r++) if (model.items.indexOf(test.itemId[r]) < 0) coldRows.push(r);

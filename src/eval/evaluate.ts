@@ -42,14 +42,7 @@ export function evaluateModel(model: Recommender, train: Interactions, test: Int
   const seen = seenMatrix(model, train);
   const targets = buildTargets(test, model.users, model.items, seen);
   const source = opts.recommend ?? ((users: Int32Array, k: number, exclude: Csr) => model.recommend(users, k, exclude));
-  return evaluateTargets(
-    (users, k) => source(users, k, seen),
-    model,
-    targets,
-    seen,
-    countDistinct(train.itemId),
-    opts,
-  );
+  return evaluateTargets((users, k) => source(users, k, seen), model, targets, seen, countDistinct(train.itemId), opts);
 }
 
 /**

@@ -43,7 +43,8 @@ export function formatComparison(rows: Array<{ name: string; metrics: Metrics }>
   const colWidth = Math.max(10, ...columns.map((c) => c.length));
   const header = `${'model'.padEnd(nameWidth)}  ${columns.map((c) => c.padStart(colWidth)).join('  ')}`;
   const body = rows.map(
-    (r) => `${r.name.padEnd(nameWidth)}  ${columns.map((c) => (r.metrics[c] === undefined ? '-' : r.metrics[c].toFixed(4)).padStart(colWidth)).join('  ')}`,
+    (r) =>
+      `${r.name.padEnd(nameWidth)}  ${columns.map((c) => (r.metrics[c] === undefined ? '-' : r.metrics[c].toFixed(4)).padStart(colWidth)).join('  ')}`,
   );
   return [header, ...body].join('\n');
 }

@@ -3,6 +3,7 @@ import { InputError } from '../util/errors.js';
 import { log } from '../util/log.js';
 import { Progress } from '../util/progress.js';
 import { Rng } from '../util/rng.js';
+import type { NativeIndex } from './native.js';
 import { AnnIndex, checkPositiveInt, faissMetricType, type Metric, type SearchParams } from './ann-index.js';
 import { faiss, type IndexSettings } from './native.js';
 import { checkEmbeddings, sampleRows } from './vectors.js';
@@ -65,7 +66,7 @@ export function buildIndex(items: Embeddings, opts: BuildOptions): { index: AnnI
   const start = performance.now();
 
   warnPolysemous(opts.factory);
-  let native;
+  let native: NativeIndex;
   try {
     native = faiss().Index.fromFactory(dim, opts.factory, faissMetricType(metric));
   } catch (err) {
@@ -130,6 +131,8 @@ export function buildIndex(items: Embeddings, opts: BuildOptions): { index: AnnI
 function warnPolysemous(factory: string): void {
   const pq = factory.split(',').find((part) => /^PQ\d+$/.test(part.trim()));
   if (pq !== undefined) {
-    log.warn(`${factory}: FAISS trains polysemous codes for ${pq.trim()} (slow, and unused by plain search); write ${pq.trim()}np to skip that`);
+    log.warn(
+      `${factory}: FAISS trains polysemous codes for ${pq.trim()} (slow, and unused by plain search); write ${pq.trim()}np to skip that`,
+    );
   }
 }

@@ -3,6 +3,7 @@ import { dirname } from 'node:path';
 import { InputError, RecsysError } from '../util/errors.js';
 import { tempPathFor } from '../util/fs.js';
 import { AnnIndex } from './ann-index.js';
+import type { NativeIndex } from './native.js';
 import { faiss } from './native.js';
 
 /**
@@ -25,7 +26,7 @@ export function writeIndex(index: AnnIndex, path: string): number {
 /** Reads a FAISS index file of any type FAISS knows (Flat, IVF, HNSW, PQ, ...). */
 export function readIndex(path: string): AnnIndex {
   if (!existsSync(path)) throw new InputError(`${path}: no such index file`);
-  let native;
+  let native: NativeIndex;
   try {
     native = faiss().Index.read(path);
   } catch (err) {

@@ -40,7 +40,13 @@ export interface TimingOptions {
 }
 
 /** Exact (brute-force, FAISS Flat) top-k of `queries` over `items` with `metric`, and its speed. */
-export function exactBaseline(items: Embeddings, queries: Embeddings, k: number, metric: Metric = 'ip', timing: TimingOptions = {}): ExactBaseline {
+export function exactBaseline(
+  items: Embeddings,
+  queries: Embeddings,
+  k: number,
+  metric: Metric = 'ip',
+  timing: TimingOptions = {},
+): ExactBaseline {
   const { index } = buildIndex(items, { factory: 'Flat', metric });
   return { metric, truth: searchIndex(index, queries, k), rates: queryRates(index, queries, k, timing) };
 }
@@ -58,7 +64,9 @@ export function measureIndex(
 ): IndexMeasurement {
   const baseline = 'truth' in exact ? exact : exactBaseline(exact, queries, k, 'ip', timing);
   if (baseline.truth.rows !== queries.rows || baseline.truth.k !== k) {
-    throw new InputError(`the exact baseline is for ${baseline.truth.rows} queries at k=${baseline.truth.k}, not ${queries.rows} at k=${k}`);
+    throw new InputError(
+      `the exact baseline is for ${baseline.truth.rows} queries at k=${baseline.truth.k}, not ${queries.rows} at k=${k}`,
+    );
   }
   if (!('truth' in exact) && exact.rows !== index.count) {
     throw new InputError(`${index.source} holds ${index.count} vectors but ${exact.rows} item vectors were given`);
@@ -122,7 +130,8 @@ export function queryRates(index: AnnIndex, queries: Embeddings, k: number, timi
   do {
     native.searchTyped(data, k);
     done += queries.rows;
-  } while ((batchedMs = performance.now() - start) < minMs);
+    batchedMs = performance.now() - start;
+  } while (batchedMs < minMs);
   const batchedQps = (done * 1000) / batchedMs;
 
   const threads = faissThreads();
@@ -134,7 +143,8 @@ export function queryRates(index: AnnIndex, queries: Embeddings, k: number, timi
     do {
       for (let q = 0; q < single; q++) native.searchTyped(data.subarray(q * dim, (q + 1) * dim), k);
       done += single;
-    } while ((singleMs = performance.now() - start) < minMs);
+      singleMs = performance.now() - start;
+    } while (singleMs < minMs);
   } finally {
     setFaissThreads(threads);
   }

@@ -74,5 +74,10 @@ export interface IndexedVectors {
 export function vectorsForIndex(items: Embeddings, metric: Metric, transform: boolean): IndexedVectors {
   if (!transform) return { items, metric, transform: null, prepareQueries: (q) => q };
   const augmented = augmentItems(items);
-  return { items: augmented.items, metric: 'l2', transform: { kind: MIPS_TRANSFORM, max_norm: augmented.maxNorm }, prepareQueries: augmentQueries };
+  return {
+    items: augmented.items,
+    metric: 'l2',
+    transform: { kind: MIPS_TRANSFORM, max_norm: augmented.maxNorm },
+    prepareQueries: augmentQueries,
+  };
 }

@@ -16,13 +16,7 @@ export interface Csr {
  * sort, then each row is sorted with the engine's native typed-array sort (columns alone, or
  * column and position packed in one float64 when values ride along): O(nnz log(row length)).
  */
-export function csrFromCoo(
-  nRows: number,
-  nCols: number,
-  rows: Int32Array,
-  cols: Int32Array,
-  values: Float32Array | null,
-): Csr {
+export function csrFromCoo(nRows: number, nCols: number, rows: Int32Array, cols: Int32Array, values: Float32Array | null): Csr {
   const n = rows.length;
   const rowStart = new Int32Array(nRows + 1);
   for (let i = 0; i < n; i++) if (rows[i] >= 0 && cols[i] >= 0) rowStart[rows[i] + 1]++;

@@ -41,7 +41,11 @@ export interface EvalOutcome {
 }
 
 function sameSplit(a: SplitParams, b: Record<string, unknown>): boolean {
-  return a.strategy === b.strategy && (a.strategy === 'leave-last-n' ? a.n === b.n : a.frac === b.frac) && (a.strategy !== 'random-user' || (a.seed ?? 42) === b.seed);
+  return (
+    a.strategy === b.strategy &&
+    (a.strategy === 'leave-last-n' ? a.n === b.n : a.frac === b.frac) &&
+    (a.strategy !== 'random-user' || (a.seed ?? 42) === b.seed)
+  );
 }
 
 export async function evaluateRun(req: EvalRequest): Promise<EvalOutcome> {
@@ -67,7 +71,12 @@ export async function evaluateRun(req: EvalRequest): Promise<EvalOutcome> {
   checkTrainedOn(dir, exp, trained);
   const model: Recommender = await getFactory(manifest.kind).load(dir);
   const recommend = req.viaIndex ? indexRetrieval(dir, model, req.viaIndex) : undefined;
-  const metrics = evaluateWithColdItems(model, exp.train, exp.test, { ks: req.ks, catalog: exp.dataset.catalog, dumpRecs: req.dumpRecs, recommend });
+  const metrics = evaluateWithColdItems(model, exp.train, exp.test, {
+    ks: req.ks,
+    catalog: exp.dataset.catalog,
+    dumpRecs: req.dumpRecs,
+    recommend,
+  });
   const protocol = `${protocolLabel(exp.split)}${req.viaIndex ? ' via-index' : ''}`;
   recordMetrics(dir, protocol, metrics);
   const funnel = req.stages ? stageReport(model, exp.train, exp.test, { ks: req.ks, catalog: exp.dataset.catalog }) : undefined;
@@ -75,7 +84,11 @@ export async function evaluateRun(req: EvalRequest): Promise<EvalOutcome> {
 }
 
 /** Top-k through the FAISS index stored in the artifact, over the model's user vectors. */
-function indexRetrieval(dir: string, model: Recommender, settings: { nprobe?: number; efSearch?: number }): (users: Int32Array, k: number, seen: Csr) => TopK {
+function indexRetrieval(
+  dir: string,
+  model: Recommender,
+  settings: { nprobe?: number; efSearch?: number },
+): (users: Int32Array, k: number, seen: Csr) => TopK {
   const users = model.userEmbeddings();
   if (!users) throw new InputError(`${dir}: a ${model.kind} model has no user vectors to query an index with`);
   if (!existsSync(join(dir, INDEX_FILE))) throw new InputError(`${dir}: no ${INDEX_FILE}; build one with \`recsys index --model ${dir}\``);

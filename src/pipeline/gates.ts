@@ -41,7 +41,9 @@ export function checkPipelineGates(rows: readonly ReportRow[], gates: readonly G
   for (const row of rows) {
     if (row.model === undefined) continue;
     const model = row.model;
-    const applicable = gates.filter((g) => (g.split === undefined || g.split === row.split) && (g.model === undefined || g.model === model));
+    const applicable = gates.filter(
+      (g) => (g.split === undefined || g.split === row.split) && (g.model === undefined || g.model === model),
+    );
     if (applicable.length === 0) continue;
     const previous = previousMetrics(root, row);
     const check = (gate: GateResult['gate'], metric: string, bound: number | null, prev: number | null): void => {

@@ -1,6 +1,13 @@
 import { copyFileSync, linkSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { createArtifact, MANIFEST_FILE, METRICS_FILE, readManifest, resolveArtifactDir, type ArtifactManifest } from '../artifacts/store.js';
+import {
+  createArtifact,
+  MANIFEST_FILE,
+  METRICS_FILE,
+  readManifest,
+  resolveArtifactDir,
+  type ArtifactManifest,
+} from '../artifacts/store.js';
 import { writeNpy } from '../artifacts/npy.js';
 import type { Metric } from '../index/ann-index.js';
 import { buildIndex, DEFAULT_INDEX_SEED, type BuildStats } from '../index/build.js';
@@ -75,7 +82,13 @@ export async function indexModel(req: IndexRequest): Promise<{ dir: string; repo
   const seed = req.seed ?? DEFAULT_INDEX_SEED;
   const metric = req.metric ?? 'ip';
   const vectors = vectorsForIndex(items, metric, wantsMipsTransform(req.factory, items.dim, metric, req.mipsTransform ?? 'auto'));
-  const { index, stats } = buildIndex(vectors.items, { factory: req.factory, metric: vectors.metric, nprobe: req.nprobe, efSearch: req.efSearch, seed });
+  const { index, stats } = buildIndex(vectors.items, {
+    factory: req.factory,
+    metric: vectors.metric,
+    nprobe: req.nprobe,
+    efSearch: req.efSearch,
+    seed,
+  });
   const sample = sampleRows(model.userEmbeddings() ?? items, req.sampleQueries ?? 1000, new Rng(seed));
   // Exact inner product over the augmented items equals it over the originals (queries end in 0).
   const measurement = measureIndex(index, vectors.items, vectors.prepareQueries(sample), 10);
@@ -122,7 +135,10 @@ export async function indexModel(req: IndexRequest): Promise<{ dir: string; repo
  * The index stored in a model artifact, with the search settings it was built with (or
  * overrides), and how query vectors must be prepared for it.
  */
-export function openModelIndex(dir: string, overrides: { nprobe?: number; efSearch?: number } = {}): { index: AnnIndex; prepareQueries: (q: Embeddings) => Embeddings } {
+export function openModelIndex(
+  dir: string,
+  overrides: { nprobe?: number; efSearch?: number } = {},
+): { index: AnnIndex; prepareQueries: (q: Embeddings) => Embeddings } {
   const manifest = readManifest(dir);
   const index = readIndex(join(dir, INDEX_FILE));
   const built = (manifest.config.index ?? {}) as { nprobe?: number; efSearch?: number; transform?: { kind: string } | null };

@@ -24,7 +24,10 @@ export function onInterrupt(cleanup: (signal: NodeJS.Signals) => Promise<void>):
     const code = exitCodeForSignal(signal);
     if (interrupted) process.exit(code);
     interrupted = true;
-    log.warn(`interrupted by ${signal}: removing unfinished output; finished artifacts and latest are kept`, { event: 'pipeline.interrupted', signal });
+    log.warn(`interrupted by ${signal}: removing unfinished output; finished artifacts and latest are kept`, {
+      event: 'pipeline.interrupted',
+      signal,
+    });
     const timeout = new Promise<void>((resolve) => setTimeout(resolve, CLEANUP_TIMEOUT_MS).unref());
     Promise.race([cleanup(signal), timeout])
       .catch((err: unknown) => log.error(`cleanup after ${signal} failed: ${(err as Error).message}`))

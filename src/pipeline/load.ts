@@ -26,7 +26,10 @@ export function loadPipeline(file: string): Pipeline {
   const lines = new LineCounter();
   const doc = parseDocument(readFileSync(file, 'utf8'), { lineCounter: lines });
   if (doc.errors.length > 0) {
-    const first = doc.errors.map((e) => `${file}:${e.linePos?.[0].line ?? '?'}:${e.linePos?.[0].col ?? '?'}: ${e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '')}`);
+    const first = doc.errors.map(
+      (e) =>
+        `${file}:${e.linePos?.[0].line ?? '?'}:${e.linePos?.[0].col ?? '?'}: ${e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '')}`,
+    );
     // Later syntax errors mostly follow from the first.
     throw new InputError(`invalid YAML: ${first[0]}`);
   }
@@ -78,7 +81,11 @@ function validateSteps(raw: readonly unknown[], head: PipelineHead, issues: DocI
     }
     for (const p of validated.produces) {
       const clash = earlier.find((e) => e.output === p.output);
-      if (clash) issues.push({ path: ['steps', step], message: `artifact "${p.output}" is also made by steps[${clash.step}]; give one of them another name` });
+      if (clash)
+        issues.push({
+          path: ['steps', step],
+          message: `artifact "${p.output}" is also made by steps[${clash.step}]; give one of them another name`,
+        });
       earlier.push({ ...p, step });
     }
     steps.push(validated);
@@ -90,20 +97,32 @@ function checkGates({ head, steps }: Pipeline): DocIssue[] {
   const issues: DocIssue[] = [];
   const models = new Set(steps.flatMap((s) => s.produces.filter((p) => p.token.startsWith('model:')).map((p) => p.token.split(':')[1])));
   head.gates.forEach((g, i) => {
-    if (g.split !== undefined && !(g.split in head.splits)) issues.push({ path: ['gates', i, 'split'], message: `unknown split "${g.split}" (the file's splits: ${Object.keys(head.splits).join(', ')})` });
-    if (g.model !== undefined && !models.has(g.model)) issues.push({ path: ['gates', i, 'model'], message: `no train step is named "${g.model}" (models: ${[...models].join(', ') || 'none'})` });
-    if (Object.keys(g.fail_under).length + Object.keys(g.max_drop).length === 0) issues.push({ path: ['gates', i], message: 'a gate needs fail_under or max_drop' });
+    if (g.split !== undefined && !(g.split in head.splits))
+      issues.push({
+        path: ['gates', i, 'split'],
+        message: `unknown split "${g.split}" (the file's splits: ${Object.keys(head.splits).join(', ')})`,
+      });
+    if (g.model !== undefined && !models.has(g.model))
+      issues.push({
+        path: ['gates', i, 'model'],
+        message: `no train step is named "${g.model}" (models: ${[...models].join(', ') || 'none'})`,
+      });
+    if (Object.keys(g.fail_under).length + Object.keys(g.max_drop).length === 0)
+      issues.push({ path: ['gates', i], message: 'a gate needs fail_under or max_drop' });
     for (const [key, bound] of Object.entries(g.fail_under)) {
       const k = Number(key.split('@')[1]);
-      if (!head.k.includes(k)) issues.push({ path: ['gates', i, 'fail_under', key], message: `cut-off @${k} is not evaluated (k: ${head.k.join(', ')})` });
+      if (!head.k.includes(k))
+        issues.push({ path: ['gates', i, 'fail_under', key], message: `cut-off @${k} is not evaluated (k: ${head.k.join(', ')})` });
       if (!Number.isFinite(bound)) issues.push({ path: ['gates', i, 'fail_under', key], message: 'expected a finite number' });
     }
     for (const key of Object.keys(g.max_drop)) {
       const k = Number(key.split('@')[1]);
-      if (!head.k.includes(k)) issues.push({ path: ['gates', i, 'max_drop', key], message: `cut-off @${k} is not evaluated (k: ${head.k.join(', ')})` });
+      if (!head.k.includes(k))
+        issues.push({ path: ['gates', i, 'max_drop', key], message: `cut-off @${k} is not evaluated (k: ${head.k.join(', ')})` });
     }
   });
-  if (head.gates.length > 0 && !steps.some((s) => s.kind === 'eval')) issues.push({ path: ['gates'], message: 'gates are checked by an eval step; the file has none' });
+  if (head.gates.length > 0 && !steps.some((s) => s.kind === 'eval'))
+    issues.push({ path: ['gates'], message: 'gates are checked by an eval step; the file has none' });
   return issues;
 }
 
@@ -130,7 +149,11 @@ function interpolateEnv(value: unknown, path: Path, issues: DocIssue[]): unknown
 /** `steps[2].params.factors` */
 export function formatPath(path: Path): string {
   if (path.length === 0) return '(top level)';
-  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : /^[A-Za-z_][\w-]*$/.test(p) ? `${i === 0 ? '' : '.'}${p}` : `[${JSON.stringify(p)}]`)).join('');
+  return path
+    .map((p, i) =>
+      typeof p === 'number' ? `[${p}]` : /^[A-Za-z_][\w-]*$/.test(p) ? `${i === 0 ? '' : '.'}${p}` : `[${JSON.stringify(p)}]`,
+    )
+    .join('');
 }
 
 /** Offset of what `path` names: a key's own position for map entries, else the nearest existing node. */

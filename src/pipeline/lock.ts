@@ -101,7 +101,11 @@ export function acquireRootLock(root: string, command: string): RootLock {
       );
     }
     if (takeOver(path, held)) {
-      log.warn(held ? `took over a stale lock of ${describe(held)}: that process is no longer running` : `replaced an unreadable lock file ${path}`);
+      log.warn(
+        held
+          ? `took over a stale lock of ${describe(held)}: that process is no longer running`
+          : `replaced an unreadable lock file ${path}`,
+      );
     }
   }
   throw new RecsysError(`${path}: could not take the lock (other processes keep taking it)`);

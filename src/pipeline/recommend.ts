@@ -57,7 +57,13 @@ export async function recommendAllUsers(req: BatchRecommendRequest): Promise<Bat
       const { top, source } = result;
       let n = 0;
       for (let j = 0; j < top.items.length; j++) if (top.items[j] >= 0) n++;
-      const cols = { user: new Int32Array(n), item: new Int32Array(n), rank: new Int32Array(n), score: new Float32Array(n), channel: new Uint8Array(n) };
+      const cols = {
+        user: new Int32Array(n),
+        item: new Int32Array(n),
+        rank: new Int32Array(n),
+        score: new Float32Array(n),
+        channel: new Uint8Array(n),
+      };
       let r = 0;
       for (let b = 0; b < users.length; b++) {
         for (let j = 0; j < k; j++) {

@@ -10,10 +10,19 @@ export function formatOutcome(outcome: PipelineOutcome, ks: readonly number[]): 
   parts.push(
     formatTable(
       ['step', 'unit', 'status', 'seconds', 'output'],
-      outcome.units.map((u) => [String(u.step), u.label, u.status === 'skipped' ? 'skipped (unchanged)' : 'ran', u.seconds.toFixed(1), relative(process.cwd(), u.dir) || '.']),
+      outcome.units.map((u) => [
+        String(u.step),
+        u.label,
+        u.status === 'skipped' ? 'skipped (unchanged)' : 'ran',
+        u.seconds.toFixed(1),
+        relative(process.cwd(), u.dir) || '.',
+      ]),
     ),
   );
-  const columns = [...ks.flatMap((k) => [`ndcg@${k}`, `recall@${k}`]), ...['precision', 'map', 'mrr', 'coverage'].map((m) => `${m}@${ks[0]}`)];
+  const columns = [
+    ...ks.flatMap((k) => [`ndcg@${k}`, `recall@${k}`]),
+    ...['precision', 'map', 'mrr', 'coverage'].map((m) => `${m}@${ks[0]}`),
+  ];
   for (const split of [...new Set(outcome.rows.map((r) => r.split))]) {
     const rows = outcome.rows.filter((r) => r.split === split);
     parts.push(`metrics on split ${split} (${rows[0].protocol})\n${formatComparison(rows, columns)}`);

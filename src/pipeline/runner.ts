@@ -130,14 +130,25 @@ export async function runPipeline(pipeline: Pipeline, opts: RunOptions = {}): Pr
     for (const [i, unit] of units.entries()) {
       const started = performance.now();
       const inputs = await unit.inputs();
-      const fingerprint = hashJson({ format: FINGERPRINT_FORMAT, recsys: recsysVersion(), kind: unit.kind, config: unit.config, inputs: inputs.identity });
+      const fingerprint = hashJson({
+        format: FINGERPRINT_FORMAT,
+        recsys: recsysVersion(),
+        kind: unit.kind,
+        config: unit.config,
+        inputs: inputs.identity,
+      });
       const state = unit.current();
       let dir: string;
       let status: UnitOutcome['status'];
       if (!opts.force && state !== null && state.fingerprint === fingerprint) {
         status = 'skipped';
         dir = state.dir;
-        log.info(`[${i + 1}/${units.length}] ${unit.label}: skipped (unchanged)`, { event: 'unit.skipped', unit: unit.label, fingerprint, dir });
+        log.info(`[${i + 1}/${units.length}] ${unit.label}: skipped (unchanged)`, {
+          event: 'unit.skipped',
+          unit: unit.label,
+          fingerprint,
+          dir,
+        });
       } else {
         status = 'ran';
         log.info(`[${i + 1}/${units.length}] ${unit.label}`, { event: 'unit.start', unit: unit.label, fingerprint });

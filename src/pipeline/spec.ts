@@ -9,7 +9,9 @@ import { SPLIT_STRATEGIES, type SplitParams } from '../split/split.js';
  */
 
 /** Names that become parts of artifact names and MLflow experiment names. */
-export const NAME = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'expected a name of letters, digits, "_", "-" and "." (starting with a letter or digit)');
+export const NAME = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'expected a name of letters, digits, "_", "-" and "." (starting with a letter or digit)');
 
 const DEFAULT_FRAC = 0.8;
 
@@ -25,10 +27,14 @@ const splitSchema = z
   })
   .strict()
   .superRefine((s, ctx) => {
-    if (s.strategy === 'leave-last-n' && s.n === undefined) ctx.addIssue({ code: 'custom', path: ['n'], message: 'leave-last-n needs n (test events per user)' });
-    if (s.strategy !== 'leave-last-n' && s.n !== undefined) ctx.addIssue({ code: 'custom', path: ['n'], message: `n applies to leave-last-n only, not ${s.strategy}` });
-    if (s.strategy === 'leave-last-n' && s.frac !== undefined) ctx.addIssue({ code: 'custom', path: ['frac'], message: 'frac does not apply to leave-last-n' });
-    if (s.strategy !== 'random-user' && s.seed !== undefined) ctx.addIssue({ code: 'custom', path: ['seed'], message: 'seed applies to random-user only' });
+    if (s.strategy === 'leave-last-n' && s.n === undefined)
+      ctx.addIssue({ code: 'custom', path: ['n'], message: 'leave-last-n needs n (test events per user)' });
+    if (s.strategy !== 'leave-last-n' && s.n !== undefined)
+      ctx.addIssue({ code: 'custom', path: ['n'], message: `n applies to leave-last-n only, not ${s.strategy}` });
+    if (s.strategy === 'leave-last-n' && s.frac !== undefined)
+      ctx.addIssue({ code: 'custom', path: ['frac'], message: 'frac does not apply to leave-last-n' });
+    if (s.strategy !== 'random-user' && s.seed !== undefined)
+      ctx.addIssue({ code: 'custom', path: ['seed'], message: 'seed applies to random-user only' });
   })
   .transform((s): SplitParams => ({ strategy: s.strategy, frac: s.frac ?? DEFAULT_FRAC, n: s.n, seed: s.seed }));
 
@@ -40,7 +46,10 @@ const dataSchema = z
     in: z.string().min(1).optional(),
     /** The dataset directory every other step reads. */
     out: z.string().min(1),
-    columns: z.object({ user: z.string(), item: z.string(), rating: z.string().optional(), timestamp: z.string().optional() }).strict().optional(),
+    columns: z
+      .object({ user: z.string(), item: z.string(), rating: z.string().optional(), timestamp: z.string().optional() })
+      .strict()
+      .optional(),
     delimiter: z.string().length(1).optional(),
     encoding: z.enum(['utf8', 'latin1']).optional(),
     skip_bad: z.boolean().default(false),
@@ -50,12 +59,13 @@ const dataSchema = z
 export type DataSpec = z.infer<typeof dataSchema>;
 
 /** `ndcg@10`-style keys of the metrics the evaluator computes. */
-export const METRIC_KEY = z
-  .string()
-  .refine((key) => {
+export const METRIC_KEY = z.string().refine(
+  (key) => {
     const m = /^([a-z_]+)@(\d+)$/.exec(key);
     return m !== null && Number(m[2]) >= 1 && ([...ACCURACY_METRICS, ...LIST_METRICS] as readonly string[]).includes(m[1]);
-  }, `expected METRIC@K with METRIC one of ${[...ACCURACY_METRICS, ...LIST_METRICS].join(', ')}`);
+  },
+  `expected METRIC@K with METRIC one of ${[...ACCURACY_METRICS, ...LIST_METRICS].join(', ')}`,
+);
 
 const gateSchema = z
   .object({

@@ -38,7 +38,9 @@ export async function trainModel(req: TrainRequest): Promise<TrainResult> {
   const factory = getFactory(req.kind);
   const experiment = await prepareExperiment(req.datasetDir, req.split, { seed: req.seed, tags: true });
   const params = { ...factory.defaults, ...req.params };
-  log.info(`training ${req.kind} on ${experiment.training.users.size} users × ${experiment.training.items.size} items (${experiment.train.userId.length} interactions)`);
+  log.info(
+    `training ${req.kind} on ${experiment.training.users.size} users × ${experiment.training.items.size} items (${experiment.train.userId.length} interactions)`,
+  );
   const started = performance.now();
   const model = await factory.fit(experiment.training, params, req.ctx);
   const fitSeconds = (performance.now() - started) / 1000;

@@ -33,14 +33,22 @@ export interface RetrieveOptions {
  * (synchronously, so a slow one cannot be interrupted): one that throws, or returns after its
  * time limit, contributes nothing to this batch and is logged; the others carry on.
  */
-export function retrieveAll(channels: readonly Channel[], users: Int32Array, n: number, exclude: Csr | null, opts: RetrieveOptions): Array<TopK | null> {
+export function retrieveAll(
+  channels: readonly Channel[],
+  users: Int32Array,
+  n: number,
+  exclude: Csr | null,
+  opts: RetrieveOptions,
+): Array<TopK | null> {
   return channels.map((channel) => {
     const started = performance.now();
     try {
       const lists = retrieve(channel, users, n, exclude);
       const ms = performance.now() - started;
       if (opts.timeoutMs > 0 && ms > opts.timeoutMs) {
-        log.warn(`ranker: channel ${channel.name} took ${ms.toFixed(0)} ms (limit ${opts.timeoutMs} ms) for ${users.length} users; its candidates are dropped`);
+        log.warn(
+          `ranker: channel ${channel.name} took ${ms.toFixed(0)} ms (limit ${opts.timeoutMs} ms) for ${users.length} users; its candidates are dropped`,
+        );
         log.event('ranker.channel_timeout', { channel: channel.name, ms, limit_ms: opts.timeoutMs, users: users.length });
         return null;
       }
@@ -117,7 +125,9 @@ export function mergeCandidates(
       if (item < 0) break;
       slot(item);
     }
-    const order = Int32Array.from({ length: m }, (_, s) => s).sort((x, y) => unionFused[y] - unionFused[x] || unionItems[x] - unionItems[y]);
+    const order = Int32Array.from({ length: m }, (_, s) => s).sort(
+      (x, y) => unionFused[y] - unionFused[x] || unionItems[x] - unionItems[y],
+    );
     const kept = Math.min(n, m);
     const base = offsets[b];
     for (let j = 0; j < kept; j++) {

@@ -51,7 +51,13 @@ function storedSource(stored: TopK, rowOf: Int32Array): (users: Int32Array, k: n
  * alone, the merged candidates in fused order, the GBDT-ranked list and the re-ranked list;
  * plus candidate recall@N. Holds users × N candidates per channel in memory.
  */
-export function funnelStageMetrics(ranker: FunnelRanker, targets: EvalTargets, seen: Csr, trainItemCount: number, opts: EvalOptions): FunnelReport {
+export function funnelStageMetrics(
+  ranker: FunnelRanker,
+  targets: EvalTargets,
+  seen: Csr,
+  trainItemCount: number,
+  opts: EvalOptions,
+): FunnelReport {
   const { funnel, gbdt } = ranker;
   const n = funnel.settings.candidates;
   const maxK = Math.max(...opts.ks);
@@ -88,8 +94,16 @@ export function funnelStageMetrics(ranker: FunnelRanker, targets: EvalTargets, s
   progress.finish(seconds);
 
   const measure = (stored: TopK, ks: number[], withCatalog: boolean): Metrics =>
-    evaluateTargets(storedSource(stored, rowOf), ranker, targets, seen, trainItemCount, { ...opts, ks, catalog: withCatalog ? opts.catalog : null, dumpRecs: undefined });
-  const stages: StageMetrics[] = funnel.channels.map((c, i) => ({ stage: `channel:${c.name}`, metrics: measure(channelLists[i], opts.ks, true) }));
+    evaluateTargets(storedSource(stored, rowOf), ranker, targets, seen, trainItemCount, {
+      ...opts,
+      ks,
+      catalog: withCatalog ? opts.catalog : null,
+      dumpRecs: undefined,
+    });
+  const stages: StageMetrics[] = funnel.channels.map((c, i) => ({
+    stage: `channel:${c.name}`,
+    metrics: measure(channelLists[i], opts.ks, true),
+  }));
   const key = `ndcg@${Math.min(...opts.ks)}`;
   const best = stages.reduce((a, s) => (s.metrics[key] > a.metrics[key] ? s : a), stages[0]);
   stages.push({ stage: 'merged', metrics: measure(merged, opts.ks, true) });
@@ -105,7 +119,12 @@ export function funnelStageMetrics(ranker: FunnelRanker, targets: EvalTargets, s
 }
 
 /** The funnel report of a fitted ranker on a split (the protocol of docs/metrics.md). */
-export function evaluateFunnel(ranker: FunnelRanker & Recommender, train: Interactions, test: Interactions, opts: EvalOptions): FunnelReport {
+export function evaluateFunnel(
+  ranker: FunnelRanker & Recommender,
+  train: Interactions,
+  test: Interactions,
+  opts: EvalOptions,
+): FunnelReport {
   const seen = seenMatrix(ranker, train);
   const targets = buildTargets(test, ranker.users, ranker.items, seen);
   return funnelStageMetrics(ranker, targets, seen, countDistinct(train.itemId), opts);
@@ -125,7 +144,9 @@ export function stageReport(model: Recommender, train: Interactions, test: Inter
 export function formatFunnelReport(report: FunnelReport, ks: number[]): string {
   const columns = ks.flatMap((k) => ['ndcg', 'recall', 'precision', 'map', 'diversity', 'coverage', 'novelty'].map((m) => `${m}@${k}`));
   const rows = report.stages.map((s) => ({ name: s.stage, metrics: s.metrics }));
-  const recall = Object.entries(report.candidateRecall).map(([c, r]) => `${c} ${r.toFixed(4)}`).join(', ');
+  const recall = Object.entries(report.candidateRecall)
+    .map(([c, r]) => `${c} ${r.toFixed(4)}`)
+    .join(', ');
   const t = report.seconds;
   return [
     formatComparison(rows, columns),

@@ -88,7 +88,11 @@ export class Funnel {
     readonly settings: FunnelSettings,
   ) {
     this.sources = { history: ctx.history, timeline: buildItemTimeline(data), genres, cooccurrence, referenceTime: latestTime(data) };
-    this.fallback = channels.find((c) => c.name === POPULARITY_CHANNEL) ?? { name: POPULARITY_CHANNEL, model: popularityModel(data, ctx), index: null };
+    this.fallback = channels.find((c) => c.name === POPULARITY_CHANNEL) ?? {
+      name: POPULARITY_CHANNEL,
+      model: popularityModel(data, ctx),
+      index: null,
+    };
     this.featureNames = featureNames(settings.channels, genres.names);
     this.similarity = this.itemSimilarity();
   }
@@ -133,7 +137,10 @@ export class Funnel {
     if (name === 'genre') return (a, b) => genreCosine(this.genres, a, b);
     const channel = this.channels.find((c) => c.name === name);
     const emb = channel?.model.itemEmbeddings();
-    if (!emb) throw new InputError(`mmr similarity "${name}" is neither "genre" nor a channel with item embeddings (channels: ${this.settings.channels.join(', ')})`);
+    if (!emb)
+      throw new InputError(
+        `mmr similarity "${name}" is neither "genre" nor a channel with item embeddings (channels: ${this.settings.channels.join(', ')})`,
+      );
     const norms = new Float64Array(emb.rows);
     for (let i = 0; i < emb.rows; i++) {
       let s = 0;
@@ -150,7 +157,8 @@ export class Funnel {
   /** Items a user must not see: `exclude`'s row, and always the user's own training items. */
   seenFilter(exclude: Csr | null): SeenFilter {
     const own = this.data.matrix;
-    return (u, item) => (u >= 0 && u < own.nRows && csrHas(own, u, item)) || (exclude !== null && u >= 0 && u < exclude.nRows && csrHas(exclude, u, item));
+    return (u, item) =>
+      (u >= 0 && u < own.nRows && csrHas(own, u, item)) || (exclude !== null && u >= 0 && u < exclude.nRows && csrHas(exclude, u, item));
   }
 
   /** Channels → merged candidates. Channels skip `exclude`'s items (the user's training items when null). */
@@ -180,7 +188,12 @@ export class Funnel {
     const ageColumn = this.featureNames.indexOf('item_age_days');
     const ages = Float32Array.from({ length: set.items.length }, (_, r) => x[r * nFeatures + ageColumn]);
     const reranked = rerank(set, scores, k, seen, this.settings.rerank, this.similarity, this.genres, ages);
-    const seconds = { candidates: (t1 - t0) / 1000, features: (t2 - t1) / 1000, gbdt: (t3 - t2) / 1000, rerank: (performance.now() - t3) / 1000 };
+    const seconds = {
+      candidates: (t1 - t0) / 1000,
+      features: (t2 - t1) / 1000,
+      gbdt: (t3 - t2) / 1000,
+      rerank: (performance.now() - t3) / 1000,
+    };
     return { lists, merged: set, scores, ranked, reranked, seconds };
   }
 }

@@ -86,7 +86,8 @@ export function rerank(
     for (let c = 0; c < n; c++) {
       rel[c] = hi > lo ? (scores[rows[c]] - lo) / (hi - lo) : 1;
       const age = ageDays ? ageDays[rows[c]] : NaN;
-      if (settings.freshness > 0 && !Number.isNaN(age)) rel[c] += settings.freshness * 2 ** (-Math.max(0, age) / settings.freshnessHalfLifeDays);
+      if (settings.freshness > 0 && !Number.isNaN(age))
+        rel[c] += settings.freshness * 2 ** (-Math.max(0, age) / settings.freshnessHalfLifeDays);
     }
     genreCount.fill(0);
     for (let j = 0; j < k; j++) {

@@ -93,7 +93,10 @@ export function buildTrainingExamples(funnel: Funnel, late: Interactions, opts: 
   const labels = labelMatrix(funnel, late);
   const rng = new Rng(opts.seed);
   const withLabels = Int32Array.from({ length: data.users.size }, (_, u) => u).filter((u) => labels.indptr[u + 1] > labels.indptr[u]);
-  const queryUsers = withLabels.length > opts.maxQueries ? Int32Array.from(sampleIndices(withLabels.length, opts.maxQueries, rng), (q) => withLabels[q]) : withLabels;
+  const queryUsers =
+    withLabels.length > opts.maxQueries
+      ? Int32Array.from(sampleIndices(withLabels.length, opts.maxQueries, rng), (q) => withLabels[q])
+      : withLabels;
   const validity = Array.from(queryUsers, () => opts.validFrac > 0 && rng.next() < opts.validFrac);
   const trainUsers = queryUsers.filter((_, q) => !validity[q]);
   const validUsers = queryUsers.filter((_, q) => validity[q]);
@@ -115,12 +118,14 @@ export function buildTrainingExamples(funnel: Funnel, late: Interactions, opts: 
       const { set } = funnel.candidates(part, seen);
       const extras = Array.from(part, (u) => {
         const known = mergeSorted(row(seen, u), row(labels, u));
-        const negatives = opts.negatives > 0 && known.length < data.items.size ? sampler.sample(known, opts.negatives, drawn) : drawn.subarray(0, 0);
+        const negatives =
+          opts.negatives > 0 && known.length < data.items.size ? sampler.sample(known, opts.negatives, drawn) : drawn.subarray(0, 0);
         stats.sampledNegatives += negatives.length;
         return [...row(labels, u), ...negatives];
       });
       for (let b = 0; b < part.length; b++) {
-        for (let r = set.offsets[b]; r < set.offsets[b + 1]; r++) if (csrHas(labels, part[b], set.items[r])) stats.positivesAmongCandidates++;
+        for (let r = set.offsets[b]; r < set.offsets[b + 1]; r++)
+          if (csrHas(labels, part[b], set.items[r])) stats.positivesAmongCandidates++;
       }
       const examples = withExtraItems(set, extras);
       const y = new Int32Array(examples.items.length);

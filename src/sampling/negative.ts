@@ -66,10 +66,12 @@ export class NegativeSampler {
    * as in a CSR row) and returns that view. Throws when no item with a positive weight is left.
    */
   sample(positives: Int32Array, count: number, out: Int32Array): Int32Array {
-    if (!Number.isInteger(count) || count < 0) throw new Error(`NegativeSampler.sample: count must be a non-negative integer, got ${count}`);
+    if (!Number.isInteger(count) || count < 0)
+      throw new Error(`NegativeSampler.sample: count must be a non-negative integer, got ${count}`);
     if (out.length < count) throw new Error(`NegativeSampler.sample: out holds ${out.length} items, ${count} asked`);
     for (let i = 1; i < positives.length; i++) {
-      if (positives[i] <= positives[i - 1]) throw new Error(`NegativeSampler.sample: positives must be sorted ascending and unique (index ${i})`);
+      if (positives[i] <= positives[i - 1])
+        throw new Error(`NegativeSampler.sample: positives must be sorted ascending and unique (index ${i})`);
     }
     let filled = 0;
     let budget = 16 * count + 64;
@@ -105,7 +107,10 @@ export class NegativeSampler {
       this.complementCdf[m] = cumulative;
       m++;
     }
-    if (m === 0) throw new Error(`NegativeSampler.sample: no negatives left; the ${positives.length} positives cover every item with a nonzero weight`);
+    if (m === 0)
+      throw new Error(
+        `NegativeSampler.sample: no negatives left; the ${positives.length} positives cover every item with a nonzero weight`,
+      );
     for (let k = 0; k < count; k++) {
       const target = this.rng.next() * cumulative;
       // First index whose cumulative weight exceeds the target.

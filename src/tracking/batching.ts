@@ -1,10 +1,5 @@
 import { emptyBatch, type LogBatchBody } from './entities.js';
-import {
-  MAX_BATCH_REQUEST_BYTES,
-  MAX_ENTITIES_PER_BATCH,
-  MAX_METRICS_PER_BATCH,
-  MAX_PARAMS_TAGS_PER_BATCH,
-} from './limits.js';
+import { MAX_BATCH_REQUEST_BYTES, MAX_ENTITIES_PER_BATCH, MAX_METRICS_PER_BATCH, MAX_PARAMS_TAGS_PER_BATCH } from './limits.js';
 
 /** Room left in a request for `run_id` and the JSON around the three arrays. */
 const ENVELOPE_BYTES = 1024;

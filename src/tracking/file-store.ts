@@ -113,7 +113,9 @@ export class FileStoreTracker implements Tracker {
 
   async endRun(runId: string, status: RunEndStatus, endTime: number): Promise<void> {
     try {
-      const experiment = existsSync(this.location) ? readdirSync(this.location).find((e) => existsSync(join(this.location, e, runId, META_FILE))) : undefined;
+      const experiment = existsSync(this.location)
+        ? readdirSync(this.location).find((e) => existsSync(join(this.location, e, runId, META_FILE)))
+        : undefined;
       if (experiment === undefined) {
         log.warn(`tracking: run ${runId} is not in ${this.location}; not ended`);
         return;

@@ -88,9 +88,10 @@ export class MlflowHttpClient {
         failure = errorFromResponse(res.status, text, url);
         retryAfterMs = parseRetryAfter(res.headers.get('retry-after'));
       } catch (err) {
-        failure = err instanceof SyntaxError
-          ? new MlflowApiError(`${url}: answer is not JSON (${err.message})`, null, 'BAD_RESPONSE', false)
-          : new MlflowApiError(`${url}: ${networkMessage(err)}`, null, 'NETWORK_ERROR', true);
+        failure =
+          err instanceof SyntaxError
+            ? new MlflowApiError(`${url}: answer is not JSON (${err.message})`, null, 'BAD_RESPONSE', false)
+            : new MlflowApiError(`${url}: ${networkMessage(err)}`, null, 'NETWORK_ERROR', true);
       }
       if (!failure.transient || attempt >= this.policy.maxAttempts) throw failure;
       const backoff = Math.random() * Math.min(this.policy.maxDelayMs, this.policy.baseDelayMs * 2 ** (attempt - 1));

@@ -222,7 +222,11 @@ export function readOutboxFile(path: string): OutboxEntry[] {
 }
 
 function countEntries(path: string): number {
-  return existsSync(path) ? readFileSync(path, 'utf8').split('\n').filter((l) => l.trim() !== '').length : 0;
+  return existsSync(path)
+    ? readFileSync(path, 'utf8')
+        .split('\n')
+        .filter((l) => l.trim() !== '').length
+    : 0;
 }
 
 /** One sync at a time per root: a lock file holding the pid, taken over if that process is gone. */

@@ -8,7 +8,10 @@ export const EXIT_BAD_INPUT = 2;
 export const EXIT_GATE = 3;
 
 export class RecsysError extends Error {
-  constructor(message: string, readonly exitCode: number = EXIT_FAILURE) {
+  constructor(
+    message: string,
+    readonly exitCode: number = EXIT_FAILURE,
+  ) {
     super(message);
     this.name = new.target.name;
   }

@@ -34,10 +34,38 @@ describe('recsys CLI (built binary)', () => {
 
   it('eval --json prints the metrics object with the documented keys; --dump-recs writes raw ids', () => {
     const dump = join(work, 'recs.csv');
-    const r = recsys(['eval', '--data', data, '--split', 'temporal-user', '--frac', '0.8', '--model', 'popularity', '--k', '10,20', '--json', '--dump-recs', dump]);
+    const r = recsys([
+      'eval',
+      '--data',
+      data,
+      '--split',
+      'temporal-user',
+      '--frac',
+      '0.8',
+      '--model',
+      'popularity',
+      '--k',
+      '10,20',
+      '--json',
+      '--dump-recs',
+      dump,
+    ]);
     expect(r.code, r.stderr).toBe(0);
     const m = JSON.parse(r.stdout) as Record<string, number>;
-    for (const key of ['ndcg@10', 'recall@10', 'precision@10', 'map@10', 'mrr@10', 'hit_rate@10', 'coverage@10', 'diversity@10', 'novelty@10', 'arp@10', 'ndcg@20', 'users']) {
+    for (const key of [
+      'ndcg@10',
+      'recall@10',
+      'precision@10',
+      'map@10',
+      'mrr@10',
+      'hit_rate@10',
+      'coverage@10',
+      'diversity@10',
+      'novelty@10',
+      'arp@10',
+      'ndcg@20',
+      'users',
+    ]) {
       expect(m[key], key).toBeTypeOf('number');
     }
     expect(m['ndcg@10']).toBeCloseTo(0.0853456, 7);
@@ -49,7 +77,19 @@ describe('recsys CLI (built binary)', () => {
   });
 
   it('--fail-under exits 3 naming the metric, value and bound', () => {
-    const r = recsys(['eval', '--data', data, '--split', 'temporal-user', '--model', 'popularity', '--fail-under', 'ndcg@10=0.5', '--fail-under', 'recall@10=0.01']);
+    const r = recsys([
+      'eval',
+      '--data',
+      data,
+      '--split',
+      'temporal-user',
+      '--model',
+      'popularity',
+      '--fail-under',
+      'ndcg@10=0.5',
+      '--fail-under',
+      'recall@10=0.01',
+    ]);
     expect(r.code).toBe(3);
     expect(r.stderr).toContain('ndcg@10 = 0.085346 is below the bound 0.5');
     expect(r.stderr).not.toContain('recall@10 =');
@@ -105,13 +145,43 @@ describe('recsys CLI (built binary)', () => {
     const als = join(work, 'artifacts', 'als');
     const t = recsys(['train', 'als', '--data', data, '--split', 'temporal-user', '--iterations', '3', '--out', als]);
     expect(t.code, t.stderr).toBe(0);
-    const auto = recsys(['index', '--model', join(als, 'latest'), '--factory', 'IVF16,Flat', '--out', join(work, 'artifacts', 'als-auto'), '--json']);
+    const auto = recsys([
+      'index',
+      '--model',
+      join(als, 'latest'),
+      '--factory',
+      'IVF16,Flat',
+      '--out',
+      join(work, 'artifacts', 'als-auto'),
+      '--json',
+    ]);
     expect(auto.code, auto.stderr).toBe(0);
     expect(readManifestIndex(JSON.parse(auto.stdout).artifact)).toMatchObject({ transform: { kind: 'mips-l2' }, index_metric: 'l2' });
-    const off = recsys(['index', '--model', join(als, 'latest'), '--factory', 'IVF16,Flat', '--mips-transform', 'off', '--out', join(work, 'artifacts', 'als-off'), '--json']);
+    const off = recsys([
+      'index',
+      '--model',
+      join(als, 'latest'),
+      '--factory',
+      'IVF16,Flat',
+      '--mips-transform',
+      'off',
+      '--out',
+      join(work, 'artifacts', 'als-off'),
+      '--json',
+    ]);
     expect(off.code, off.stderr).toBe(0);
     expect(readManifestIndex(JSON.parse(off.stdout).artifact)).toMatchObject({ transform: null, index_metric: 'ip' });
-    const on = recsys(['index', '--model', join(als, 'latest'), '--factory', 'IVF16,PQ16np', '--mips-transform', 'on', '--out', join(work, 'artifacts', 'als-on')]);
+    const on = recsys([
+      'index',
+      '--model',
+      join(als, 'latest'),
+      '--factory',
+      'IVF16,PQ16np',
+      '--mips-transform',
+      'on',
+      '--out',
+      join(work, 'artifacts', 'als-on'),
+    ]);
     expect(on.code).toBe(2);
     expect(on.stderr).toContain('makes the vectors 65-dimensional');
   });

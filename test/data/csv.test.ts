@@ -40,7 +40,7 @@ describe('readCsv', () => {
   it('parses numbers from bytes exactly as Number() does', () => {
     const path = join(tempDir(), 'n.csv');
     const values = ['4.5', '0.5', '3', '-12', '1e3', '964982703', '2.675', 'abc', ''];
-    writeFileSync(path, values.join('\n') + '\n');
+    writeFileSync(path, `${values.join('\n')}\n`);
     const floats: number[] = [];
     const ints: number[] = [];
     readCsv(path, {}, (r) => {

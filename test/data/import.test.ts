@@ -78,7 +78,9 @@ describe('data import', () => {
   it('rejects a missing required column, an empty file and a missing ratings.csv', async () => {
     const out = join(tempDir(), 'ds');
     const noRating = movieLensDir('userId,movieId,timestamp\n1,10,100\n');
-    await expect(importDataset({ format: 'movielens', input: noRating, out })).rejects.toThrow(/ratings\.csv:1: missing required column "rating"/);
+    await expect(importDataset({ format: 'movielens', input: noRating, out })).rejects.toThrow(
+      /ratings\.csv:1: missing required column "rating"/,
+    );
     const empty = movieLensDir('');
     await expect(importDataset({ format: 'movielens', input: empty, out })).rejects.toThrow(/ratings\.csv: file is empty/);
     const none = tempDir();
@@ -89,7 +91,9 @@ describe('data import', () => {
     const out = join(tempDir(), 'ds');
     await importDataset({ format: 'movielens', input: movieLensDir(GOOD_RATINGS), out });
     const before = readFileSync(join(out, 'dataset.json'), 'utf8');
-    await expect(importDataset({ format: 'movielens', input: movieLensDir('userId,movieId,rating,timestamp\n1,2,9,1\n'), out })).rejects.toThrow(InputError);
+    await expect(
+      importDataset({ format: 'movielens', input: movieLensDir('userId,movieId,rating,timestamp\n1,2,9,1\n'), out }),
+    ).rejects.toThrow(InputError);
     expect(readFileSync(join(out, 'dataset.json'), 'utf8')).toBe(before);
   });
 
@@ -99,7 +103,10 @@ describe('data import', () => {
     const flags = (on: number[]): string => Array.from({ length: 19 }, (_, g) => (on.includes(g) ? '1' : '0')).join('|');
     const item = (id: number, title: string, on: number[]): Buffer =>
       Buffer.from(`${id}|${title}|01-Jan-1995||http://x|${flags(on)}\n`, 'latin1');
-    writeFileSync(join(dir, 'u.item'), Buffer.concat([item(242, 'Kolya (1996)', [5]), item(302, 'L.A. Confidential (1997)', [6, 16]), item(1, 'Café au lait (1993)', [])]));
+    writeFileSync(
+      join(dir, 'u.item'),
+      Buffer.concat([item(242, 'Kolya (1996)', [5]), item(302, 'L.A. Confidential (1997)', [6, 16]), item(1, 'Café au lait (1993)', [])]),
+    );
     const out = join(tempDir(), 'ds');
     await importDataset({ format: 'ml100k', input: dir, out });
     const ds = await loadDataset(out);
@@ -119,8 +126,8 @@ describe('data import', () => {
     expect(Array.from(ds.interactions.userId)).toEqual([7, 8]);
     expect(Array.from(ds.interactions.rating)).toEqual([1, 1]);
     expect(Array.from(ds.interactions.timestamp)).toEqual([1577836810, 15]);
-    await expect(importDataset({ format: 'csv', input: path, out, delimiter: '\t', columns: { user: 'user', item: 'sku' } })).rejects.toThrow(
-      /log\.tsv:1: missing required column "user"/,
-    );
+    await expect(
+      importDataset({ format: 'csv', input: path, out, delimiter: '\t', columns: { user: 'user', item: 'sku' } }),
+    ).rejects.toThrow(/log\.tsv:1: missing required column "user"/);
   });
 });

@@ -38,7 +38,13 @@ function holdoutHitRates(x: Interactions, users: number, items: number): { popul
     evaluated++;
     const target = x.itemId[last[u]];
     const seen = new Set(history[u]);
-    if (byPopularity.filter((i) => !seen.has(i)).slice(0, 10).includes(target)) hitsPopularity++;
+    if (
+      byPopularity
+        .filter((i) => !seen.has(i))
+        .slice(0, 10)
+        .includes(target)
+    )
+      hitsPopularity++;
     const score = new Float64Array(items + 1);
     for (const a of history[u]) {
       for (let b = 1; b <= items; b++) {

@@ -12,7 +12,12 @@ describe('popularity on ml-latest-small matches the reference protocol', () => {
   });
 
   it('temporal-user, frac 0.8, k 10', async () => {
-    const { metrics } = await evaluateRun({ model: 'popularity', datasetDir: data, split: { strategy: 'temporal-user', frac: 0.8 }, ks: [10] });
+    const { metrics } = await evaluateRun({
+      model: 'popularity',
+      datasetDir: data,
+      split: { strategy: 'temporal-user', frac: 0.8 },
+      ks: [10],
+    });
     expect(metrics.users).toBe(610);
     const expected: Record<string, number> = {
       'ndcg@10': 0.0853456,
@@ -27,7 +32,12 @@ describe('popularity on ml-latest-small matches the reference protocol', () => {
   });
 
   it('temporal (global cutoff), frac 0.8, k 10: 28 users', async () => {
-    const { metrics, split } = await evaluateRun({ model: 'popularity', datasetDir: data, split: { strategy: 'temporal', frac: 0.8 }, ks: [10] });
+    const { metrics, split } = await evaluateRun({
+      model: 'popularity',
+      datasetDir: data,
+      split: { strategy: 'temporal', frac: 0.8 },
+      ks: [10],
+    });
     expect(metrics.users).toBe(28);
     expect(metrics['ndcg@10']).toBeCloseTo(0.1099254, 7);
     expect(split.counts.evaluated_users).toBe(28);

@@ -8,7 +8,10 @@ import { interactionsOf } from '../helpers.js';
 
 /** Popularity, extended with fixed scores for unseen items (a stand-in for content vectors). */
 class ContentPopularity extends PopularityModel {
-  constructor(base: PopularityModel, private readonly coldScores: Map<number, number>) {
+  constructor(
+    base: PopularityModel,
+    private readonly coldScores: Map<number, number>,
+  ) {
     super(base.users, base.items, base.counts);
   }
 
@@ -25,14 +28,29 @@ class ContentPopularity extends PopularityModel {
 
 describe('cold-item cohort', () => {
   // train: u1 {1}, u2 {1, 2} → counts item1 = 2, item2 = 1
-  const train = interactionsOf([[1, 1, 4, 1], [2, 1, 4, 1], [2, 2, 4, 2]]);
+  const train = interactionsOf([
+    [1, 1, 4, 1],
+    [2, 1, 4, 1],
+    [2, 2, 4, 2],
+  ]);
   // test: u1 {9 (cold), 2}, u2 {8 (cold)}, u3 {9} (no training data: not evaluated)
-  const test = interactionsOf([[1, 9, 4, 5], [1, 2, 4, 5], [2, 8, 4, 5], [3, 9, 4, 5]]);
+  const test = interactionsOf([
+    [1, 9, 4, 5],
+    [1, 2, 4, 5],
+    [2, 8, 4, 5],
+    [3, 9, 4, 5],
+  ]);
 
   it('ranks cold items among all items and scores only cold relevant items', async () => {
     const base = new PopularityModel(buildTrainingData(train).users, buildTrainingData(train).items, Float32Array.of(2, 1));
     // item 9 scores 1.5 (between items 1 and 2), item 8 scores 3 (above everything)
-    const model = new ContentPopularity(base, new Map([[9, 1.5], [8, 3]]));
+    const model = new ContentPopularity(
+      base,
+      new Map([
+        [9, 1.5],
+        [8, 3],
+      ]),
+    );
     const m = evaluateColdItems(model, train, test, { ks: [2] });
     // u1 (seen {1}): candidates 2 (1), 9 (1.5), 8 (3) → [8, 9]: hit at rank 2, |rel| = 1
     // u2 (seen {1, 2}): [8, 9] → hit at rank 1, |rel| = 1

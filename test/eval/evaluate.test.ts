@@ -7,12 +7,22 @@ import { interactionsOf } from '../helpers.js';
 describe('evaluation protocol on a toy split', () => {
   // train: u1 {1,2}, u2 {1,3}, u3 {1} → popularity order 1, 2, 3
   const train = interactionsOf([
-    [1, 1, 4, 1], [1, 2, 4, 2], [2, 1, 4, 1], [2, 3, 4, 2], [3, 1, 4, 1],
+    [1, 1, 4, 1],
+    [1, 2, 4, 2],
+    [2, 1, 4, 1],
+    [2, 3, 4, 2],
+    [3, 1, 4, 1],
   ]);
   // test: u1 {3, 2 (seen in train: not relevant), 9 (unknown item: relevant, unreachable)},
   // u2 {2, 2 (duplicate)}, u3 {1 (seen: nothing relevant → not evaluated)}, u4 {1} (no train → not evaluated)
   const test = interactionsOf([
-    [1, 3, 4, 5], [1, 2, 4, 5], [1, 9, 4, 6], [2, 2, 4, 5], [2, 2, 4, 7], [3, 1, 4, 5], [4, 1, 4, 5],
+    [1, 3, 4, 5],
+    [1, 2, 4, 5],
+    [1, 9, 4, 6],
+    [2, 2, 4, 5],
+    [2, 2, 4, 7],
+    [3, 1, 4, 5],
+    [4, 1, 4, 5],
   ]);
 
   it('evaluates exactly the users with training data and a relevant test item, seen items filtered', async () => {

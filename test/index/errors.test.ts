@@ -34,7 +34,10 @@ describe('index input errors', () => {
     inputError(() => parseMetric('cosine'), /unknown metric "cosine": expected ip or l2/);
     const bad = { rows: 2, dim: 3, data: Float32Array.from([0, 1, 2, 3, Number.NaN, 5]) };
     inputError(() => buildIndex(bad, { factory: 'Flat' }), /item embeddings: row 1, dimension 1 is NaN/);
-    inputError(() => buildIndex({ rows: 2, dim: 3, data: new Float32Array(5) }, { factory: 'Flat' }), /5 values do not make 2 rows of dimension 3/);
+    inputError(
+      () => buildIndex({ rows: 2, dim: 3, data: new Float32Array(5) }, { factory: 'Flat' }),
+      /5 values do not make 2 rows of dimension 3/,
+    );
   });
 
   it('refuses more IVF lists than training vectors', () => {

@@ -16,7 +16,17 @@ describe('recsys index on an ALS artifact', () => {
   beforeAll(async () => {
     const data = join(work, 'ml');
     await importDataset({ format: 'movielens', input: ML_SMALL, out: data });
-    alsDir = (await trainModel({ kind: 'als', datasetDir: data, split: { strategy: 'temporal-user', frac: 0.8 }, params: {}, seed: 5, out: join(work, 'artifacts/als'), ks: [10] })).dir;
+    alsDir = (
+      await trainModel({
+        kind: 'als',
+        datasetDir: data,
+        split: { strategy: 'temporal-user', frac: 0.8 },
+        params: {},
+        seed: 5,
+        out: join(work, 'artifacts/als'),
+        ks: [10],
+      })
+    ).dir;
   });
 
   it('the MIPS transform keeps inner-product order: python3-faiss reads the 65-d index and finds the exact top-10', async () => {
@@ -51,13 +61,18 @@ describe('recsys index on an ALS artifact', () => {
     expect(wantsMipsTransform('OPQ16,IVF256,PQ16', 64, 'ip', 'auto')).toBe(false);
     expect(wantsMipsTransform('HNSW32', 64, 'ip', 'auto')).toBe(false);
     expect(wantsMipsTransform('IVF256,Flat', 64, 'l2', 'auto')).toBe(false);
-    const { dir, report } = await indexModel({ model: alsDir, factory: 'IVF16,PQ16np', nprobe: 16, out: join(work, 'artifacts/als-ivfpq') });
+    const { dir, report } = await indexModel({
+      model: alsDir,
+      factory: 'IVF16,PQ16np',
+      nprobe: 16,
+      out: join(work, 'artifacts/als-ivfpq'),
+    });
     const config = readManifest(dir).config.index as { transform: unknown; index_metric: string };
     expect(config).toMatchObject({ transform: null, index_metric: 'ip' });
     expect(report.measurement.recall).toBeGreaterThan(0.3);
-    await expect(indexModel({ model: alsDir, factory: 'IVF16,PQ16np', mipsTransform: 'on', out: join(work, 'artifacts/als-ivfpq-on') })).rejects.toThrow(
-      /makes the vectors 65-dimensional, which the product quantizer of "IVF16,PQ16np" cannot split evenly/,
-    );
+    await expect(
+      indexModel({ model: alsDir, factory: 'IVF16,PQ16np', mipsTransform: 'on', out: join(work, 'artifacts/als-ivfpq-on') }),
+    ).rejects.toThrow(/makes the vectors 65-dimensional, which the product quantizer of "IVF16,PQ16np" cannot split evenly/);
   });
 
   it('eval --via-index on an exact IVF index equals exact evaluation', async () => {

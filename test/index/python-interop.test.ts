@@ -71,7 +71,10 @@ describe('FAISS index files and python3-faiss', () => {
   writeNpy(join(dir, 'queries.npy'), queries.data, [queries.rows, queries.dim]);
   writeNpy(join(dir, 'items.npy'), items.data, [items.rows, items.dim]);
   const info = JSON.parse(
-    execFileSync('/usr/bin/python3', ['-c', PYTHON, dir, ...CASES.map((c) => c.name)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }),
+    execFileSync('/usr/bin/python3', ['-c', PYTHON, dir, ...CASES.map((c) => c.name)], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }),
   ) as Record<string, { ntotal: number; d: number; metric: number; nprobe?: number; efSearch?: number }>;
 
   it.each(CASES)('$name: Python reads it with its settings and finds the same neighbours', (c) => {

@@ -13,7 +13,12 @@ function naive(nRows: number, rows: Int32Array, cols: Int32Array, values: Float3
 }
 
 function rowsOf(m: ReturnType<typeof csrFromCoo>): Array<Array<[number, number]>> {
-  return Array.from({ length: m.nRows }, (_, r) => Array.from({ length: m.indptr[r + 1] - m.indptr[r] }, (_, j): [number, number] => [m.indices[m.indptr[r] + j], m.data[m.indptr[r] + j]]));
+  return Array.from({ length: m.nRows }, (_, r) =>
+    Array.from({ length: m.indptr[r + 1] - m.indptr[r] }, (_, j): [number, number] => [
+      m.indices[m.indptr[r] + j],
+      m.data[m.indptr[r] + j],
+    ]),
+  );
 }
 
 describe('CSR', () => {

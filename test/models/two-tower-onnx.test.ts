@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { readNpyFloat32, readNpyInt32 } from '../../src/artifacts/npy.js';
-import { TwoTowerModel, twoTowerFactory } from '../../src/models/two-tower/model.js';
+import { type TwoTowerModel, twoTowerFactory } from '../../src/models/two-tower/model.js';
 import { ITEM_TOWER_FILE, USER_TOWER_FILE } from '../../src/models/two-tower/onnx-export.js';
 import { resolveParams } from '../../src/models/two-tower/params.js';
 import { maxAbsDiff, onnxCheck, runOrtInChild } from '../onnx/helpers.js';
@@ -13,7 +13,17 @@ describe('two-tower ONNX export', () => {
   const dir = mkdtempSync(join(tmpdir(), 'recsys-two-tower-onnx-'));
   let model: TwoTowerModel;
   beforeAll(async () => {
-    const params = resolveParams({ dim: 16, hidden: 32, history: 10, epochs: 3, batchSize: 128, lr: 0.01, temperature: 0.1, valFrac: 0, backend: 'wasm' });
+    const params = resolveParams({
+      dim: 16,
+      hidden: 32,
+      history: 10,
+      epochs: 3,
+      batchSize: 128,
+      lr: 0.01,
+      temperature: 0.1,
+      valFrac: 0,
+      backend: 'wasm',
+    });
     model = (await twoTowerFactory.fit(plantedFixture().training, params)) as TwoTowerModel;
     await model.save(dir);
   });
@@ -46,7 +56,10 @@ describe('two-tower ONNX export', () => {
     });
     expect(res.inputs).toEqual(['user_index', 'history']);
     const raw = (i: number): number => (i < 0 ? -1 : model.items.rawId(i));
-    const inProcess = model.embedUsers(Int32Array.from(users, (u) => (u < 0 ? -1 : model.users.rawId(u))), Int32Array.from(dense, raw));
+    const inProcess = model.embedUsers(
+      Int32Array.from(users, (u) => (u < 0 ? -1 : model.users.rawId(u))),
+      Int32Array.from(dense, raw),
+    );
     expect(res.outputs.user_embedding.dims).toEqual([users.length, 16]);
     expect(maxAbsDiff(res.outputs.user_embedding.data, inProcess.data)).toBeLessThanOrEqual(1e-5);
     // The artifact's user_embeddings.npy holds the same vectors for the training users.
@@ -55,7 +68,9 @@ describe('two-tower ONNX export', () => {
   });
 
   it('item tower in onnxruntime (fresh process) = in-process vectors, cold items included', () => {
-    const features = JSON.parse(readFileSync(join(dir, 'features.json'), 'utf8')) as { widths: { genres: number; year: number; tags: number } };
+    const features = JSON.parse(readFileSync(join(dir, 'features.json'), 'utf8')) as {
+      widths: { genres: number; year: number; tags: number };
+    };
     const w = features.widths;
     const rawIds = Int32Array.from([...[0, 1, 50, 99].map((i) => model.items.rawId(i)), ...COLD_ITEMS]);
     const content = model.content.rowsFor(rawIds);

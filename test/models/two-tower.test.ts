@@ -3,13 +3,23 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { evaluateModel } from '../../src/eval/evaluate.js';
-import { TwoTowerModel, twoTowerFactory } from '../../src/models/two-tower/model.js';
+import { type TwoTowerModel, twoTowerFactory } from '../../src/models/two-tower/model.js';
 import { resolveParams, type TwoTowerParams } from '../../src/models/two-tower/params.js';
 import { popularityFactory } from '../../src/models/popularity/popularity.js';
 import { COLD_ITEMS, genreOfItem, genreOfUser, plantedFixture, PER_GENRE } from './two-tower-fixture.js';
 
 const fixture = plantedFixture();
-const PARAMS: TwoTowerParams = resolveParams({ dim: 16, hidden: 32, history: 10, epochs: 12, batchSize: 128, lr: 0.01, temperature: 0.1, valFrac: 0, backend: 'wasm' });
+const PARAMS: TwoTowerParams = resolveParams({
+  dim: 16,
+  hidden: 32,
+  history: 10,
+  epochs: 12,
+  batchSize: 128,
+  lr: 0.01,
+  temperature: 0.1,
+  valFrac: 0,
+  backend: 'wasm',
+});
 
 function dot(a: Float32Array, i: number, b: Float32Array, j: number, d: number): number {
   let s = 0;
@@ -20,7 +30,7 @@ function dot(a: Float32Array, i: number, b: Float32Array, j: number, d: number):
 describe('two-tower model', () => {
   let model: TwoTowerModel;
   beforeAll(async () => {
-    model = await twoTowerFactory.fit(fixture.training, PARAMS);
+    model = (await twoTowerFactory.fit(fixture.training, PARAMS)) as TwoTowerModel;
   });
 
   it('learns the planted tastes: far better than popularity on held-out events', async () => {
@@ -79,7 +89,7 @@ describe('two-tower model', () => {
   });
 
   it('is reproducible: the same seed gives the same vectors', async () => {
-    const again = await twoTowerFactory.fit(fixture.training, PARAMS);
+    const again = (await twoTowerFactory.fit(fixture.training, PARAMS)) as TwoTowerModel;
     expect(Array.from(again.itemEmbeddings().data)).toEqual(Array.from(model.itemEmbeddings().data));
   });
 

@@ -10,8 +10,11 @@ process.env.RECSYS_QUIET = '1';
 /** A version of `name` built from `lineage`, recording the version latest pointed at before (as the pipeline does). */
 async function version(root: string, name: string, lineage: ArtifactRef[], previous: string | null = null): Promise<string> {
   await new Promise((r) => setTimeout(r, 3)); // version names are millisecond timestamps
-  const { manifest } = await createArtifact(root, name, { kind: 'test', config: {}, lineage, details: { pipeline: { previous_latest: previous } } }, async (dir) =>
-    writeFileSync(join(dir, 'f'), name),
+  const { manifest } = await createArtifact(
+    root,
+    name,
+    { kind: 'test', config: {}, lineage, details: { pipeline: { previous_latest: previous } } },
+    async (dir) => writeFileSync(join(dir, 'f'), name),
   );
   return manifest.version;
 }
@@ -32,21 +35,31 @@ describe('artifacts gc and promote', () => {
     expect(readlinkSync(join(root, 'm', 'latest'))).toBe(m3);
 
     const plan = planGc(root, 1);
-    expect(names(plan.keep)).toEqual(names([
-      { name: 'm', version: m2 }, // baseline of latest
-      { name: 'm', version: m3 }, // latest
-      { name: 'm', version: m4 }, // newest
-      { name: 's', version: s1 }, // built m2
-      { name: 's', version: s2 }, // built m3 and m4
-      { name: 's', version: s3 }, // newest, latest
-    ]));
+    expect(names(plan.keep)).toEqual(
+      names([
+        { name: 'm', version: m2 }, // baseline of latest
+        { name: 'm', version: m3 }, // latest
+        { name: 'm', version: m4 }, // newest
+        { name: 's', version: s1 }, // built m2
+        { name: 's', version: s2 }, // built m3 and m4
+        { name: 's', version: s3 }, // newest, latest
+      ]),
+    );
     expect(names(plan.remove)).toEqual([`m/${m1}`]);
     collectGarbage(root, 1);
     expect(existsSync(join(root, 'm', m1))).toBe(false);
     expect(existsSync(join(root, 'm', m2, 'f'))).toBe(true);
 
     // keep 0: only latest of each, its baseline, and their lineage
-    expect(names(collectGarbage(root, 0).keep)).toEqual(names([{ name: 'm', version: m2 }, { name: 'm', version: m3 }, { name: 's', version: s1 }, { name: 's', version: s2 }, { name: 's', version: s3 }]));
+    expect(names(collectGarbage(root, 0).keep)).toEqual(
+      names([
+        { name: 'm', version: m2 },
+        { name: 'm', version: m3 },
+        { name: 's', version: s1 },
+        { name: 's', version: s2 },
+        { name: 's', version: s3 },
+      ]),
+    );
     expect(existsSync(join(root, 'm', m4))).toBe(false);
     expect(readlinkSync(join(root, 'm', 'latest'))).toBe(m3);
     expect(readlinkSync(join(root, 's', 'latest'))).toBe(s3);

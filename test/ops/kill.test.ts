@@ -27,10 +27,17 @@ function recsys(args: string[]): { code: number | null; stdout: string; stderr: 
 
 /** Entries with a temporary name under the root and its artifact folders. */
 function temporaries(): string[] {
-  const dirs = [root, ...readdirSync(root).map((n) => join(root, n)).filter((d) => existsSync(d) && !d.endsWith('.lock') && !d.includes('.tmp-'))];
+  const dirs = [
+    root,
+    ...readdirSync(root)
+      .map((n) => join(root, n))
+      .filter((d) => existsSync(d) && !d.endsWith('.lock') && !d.includes('.tmp-')),
+  ];
   return dirs.flatMap((d) => {
     try {
-      return readdirSync(d).filter((n) => /\.tmp-\d+-/.test(n)).map((n) => join(d, n));
+      return readdirSync(d)
+        .filter((n) => /\.tmp-\d+-/.test(n))
+        .map((n) => join(d, n));
     } catch {
       return [];
     }
@@ -38,11 +45,15 @@ function temporaries(): string[] {
 }
 
 /** Starts a forced run and sends `signal` once its split step is writing the new version. */
-async function killDuringSplitBuild(signal: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string; pid: number }> {
+async function killDuringSplitBuild(
+  signal: NodeJS.Signals,
+): Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string; pid: number }> {
   const child = spawn(process.execPath, [BIN, 'train', '--pipeline', file, '--force'], { env: { ...process.env, RECSYS_QUIET: '0' } });
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, sig) => resolve({ code, signal: sig })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('exit', (code, sig) => resolve({ code, signal: sig })),
+  );
   const building = new RegExp(`^\\..*\\.tmp-${child.pid}-`);
   const deadline = Date.now() + 60_000;
   for (;;) {

@@ -11,7 +11,10 @@ import { tempDir } from '../helpers.js';
 process.env.RECSYS_QUIET = '1';
 
 function writeLock(root: string, pid: number, host = hostname()): void {
-  writeFileSync(join(root, '.lock'), JSON.stringify({ pid, host, started_at: '2026-01-01T00:00:00.000Z', command: 'recsys train --pipeline x' }));
+  writeFileSync(
+    join(root, '.lock'),
+    JSON.stringify({ pid, host, started_at: '2026-01-01T00:00:00.000Z', command: 'recsys train --pipeline x' }),
+  );
 }
 
 /** A real process that stays alive until killed. */
@@ -31,7 +34,11 @@ describe('the artifact root lock', () => {
   it('records pid, host, start time and command, refuses a second holder, and is released', () => {
     const root = tempDir();
     const lock = acquireRootLock(root, 'recsys train --pipeline a.yaml');
-    expect(JSON.parse(readFileSync(join(root, '.lock'), 'utf8'))).toMatchObject({ pid: process.pid, host: hostname(), command: 'recsys train --pipeline a.yaml' });
+    expect(JSON.parse(readFileSync(join(root, '.lock'), 'utf8'))).toMatchObject({
+      pid: process.pid,
+      host: hostname(),
+      command: 'recsys train --pipeline a.yaml',
+    });
     expect(() => acquireRootLock(root, 'again')).toThrow(`another run holds the artifact root: pid ${process.pid} on ${hostname()}`);
     lock.release();
     expect(existsSync(join(root, '.lock'))).toBe(false);
@@ -52,7 +59,9 @@ describe('the artifact root lock', () => {
       }
       expect(error).toBeInstanceOf(RecsysError);
       expect((error as RecsysError).exitCode).toBe(1);
-      expect((error as Error).message).toContain(`another run holds the artifact root: pid ${live.pid} on ${hostname()}, started 2026-01-01T00:00:00.000Z (recsys train --pipeline x)`);
+      expect((error as Error).message).toContain(
+        `another run holds the artifact root: pid ${live.pid} on ${hostname()}, started 2026-01-01T00:00:00.000Z (recsys train --pipeline x)`,
+      );
     } finally {
       await live.stop();
     }

@@ -19,7 +19,11 @@ const RANKER_STEP = / {2}- kind: train[^\n]*\n {4}model: ranker\n(?: {4}[^\n]*\n
 const RECS_STEP = / {2}- kind: recommend[^\n]*\n {4}model: ranker\n(?: {4}[^\n]*\n)*/;
 
 function recsys(args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [BIN, ...args], { cwd, encoding: 'utf8', env: { ...process.env, RECSYS_QUIET: '0', ML_DIR: ML_SMALL } });
+  const r = spawnSync(process.execPath, [BIN, ...args], {
+    cwd,
+    encoding: 'utf8',
+    env: { ...process.env, RECSYS_QUIET: '0', ML_DIR: ML_SMALL },
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -72,7 +76,9 @@ describe('recsys train|eval|index --pipeline pipelines/movielens.yaml', () => {
   it('index --pipeline rebuilds only the indexes (--force), and eval/index need a step of their kind', () => {
     const index = recsys(['index', '--pipeline', MOVIELENS, '--force']);
     expect(index.code, index.stderr).toBe(0);
-    expect(index.stdout.split('\n\n')[0].split('\n').slice(1)).toEqual([expect.stringMatching(/^ +4 {2}index als-temporal-user +ran +[\d.]+ +artifacts\/index-als-temporal-user\/\d+T/)]);
+    expect(index.stdout.split('\n\n')[0].split('\n').slice(1)).toEqual([
+      expect.stringMatching(/^ +4 {2}index als-temporal-user +ran +[\d.]+ +artifacts\/index-als-temporal-user\/\d+T/),
+    ]);
     const noEval = join(cwd, 'no-index.yaml');
     writeFileSync(noEval, readFileSync(MOVIELENS, 'utf8').replace(/ {2}- kind: index[^\n]*\n(?: {4}[^\n]*\n)+/, ''));
     const r = recsys(['index', '--pipeline', noEval]);
@@ -88,7 +94,10 @@ describe('recsys train|eval|index --pipeline pipelines/movielens.yaml', () => {
     expect(r.stderr).toMatch(/bad\.yaml:\d+:5: steps\[2\]\.parms: unknown key "parms" \(did you mean "params"\?\)/);
 
     const holder = spawn('sleep', ['30']);
-    writeFileSync(join(cwd, 'artifacts/.lock'), JSON.stringify({ pid: holder.pid, host: (await import('node:os')).hostname(), started_at: 'now', command: 'x' }));
+    writeFileSync(
+      join(cwd, 'artifacts/.lock'),
+      JSON.stringify({ pid: holder.pid, host: (await import('node:os')).hostname(), started_at: 'now', command: 'x' }),
+    );
     try {
       const locked = recsys(['train', '--pipeline', MOVIELENS]);
       expect(locked.code).toBe(1);
@@ -112,6 +121,9 @@ describe('recsys train|eval|index --pipeline pipelines/movielens.yaml', () => {
     const gc = recsys(['artifacts', 'gc', '--keep', '0', '--dry-run']);
     expect(gc.code, gc.stderr).toBe(0);
     // the newer index is neither latest nor anyone's dependency
-    expect(gc.stdout.trim().split('\n')).toEqual([`would remove index-als-temporal-user/${index.find((r) => r.latest)?.version}`, `1 version(s) to remove, ${rows.length - 1} kept`]);
+    expect(gc.stdout.trim().split('\n')).toEqual([
+      `would remove index-als-temporal-user/${index.find((r) => r.latest)?.version}`,
+      `1 version(s) to remove, ${rows.length - 1} kept`,
+    ]);
   });
 });

@@ -51,7 +51,11 @@ describe('pipeline files', () => {
   });
 
   it('plans one artifact per (model, split) and an eval of every model trained on each split', () => {
-    const p = loadPipeline(write(GOOD.replace('tu: {strategy: temporal-user, frac: 0.8}', 'tu: {strategy: temporal-user}\n  t: {strategy: temporal, frac: 0.7}')));
+    const p = loadPipeline(
+      write(
+        GOOD.replace('tu: {strategy: temporal-user, frac: 0.8}', 'tu: {strategy: temporal-user}\n  t: {strategy: temporal, frac: 0.7}'),
+      ),
+    );
     const units = p.steps.flatMap((s) => s.plan());
     expect(units.map((u) => `${u.label} -> ${u.output}`)).toEqual([
       'import -> /tmp/x',
@@ -83,7 +87,13 @@ describe('pipeline files', () => {
       '  p.yaml:5:3: data.ut: unknown key "ut" (did you mean "out"?); expected one of: format, in, out, columns, delimiter, encoding, skip_bad',
       '  p.yaml:7:33: splits.tu.frac: Expected number, received string',
     ]);
-    expect(problems(GOOD.replace('params: {factors: 8}', 'params: {factors: "8", weight: sometimes}').replace('- kind: eval', '- kind: evaluate')).split('\n').slice(1)).toEqual([
+    expect(
+      problems(
+        GOOD.replace('params: {factors: 8}', 'params: {factors: "8", weight: sometimes}').replace('- kind: eval', '- kind: evaluate'),
+      )
+        .split('\n')
+        .slice(1),
+    ).toEqual([
       '  p.yaml:13:14: steps[2].params.factors: als.factors: expected an integer, got "8"',
       '  p.yaml:13:28: steps[2].params.weight: als.weight: expected one of one, count, rating, got "sometimes"',
       '  p.yaml:14:5: steps[3].kind: unknown step kind "evaluate"; expected one of: import, split, train, index, eval, recommend',
@@ -100,12 +110,14 @@ describe('pipeline files', () => {
   });
 
   it('checks gates: metric names, bounds, evaluated cut-offs, split and model names', () => {
-    expect(problems(`${GOOD}gates:\n  - fail_under: {ndgc@10: 0.1}\n    max_drop: {ndcg@10: 0.02, recall@10: 2}\n`).split('\n').slice(1)).toEqual([
+    expect(
+      problems(`${GOOD}gates:\n  - fail_under: {ndgc@10: 0.1}\n    max_drop: {ndcg@10: 0.02, recall@10: 2}\n`).split('\n').slice(1),
+    ).toEqual([
       '  p.yaml:16:18: gates[0].fail_under["ndgc@10"]: expected METRIC@K with METRIC one of ndcg, recall, precision, map, mrr, hit_rate, coverage, diversity, novelty, arp, aplt',
       '  p.yaml:17:31: gates[0].max_drop["recall@10"]: Number must be less than or equal to 1',
     ]);
     expect(problems(`${GOOD}gates:\n  - split: tx\n    model: pop\n    max_drop: {ndcg@20: 0.02}\n`).split('\n').slice(1)).toEqual([
-      "  p.yaml:16:5: gates[0].split: unknown split \"tx\" (the file's splits: tu)",
+      '  p.yaml:16:5: gates[0].split: unknown split "tx" (the file\'s splits: tu)',
       '  p.yaml:17:5: gates[0].model: no train step is named "pop" (models: als)',
       '  p.yaml:18:16: gates[0].max_drop["ndcg@20"]: cut-off @20 is not evaluated (k: 10)',
     ]);
@@ -126,6 +138,8 @@ describe('pipeline files', () => {
   });
 
   it('reports a YAML syntax error with its line', () => {
-    expect(problems('name: t\nsteps: [\n')).toBe('invalid YAML: p.yaml:3:1: Flow sequence in block collection must be sufficiently indented and end with a ]');
+    expect(problems('name: t\nsteps: [\n')).toBe(
+      'invalid YAML: p.yaml:3:1: Flow sequence in block collection must be sufficiently indented and end with a ]',
+    );
   });
 });

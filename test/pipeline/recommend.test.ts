@@ -18,17 +18,29 @@ describe('recsys recommend', () => {
   });
 
   it('--all-users writes every training user’s top-k to Parquet: ranks 1..k, no seen item, the producing channel', async () => {
-    const trained = await trainModel({ kind: 'popularity', datasetDir: data, split, params: {}, seed: 1, out: join(work, 'artifacts/popularity'), ks: [10] });
+    const trained = await trainModel({
+      kind: 'popularity',
+      datasetDir: data,
+      split,
+      params: {},
+      seed: 1,
+      out: join(work, 'artifacts/popularity'),
+      ks: [10],
+    });
     const out = join(work, 'recs.parquet');
     const report = await recommendAllUsers({ model: trained.dir, k: 20, out, batchSize: 128 });
     expect(report.users).toBe(610);
     expect(report.rows).toBe(610 * 20);
     const train = trained.experiment.train;
     const checks = await withDuckDb(async (con) => {
-      await con.run(`CREATE TABLE seen AS SELECT * FROM (VALUES ${Array.from(train.userId, (u, i) => `(${u}, ${train.itemId[i]})`).join(',')}) v(user_id, item_id)`);
+      await con.run(
+        `CREATE TABLE seen AS SELECT * FROM (VALUES ${Array.from(train.userId, (u, i) => `(${u}, ${train.itemId[i]})`).join(',')}) v(user_id, item_id)`,
+      );
       const q = async (sql: string) => (await con.runAndReadAll(sql)).getRows()[0].map(Number);
       return {
-        shape: await q(`SELECT count(DISTINCT user_id), min(rank), max(rank), count(*) FILTER (WHERE channel = 'popularity') FROM read_parquet('${out}')`),
+        shape: await q(
+          `SELECT count(DISTINCT user_id), min(rank), max(rank), count(*) FILTER (WHERE channel = 'popularity') FROM read_parquet('${out}')`,
+        ),
         leaked: await q(`SELECT count(*) FROM read_parquet('${out}') r JOIN seen s USING (user_id, item_id)`),
         perUser: await q(`SELECT max(c) FROM (SELECT user_id, count(DISTINCT item_id) c FROM read_parquet('${out}') GROUP BY 1)`),
       };
@@ -38,12 +50,24 @@ describe('recsys recommend', () => {
     expect(checks.perUser).toEqual([20]);
     // The first rows of user 1 are what the model itself recommends.
     const top = trained.model.recommend(Int32Array.of(trained.model.users.indexOf(1)), 3, seenMatrix(trained.model, train));
-    const first = await withDuckDb(async (con) => (await con.runAndReadAll(`SELECT item_id FROM read_parquet('${out}') WHERE user_id = 1 ORDER BY rank LIMIT 3`)).getRows().map((r) => Number(r[0])));
+    const first = await withDuckDb(async (con) =>
+      (await con.runAndReadAll(`SELECT item_id FROM read_parquet('${out}') WHERE user_id = 1 ORDER BY rank LIMIT 3`))
+        .getRows()
+        .map((r) => Number(r[0])),
+    );
     expect(first).toEqual(Array.from(top.items, (i) => trained.model.items.rawId(i)));
   });
 
   it('--history folds a new user in: a training user’s own history gives (nearly) their trained top-10', async () => {
-    const trained = await trainModel({ kind: 'als', datasetDir: data, split, params: {}, seed: 3, out: join(work, 'artifacts/als'), ks: [10] });
+    const trained = await trainModel({
+      kind: 'als',
+      datasetDir: data,
+      split,
+      params: {},
+      seed: 3,
+      out: join(work, 'artifacts/als'),
+      ks: [10],
+    });
     const { model, experiment } = trained;
     const user = 414; // the heaviest rater of ml-latest-small: a well-determined fold-in
     const history = Array.from(experiment.train.itemId).filter((_, i) => experiment.train.userId[i] === user);
@@ -62,9 +86,19 @@ describe('recsys recommend', () => {
     const rows: Array<[number, number, number, number]> = [];
     for (let u = 1; u <= 20; u++) for (let i = 1; i <= 10; i++) rows.push([u, ((u * i) % 30) + 1, 4, 1_000_000 + u * 100 + i]);
     await writeDataset(dir, { interactions: interactionsOf(rows), source: { kind: 'test' } });
-    const trained = await trainModel({ kind: 'popularity', datasetDir: dir, split, params: {}, seed: 1, out: join(work, 'artifacts/changing'), ks: [10] });
+    const trained = await trainModel({
+      kind: 'popularity',
+      datasetDir: dir,
+      split,
+      params: {},
+      seed: 1,
+      out: join(work, 'artifacts/changing'),
+      ks: [10],
+    });
     rows[0] = [1, 30, 4, 1_000_101];
     await writeDataset(dir, { interactions: interactionsOf(rows), source: { kind: 'test' } });
-    await expect(recommendAllUsers({ model: trained.dir, k: 5, out: join(work, 'changed.parquet') })).rejects.toThrow(/was trained on different data than .*changing \(interactions sha256 differs\)/);
+    await expect(recommendAllUsers({ model: trained.dir, k: 5, out: join(work, 'changed.parquet') })).rejects.toThrow(
+      /was trained on different data than .*changing \(interactions sha256 differs\)/,
+    );
   });
 });

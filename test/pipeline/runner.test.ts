@@ -57,7 +57,10 @@ describe('pipeline runner (ml-latest-small)', () => {
 
   beforeAll(async () => {
     cpSync(ML_SMALL, join(work, 'ml'), { recursive: true });
-    writeFileSync(file, pipelineText(work, 'factors: 16, iterations: 5', 'gates:\n  - fail_under: {ndcg@10: 0.01}\n    max_drop: {ndcg@10: 0.02}\n'));
+    writeFileSync(
+      file,
+      pipelineText(work, 'factors: 16, iterations: 5', 'gates:\n  - fail_under: {ndcg@10: 0.01}\n    max_drop: {ndcg@10: 0.02}\n'),
+    );
     first = await runPipeline(loadPipeline(file));
   });
 
@@ -85,7 +88,10 @@ describe('pipeline runner (ml-latest-small)', () => {
     expect(readManifest(join(root, 'index-als-tu/latest')).lineage).toEqual([{ name: 'als-tu', version: als.version }]);
     expect(readManifest(join(root, 'eval-t/latest')).lineage.map((r) => r.name)).toEqual(['popularity-t', 'als-t']);
     // the run's structured log lives in the artifact, as JSON lines
-    const events = readFileSync(join(root, 'als-tu/latest/run.log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { event?: string });
+    const events = readFileSync(join(root, 'als-tu/latest/run.log.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { event?: string });
     expect(events[0].event).toBe('unit.start');
     expect(events.map((e) => e.event)).toContain('train.fit');
     expect(existsSync(first.logFile)).toBe(true);
@@ -95,7 +101,13 @@ describe('pipeline runner (ml-latest-small)', () => {
   it('reports the metrics of every model and stage; reloaded models reproduce their training-time metrics', () => {
     const row = (split: string, name: string) => first.rows.find((r) => r.split === split && r.name === name)?.metrics ?? {};
     expect(row('tu', 'popularity')['ndcg@10']).toBeCloseTo(POPULARITY_NDCG10, 7);
-    expect(first.rows.map((r) => `${r.split} ${r.name}`).sort()).toEqual(['t als', 't popularity', 'tu als', 'tu als via Flat', 'tu popularity']);
+    expect(first.rows.map((r) => `${r.split} ${r.name}`).sort()).toEqual([
+      't als',
+      't popularity',
+      'tu als',
+      'tu als via Flat',
+      'tu popularity',
+    ]);
     // the eval step loads each artifact from disk: same numbers as right after training
     const trained = readManifest(join(root, 'als-tu/latest')).metrics['temporal-user frac=0.8'];
     expect(row('tu', 'als')).toEqual(trained);
@@ -107,7 +119,16 @@ describe('pipeline runner (ml-latest-small)', () => {
 
   it('records each step as an MLflow run in the file store, with params, per-iteration metrics and tags', () => {
     const store = JSON.parse(execFileSync(SYSTEM_PYTHON, [READ_MLRUNS, join(root, 'mlruns')]).toString()) as {
-      experiments: Record<string, { meta: { name: string }; runs: Record<string, { meta: { status: number }; metrics: Record<string, number[][]>; params: Record<string, string>; tags: Record<string, string> }> }>;
+      experiments: Record<
+        string,
+        {
+          meta: { name: string };
+          runs: Record<
+            string,
+            { meta: { status: number }; metrics: Record<string, number[][]>; params: Record<string, string>; tags: Record<string, string> }
+          >;
+        }
+      >;
     };
     const experiment = Object.values(store.experiments).find((e) => e.meta.name === 'small');
     const runs = Object.values(experiment?.runs ?? {});
@@ -129,7 +150,10 @@ describe('pipeline runner (ml-latest-small)', () => {
     expect(versions(root, 'als-tu')).toHaveLength(1);
 
     // a weaker ALS: its steps and the evals re-run; the rest is unchanged
-    writeFileSync(file, pipelineText(work, 'factors: 2, iterations: 1', 'gates:\n  - fail_under: {ndcg@10: 0.01}\n    max_drop: {ndcg@10: 0.02}\n'));
+    writeFileSync(
+      file,
+      pipelineText(work, 'factors: 2, iterations: 1', 'gates:\n  - fail_under: {ndcg@10: 0.01}\n    max_drop: {ndcg@10: 0.02}\n'),
+    );
     const third = await runPipeline(loadPipeline(file));
     expect(statuses(third)).toEqual({
       import: 'skipped',
@@ -150,7 +174,9 @@ describe('pipeline runner (ml-latest-small)', () => {
     expect(gate).toMatchObject({ previous: before, value: now, passed: now >= before * 0.98 });
     expect(gate?.bound).toBeCloseTo(before * 0.98, 12);
     expect(now).toBeLessThan(before * 0.98); // 2 factors, 1 iteration: clearly worse
-    expect(readManifest(join(root, 'als-tu/latest')).details?.pipeline).toMatchObject({ previous_latest: versions(root, 'als-tu').sort()[0] });
+    expect(readManifest(join(root, 'als-tu/latest')).details?.pipeline).toMatchObject({
+      previous_latest: versions(root, 'als-tu').sort()[0],
+    });
   });
 
   it('--force re-runs the selected steps; index-only and split selections run nothing else', async () => {
@@ -205,9 +231,17 @@ describe('a step that fails', () => {
     expect(readFileSync(join(work, 'a/logs', failedLogs[0]), 'utf8')).toContain('train als-tu failed: als: factors must be');
     expect(existsSync(join(work, 'a/.lock'))).toBe(false);
     const store = JSON.parse(execFileSync(SYSTEM_PYTHON, [READ_MLRUNS, join(work, 'a/mlruns')]).toString()) as {
-      experiments: Record<string, { meta: { name: string }; runs: Record<string, { meta: { status: number }; tags: Record<string, string> }> }>;
+      experiments: Record<
+        string,
+        { meta: { name: string }; runs: Record<string, { meta: { status: number }; tags: Record<string, string> }> }
+      >;
     };
     const runs = Object.values(Object.values(store.experiments).find((e) => e.meta.name === 'failing')?.runs ?? {});
-    expect(runs.filter((r) => r.tags['mlflow.runName'] === 'train als-tu').map((r) => r.meta.status).sort()).toEqual([3, 4]); // FINISHED, then FAILED
+    expect(
+      runs
+        .filter((r) => r.tags['mlflow.runName'] === 'train als-tu')
+        .map((r) => r.meta.status)
+        .sort(),
+    ).toEqual([3, 4]); // FINISHED, then FAILED
   });
 });

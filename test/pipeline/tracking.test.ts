@@ -55,7 +55,14 @@ describe('pipeline runs on an MLflow tracking server', () => {
     expect(runs.map((r) => r.info.run_name)).toEqual(['import', 'split tu', 'train als-tu']);
     expect(runs.every((r) => r.info.status === 'FINISHED' && r.info.experiment_id === experiment?.experiment_id)).toBe(true);
     const als = runs[2];
-    expect(Object.fromEntries(als.params)).toMatchObject({ step: 'train', model: 'als', 'params.factors': '8', 'params.iterations': '3', seed: '42', k: '[10]' });
+    expect(Object.fromEntries(als.params)).toMatchObject({
+      step: 'train',
+      model: 'als',
+      'params.factors': '8',
+      'params.iterations': '3',
+      seed: '42',
+      k: '[10]',
+    });
     expect(als.metrics.filter((m) => m.key === 'seconds').map((m) => m.step)).toEqual([1, 2, 3]);
     expect(als.metrics.find((m) => m.key === 'ndcg_at_10')?.value).toBeGreaterThan(0);
     expect(als.tags.get('recsys.dataset.sha256')).toBe(readDatasetMeta(join(work, 'data')).interactions_sha256);
@@ -81,7 +88,10 @@ describe('pipeline runs on an MLflow tracking server', () => {
   });
 
   it('tracking sync without a server URI is bad input', () => {
-    const r = spawnSync(process.execPath, [BIN, 'tracking', 'sync', '--root', join(work, 'a')], { encoding: 'utf8', env: { ...process.env, MLFLOW_TRACKING_URI: '', RECSYS_QUIET: '0' } });
+    const r = spawnSync(process.execPath, [BIN, 'tracking', 'sync', '--root', join(work, 'a')], {
+      encoding: 'utf8',
+      env: { ...process.env, MLFLOW_TRACKING_URI: '', RECSYS_QUIET: '0' },
+    });
     expect(r.status).toBe(2);
     expect(r.stderr).toContain('tracking sync needs a tracking server');
   });

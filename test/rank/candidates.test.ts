@@ -22,9 +22,34 @@ function lists(rows: Array<Array<[number, number]>>, k: number): TopK {
 }
 
 describe('merging channel candidates', () => {
-  const a = lists([[[5, 0.9], [3, 0.8]]], 2);
-  const b = lists([[[3, 2], [7, 1]]], 2);
-  const fallback = lists([[[9, 50], [5, 40], [8, 30]]], 3);
+  const a = lists(
+    [
+      [
+        [5, 0.9],
+        [3, 0.8],
+      ],
+    ],
+    2,
+  );
+  const b = lists(
+    [
+      [
+        [3, 2],
+        [7, 1],
+      ],
+    ],
+    2,
+  );
+  const fallback = lists(
+    [
+      [
+        [9, 50],
+        [5, 40],
+        [8, 30],
+      ],
+    ],
+    3,
+  );
 
   it('fuses by reciprocal rank, keeps each item once with every channel score and rank', () => {
     const set = mergeCandidates(['a', 'b'], [a, b], Int32Array.of(0), 3, fallback, 60);
@@ -64,9 +89,17 @@ describe('merging channel candidates', () => {
 });
 
 describe('channel failures degrade to the other channels', () => {
-  const data = buildTrainingData(interactionsOf([
-    [1, 10, 4, 1], [1, 11, 4, 2], [2, 10, 4, 1], [2, 12, 4, 2], [3, 12, 4, 1], [3, 13, 4, 5], [3, 11, 4, 6],
-  ]));
+  const data = buildTrainingData(
+    interactionsOf([
+      [1, 10, 4, 1],
+      [1, 11, 4, 2],
+      [2, 10, 4, 1],
+      [2, 12, 4, 2],
+      [3, 12, 4, 1],
+      [3, 13, 4, 5],
+      [3, 11, 4, 6],
+    ]),
+  );
   const history = buildUserHistory(data);
   const popularity = (): RecentPopularityModel => new RecentPopularityModel(data.users, data.items, history, 0);
   const users = Int32Array.of(0, 1);

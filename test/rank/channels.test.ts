@@ -9,9 +9,15 @@ import { interactionsOf } from '../helpers.js';
 
 describe('co-occurrence channel', () => {
   // u1: 10, 11, 12 in time order; u2: 10, 12. Dense items: 10 → 0, 11 → 1, 12 → 2.
-  const data = buildTrainingData(interactionsOf([
-    [1, 12, 4, 3], [1, 10, 4, 1], [1, 11, 4, 2], [2, 10, 4, 1], [2, 12, 4, 2],
-  ]));
+  const data = buildTrainingData(
+    interactionsOf([
+      [1, 12, 4, 3],
+      [1, 10, 4, 1],
+      [1, 11, 4, 2],
+      [2, 10, 4, 1],
+      [2, 12, 4, 2],
+    ]),
+  );
   const history = buildUserHistory(data);
 
   it('orders each user history by time', () => {
@@ -58,9 +64,15 @@ describe('recent-popularity channel', () => {
   const day = DAY_SECONDS;
   // Item 1 is popular around day 5, item 2 around day 100; item 3 has the most events overall.
   const rows: Array<[number, number, number, number]> = [
-    [10, 1, 4, 5 * day], [11, 1, 4, 6 * day], [12, 1, 4, 7 * day],
-    [13, 2, 4, 95 * day], [14, 2, 4, 96 * day],
-    [15, 3, 4, 300 * day], [16, 3, 4, 301 * day], [17, 3, 4, 302 * day], [18, 3, 4, 303 * day],
+    [10, 1, 4, 5 * day],
+    [11, 1, 4, 6 * day],
+    [12, 1, 4, 7 * day],
+    [13, 2, 4, 95 * day],
+    [14, 2, 4, 96 * day],
+    [15, 3, 4, 300 * day],
+    [16, 3, 4, 301 * day],
+    [17, 3, 4, 302 * day],
+    [18, 3, 4, 303 * day],
     [20, 4, 4, 8 * day + 100], // user 20: last event day 8
     [21, 4, 4, 99 * day], // user 21: last event day 99
   ];

@@ -31,7 +31,12 @@ describe('ranker features', () => {
   // u1: 10 (r4, day 0), 11 (r2, day 40); u2: 10 (r5, day 10), 12 (r3, day 45); u3: 11 (r1, day 50), 13 (r4, day 100).
   const data = buildTrainingData(
     interactionsOf([
-      [1, 10, 4, 0], [1, 11, 2, 40 * day], [2, 10, 5, 10 * day], [2, 12, 3, 45 * day], [3, 11, 1, 50 * day], [3, 13, 4, 100 * day],
+      [1, 10, 4, 0],
+      [1, 11, 2, 40 * day],
+      [2, 10, 5, 10 * day],
+      [2, 12, 3, 45 * day],
+      [3, 11, 1, 50 * day],
+      [3, 13, 4, 100 * day],
     ]),
     { catalog },
   );
@@ -105,14 +110,25 @@ describe('training examples', () => {
   // Early part (features, candidates) and late part (labels) of an inner split, by hand.
   const early = buildTrainingData(
     interactionsOf([
-      [1, 10, 4, 1 * day], [1, 11, 4, 2 * day], [2, 10, 4, 1 * day], [2, 12, 4, 2 * day], [3, 11, 4, 1 * day], [3, 13, 4, 2 * day],
+      [1, 10, 4, 1 * day],
+      [1, 11, 4, 2 * day],
+      [2, 10, 4, 1 * day],
+      [2, 12, 4, 2 * day],
+      [3, 11, 4, 1 * day],
+      [3, 13, 4, 2 * day],
     ]),
     { catalog },
   );
   // u1's late items: 12 (positive), 10 (seen early: dropped), 14 (unknown to the early data: dropped).
   // u2: 13 and 11. u3: only 14 → no query. Item 12 has 3 late events but 1 early event.
   const late = interactionsOf([
-    [1, 12, 4, 3 * day], [1, 10, 4, 3 * day], [1, 14, 4, 4 * day], [2, 13, 4, 3 * day], [2, 11, 4, 4 * day], [3, 14, 4, 3 * day], [3, 12, 4, 3 * day],
+    [1, 12, 4, 3 * day],
+    [1, 10, 4, 3 * day],
+    [1, 14, 4, 4 * day],
+    [2, 13, 4, 3 * day],
+    [2, 11, 4, 4 * day],
+    [3, 14, 4, 3 * day],
+    [3, 12, 4, 3 * day],
   ]);
 
   it('take labels from the late part and features from the early part only', async () => {
@@ -131,7 +147,10 @@ describe('training examples', () => {
         const itemEvents = train.features[r * train.nFeatures + col('item_events')];
         const fused = train.features[r * train.nFeatures + col('fused_score')];
         expect(fused).toBeGreaterThan(0);
-        if (train.labels[r] === 1) (labelled[raw(u)] ??= []).push(itemEvents);
+        if (train.labels[r] === 1) {
+          labelled[raw(u)] ??= [];
+          labelled[raw(u)].push(itemEvents);
+        }
       }
       at += train.groupSizes[q];
     });
@@ -163,7 +182,7 @@ describe('training examples', () => {
       expect(channels === 1 || (channels === 0 && fused === 0)).toBe(true);
     }
     expect(ex.stats.positives).toBe(4);
-    expect(train.labels.reduce((a, b) => a + b, 0)).toBe(4);
+    expect(Array.from(train.labels).reduce((a, b) => a + b, 0)).toBe(4);
     // 2 per user, except u2, who has every early item in one part or the other
     expect(ex.stats.sampledNegatives).toBe(4);
   });

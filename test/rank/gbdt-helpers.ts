@@ -8,7 +8,13 @@ import { Rng } from '../../src/util/rng.js';
  * feature 0 missing (NaN) in ~15% of rows, feature 1 exactly 0 in ~20% of rows, grades 0..4
  * from a noisy score of features 0..3.
  */
-export function syntheticRankingData(opts: { queries: number; minDocs: number; maxDocs: number; nFeatures: number; seed: number }): RankingData {
+export function syntheticRankingData(opts: {
+  queries: number;
+  minDocs: number;
+  maxDocs: number;
+  nFeatures: number;
+  seed: number;
+}): RankingData {
   const rng = new Rng(opts.seed);
   const groupSizes = new Int32Array(opts.queries);
   for (let q = 0; q < opts.queries; q++) groupSizes[q] = opts.minDocs + rng.int(opts.maxDocs - opts.minDocs + 1);
@@ -32,7 +38,10 @@ export const LIGHTGBM_FIXTURES = join(import.meta.dirname, '../fixtures/gbdt/lig
 
 /** LightGBM TSV (label first, "nan" for missing) → row-major features. */
 export function readLightgbmTsv(path: string): { features: Float64Array; nRows: number; nFeatures: number; labels: Float64Array } {
-  const rows = readFileSync(path, 'utf8').trimEnd().split('\n').map((l) => l.split('\t').map(Number));
+  const rows = readFileSync(path, 'utf8')
+    .trimEnd()
+    .split('\n')
+    .map((l) => l.split('\t').map(Number));
   const nFeatures = rows[0].length - 1;
   const features = new Float64Array(rows.length * nFeatures);
   rows.forEach((r, i) => features.set(r.slice(1), i * nFeatures));

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ForestModel, NODE_CATEGORICAL } from '../../src/rank/gbdt/forest.js';
+import { type ForestModel, NODE_CATEGORICAL } from '../../src/rank/gbdt/forest.js';
 import { loadGbdtModel, parseGbdtModel } from '../../src/rank/gbdt/load.js';
 import { GbdtScoringPool } from '../../src/rank/gbdt/scoring-pool.js';
 import { float32Below } from '../../src/rank/gbdt/xgboost-model.js';
@@ -130,8 +130,12 @@ describe('LightGBM decision rules (hand-made model)', () => {
     expect(() => parseGbdtModel(HAND_LIGHTGBM.replace('leaf_value=10 20 30', 'leaf_value=10 20'), 'short.txt')).toThrow(
       /short.txt: line 17: Tree=0: "leaf_value" has 2 values, expected 3/,
     );
-    expect(() => parseGbdtModel(HAND_LIGHTGBM.replace('threshold=0 0.5', 'threshold=0 x'), 'bad.txt')).toThrow(/line 13.*"threshold" value 1 \("x"\)/);
-    expect(() => parseGbdtModel(HAND_LIGHTGBM.replace('num_tree_per_iteration=1', 'num_tree_per_iteration=3'), 'mc.txt')).toThrow(/multiclass/);
+    expect(() => parseGbdtModel(HAND_LIGHTGBM.replace('threshold=0 0.5', 'threshold=0 x'), 'bad.txt')).toThrow(
+      /line 13.*"threshold" value 1 \("x"\)/,
+    );
+    expect(() => parseGbdtModel(HAND_LIGHTGBM.replace('num_tree_per_iteration=1', 'num_tree_per_iteration=3'), 'mc.txt')).toThrow(
+      /multiclass/,
+    );
     expect(() => parseGbdtModel(HAND_LIGHTGBM.replace('is_linear=0', 'is_linear=1'), 'lin.txt')).toThrow(/linear trees/);
   });
 });
@@ -190,7 +194,9 @@ describe('XGBoost decision rules (hand-made model)', () => {
     expect(() => parseGbdtModel(handXgboost(0).replace('"tree_info":[0,0]', '"tree_info":[0,1]'), 'mc.json')).toThrow(/multi-output/);
     expect(() => parseGbdtModel(handXgboost(0).replace('rank:ndcg', 'reg:tweedie'), 'tw.json')).toThrow(/objective "reg:tweedie"/);
     expect(() => parseGbdtModel(handXgboost(0).replace('"split_type":[0,0,0]', '"split_type":[1,0,0]'), 'cat.json')).toThrow(/categorical/);
-    expect(() => parseGbdtModel('{"learner": {}}', 'empty.json')).toThrow(/empty.json: not an XGBoost JSON model: field learner.learner_model_param/);
+    expect(() => parseGbdtModel('{"learner": {}}', 'empty.json')).toThrow(
+      /empty.json: not an XGBoost JSON model: field learner.learner_model_param/,
+    );
   });
 });
 
@@ -234,7 +240,10 @@ describe('scoring pool (worker threads)', () => {
     const xgb = parseGbdtModel(handXgboost(0), 'hand.json');
     const lgbRows = repeatRows(Float64Array.from([0, 0.7, -2, 1, 0.7, NaN]), 3, 5000);
     const xgbRows = repeatRows(Float64Array.from([0.1, 0.05, NaN]), 1, 5000);
-    for (const [model, x, nFeatures] of [[averaged, lgbRows, 3], [xgb, xgbRows, 1]] as const) {
+    for (const [model, x, nFeatures] of [
+      [averaged, lgbRows, 3],
+      [xgb, xgbRows, 1],
+    ] as const) {
       const pool = GbdtScoringPool.open(model, 2);
       const scores = await pool.predict(x, 5000, nFeatures);
       await pool.close();

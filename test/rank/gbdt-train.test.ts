@@ -44,8 +44,12 @@ describe('choosing the training program', () => {
   });
 
   it('names the missing program when one engine is forced', () => {
-    expect(() => selectGbdtEngine('lightgbm', { PATH: '/nonexistent-bin' })).toThrow(/no LightGBM program: LIGHTGBM_BIN is not set and there is no `lightgbm` on PATH/);
-    expect(() => selectGbdtEngine('xgboost', { PATH: '/nonexistent-bin' })).toThrow(/no `xgboost` program on PATH \(\/nonexistent-bin\); install XGBoost's CLI/);
+    expect(() => selectGbdtEngine('lightgbm', { PATH: '/nonexistent-bin' })).toThrow(
+      /no LightGBM program: LIGHTGBM_BIN is not set and there is no `lightgbm` on PATH/,
+    );
+    expect(() => selectGbdtEngine('xgboost', { PATH: '/nonexistent-bin' })).toThrow(
+      /no `xgboost` program on PATH \(\/nonexistent-bin\); install XGBoost's CLI/,
+    );
   });
 
   it.skipIf(findOnPath('lightgbm', process.env) !== null || process.env.LIGHTGBM_BIN)('falls back to xgboost without LightGBM', () => {
@@ -74,13 +78,17 @@ describe('program failures', () => {
 
   it('rejects bad training data before running anything', async () => {
     const badLabel = { ...small, labels: Float32Array.from(small.labels, (y, i) => (i === 5 ? 1.5 : y)) };
-    expect((await rejection(trainGbdt(badLabel))).message).toBe('training data: row 5: label 1.5 is not a relevance grade (an integer 0..30)');
+    expect((await rejection(trainGbdt(badLabel))).message).toBe(
+      'training data: row 5: label 1.5 is not a relevance grade (an integer 0..30)',
+    );
     const badGroups = { ...small, groupSizes: Int32Array.from([1, 2]) };
     expect((await rejection(trainGbdt(badGroups))).message).toMatch(/training data: query group sizes add up to 3, not \d+ rows/);
     const inf = { ...small, features: Float32Array.from(small.features, (v, i) => (i === 9 ? Infinity : v)) };
     expect((await rejection(trainGbdt(inf))).message).toBe('training data: row 2, feature 1 is Infinity (use NaN for missing)');
     expect((await rejection(trainGbdt(small, { numTrees: 0 }))).message).toMatch(/numTrees must be a positive integer/);
-    expect((await rejection(trainGbdt(small, { categoricalFeatures: [4] }))).message).toMatch(/categorical feature 4 is not a feature index \(0\.\.3\)/);
+    expect((await rejection(trainGbdt(small, { categoricalFeatures: [4] }))).message).toMatch(
+      /categorical feature 4 is not a feature index \(0\.\.3\)/,
+    );
   });
 });
 
@@ -104,7 +112,9 @@ describe('LightGBM inputs and log', () => {
   });
 
   it('reads the per-round validation NDCG from the LightGBM log (final NDCG@10 0.867029 and 0.883494)', () => {
-    const runs = readFileSync(join(LIGHTGBM_FIXTURES, 'train-log.txt'), 'utf8').split(/^===== .*$/m).slice(1);
+    const runs = readFileSync(join(LIGHTGBM_FIXTURES, 'train-log.txt'), 'utf8')
+      .split(/^===== .*$/m)
+      .slice(1);
     expect(runs.length).toBe(2);
     const finals = runs.map((run) => {
       const lines = run.split('\n').flatMap((l) => lightgbmCli.parseLogLine(l));
@@ -114,12 +124,28 @@ describe('LightGBM inputs and log', () => {
     expect(finals).toEqual([[0.867029], [0.883494]]);
   });
 
-  it('configures lambdarank with the fixture run\'s settings', () => {
+  it("configures lambdarank with the fixture run's settings", () => {
     const config = lightgbmCli.trainConfig(
-      { numTrees: 50, learningRate: 0.1, numLeaves: 15, maxDepth: -1, evalAt: [1, 3, 5, 10], seed: 42, threads: 2, minDataInLeaf: 5, categoricalFeatures: [11] },
+      {
+        numTrees: 50,
+        learningRate: 0.1,
+        numLeaves: 15,
+        maxDepth: -1,
+        evalAt: [1, 3, 5, 10],
+        seed: 42,
+        threads: 2,
+        minDataInLeaf: 5,
+        categoricalFeatures: [11],
+      },
       { train: 'train.tsv', valid: 'valid.tsv', model: 'model_cat.txt' },
     );
-    const settings = (text: string): Map<string, string> => new Map(text.trim().split('\n').map((l) => l.split('=') as [string, string]));
+    const settings = (text: string): Map<string, string> =>
+      new Map(
+        text
+          .trim()
+          .split('\n')
+          .map((l) => l.split('=') as [string, string]),
+      );
     const ours = settings(config);
     // Every setting of the fixture's train_cat.conf, with the same value.
     const aliases: Record<string, string> = { num_trees: 'num_iterations', is_training_metric: 'is_provide_training_metric' };
@@ -142,6 +168,7 @@ describe.skipIf(!lightgbmAvailable)('LightGBM end to end (needs the lightgbm pro
     expect(model.nTrees).toBe(20);
     const cli = await predictWithCli(model, valid);
     const ours = model.predict(valid.features, valid.nRows, valid.nFeatures);
-    for (let i = 0; i < valid.nRows; i++) expect(Math.abs(ours[i] - cli.scores[i])).toBeLessThanOrEqual(1e-9 * Math.max(1, Math.abs(cli.scores[i])));
+    for (let i = 0; i < valid.nRows; i++)
+      expect(Math.abs(ours[i] - cli.scores[i])).toBeLessThanOrEqual(1e-9 * Math.max(1, Math.abs(cli.scores[i])));
   });
 });

@@ -118,8 +118,16 @@ print(json.dumps([float(v) for v in p]))`,
   it('exercises both missing values and explicit zeros (they score differently)', () => {
     const { model } = result;
     const base = model.predict(train.features, train.nRows, train.nFeatures);
-    const zerosMissing = model.predict(withReplaced(train, (v) => v === 0, NaN), train.nRows, train.nFeatures);
-    const missingZero = model.predict(withReplaced(train, (v) => Number.isNaN(v), 0), train.nRows, train.nFeatures);
+    const zerosMissing = model.predict(
+      withReplaced(train, (v) => v === 0, NaN),
+      train.nRows,
+      train.nFeatures,
+    );
+    const missingZero = model.predict(
+      withReplaced(train, (v) => Number.isNaN(v), 0),
+      train.nRows,
+      train.nFeatures,
+    );
     expect(base.some((v, i) => v !== zerosMissing[i])).toBe(true);
     expect(base.some((v, i) => v !== missingZero[i])).toBe(true);
   });

@@ -8,7 +8,10 @@ import { interactionsOf } from '../helpers.js';
  * user prefers one genre and mostly picks its items, more popular ones (lower ids) more often,
  * one event a day from a user-specific start day.
  */
-export function synthLog(opts: { users: number; items: number; eventsPerUser: number; seed: number }): { log: Interactions; catalog: ItemCatalog } {
+export function synthLog(opts: { users: number; items: number; eventsPerUser: number; seed: number }): {
+  log: Interactions;
+  catalog: ItemCatalog;
+} {
   const rng = new Rng(opts.seed);
   const genreNames = ['Comedy', 'Drama', 'Horror'];
   const genreOf = (item: number): number => item % 3;

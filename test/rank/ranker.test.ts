@@ -12,7 +12,14 @@ import { splitInteractions } from '../../src/split/split.js';
 import { ML_SMALL, tempDir } from '../helpers.js';
 import { synthLog } from './ranker-data.js';
 
-const FAST: Partial<RankerParams> = { channels: 'popularity,cooc', candidates: 20, popularityWindowDays: 0, trees: 10, negatives: 5, gbdtEngine: 'xgboost' };
+const FAST: Partial<RankerParams> = {
+  channels: 'popularity,cooc',
+  candidates: 20,
+  popularityWindowDays: 0,
+  trees: 10,
+  negatives: 5,
+  gbdtEngine: 'xgboost',
+};
 
 describe('ranker on a synthetic log', () => {
   const { log, catalog } = synthLog({ users: 60, items: 40, eventsPerUser: 15, seed: 3 });
@@ -32,10 +39,23 @@ describe('ranker on a synthetic log', () => {
     const leaked = { ...log, itemId: log.itemId.slice() };
     for (const r of split.testRows) leaked.itemId[r] = 40;
     const runs = [];
-    for (const [name, interactions] of [['clean', log], ['leaked', leaked]] as const) {
+    for (const [name, interactions] of [
+      ['clean', log],
+      ['leaked', leaked],
+    ] as const) {
       const dir = join(root, name);
       await writeDataset(dir, { interactions, catalog, source: { kind: 'test' } });
-      runs.push(await trainModel({ kind: 'ranker', datasetDir: dir, split: { strategy: 'temporal-user', frac: 0.8 }, params: FAST, seed: 7, out: join(root, `${name}-ranker`), ks: [5] }));
+      runs.push(
+        await trainModel({
+          kind: 'ranker',
+          datasetDir: dir,
+          split: { strategy: 'temporal-user', frac: 0.8 },
+          params: FAST,
+          seed: 7,
+          out: join(root, `${name}-ranker`),
+          ks: [5],
+        }),
+      );
     }
     const [clean, dirty] = runs.map((r) => r.model as RankerModel);
     expect(runs[1].experiment.test.itemId.every((i) => i === 40)).toBe(true);
@@ -44,7 +64,14 @@ describe('ranker on a synthetic log', () => {
     expect(dirty.info.innerValidation).toEqual(clean.info.innerValidation);
     // item 40's serving features count training events only
     const rows = { ...dirty.funnel.candidates(Int32Array.of(0), null).set };
-    const only40 = { ...rows, offsets: Int32Array.of(0, 1), items: Int32Array.of(dirty.items.indexOf(40)), fused: new Float32Array(1), channelScores: new Float32Array(2).fill(NaN), channelRanks: new Float32Array(2).fill(NaN) };
+    const only40 = {
+      ...rows,
+      offsets: Int32Array.of(0, 1),
+      items: Int32Array.of(dirty.items.indexOf(40)),
+      fused: new Float32Array(1),
+      channelScores: new Float32Array(2).fill(NaN),
+      channelRanks: new Float32Array(2).fill(NaN),
+    };
     const x = dirty.funnel.features(only40);
     expect(x[dirty.funnel.featureNames.indexOf('item_events')]).toBe(split.train.itemId.filter((i) => i === 40).length);
     // the same seed gives the same model
@@ -105,7 +132,10 @@ describe('ranker on ml-latest-small (xgboost CLI)', () => {
       ks: [10],
     });
     const ranker = result.model as RankerModel;
-    const report = evaluateFunnel(ranker, result.experiment.train, result.experiment.test, { ks: [10], catalog: result.experiment.dataset.catalog });
+    const report = evaluateFunnel(ranker, result.experiment.train, result.experiment.test, {
+      ks: [10],
+      catalog: result.experiment.dataset.catalog,
+    });
     const ndcg = (stage: string): number => report.stages.find((s) => s.stage === stage)?.metrics['ndcg@10'] ?? NaN;
     expect(report.users).toBe(610);
     expect(ndcg('ranked')).toBeGreaterThan(ndcg(report.bestChannel) + 0.02);

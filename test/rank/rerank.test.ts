@@ -25,9 +25,16 @@ describe('re-ranking', () => {
   const scores = Float64Array.of(1, 3, 4, 2); // by item: 0 → 4, 1 → 3, 2 → 2, 3 → 1
   const none: SeenFilter = () => false;
   const similarity = (a: number, b: number): number => genreCosine(genres, a, b);
-  const settings = (s: Partial<RerankSettings>): RerankSettings => ({ mmrLambda: 1, genreCap: 0, freshness: 0, freshnessHalfLifeDays: 10, ...s });
-  const run = (s: Partial<RerankSettings>, k = 4, seen = none, ages: Float32Array | null = null): number[] =>
-    [...rerank(set, scores, k, seen, settings(s), similarity, genres, ages).items];
+  const settings = (s: Partial<RerankSettings>): RerankSettings => ({
+    mmrLambda: 1,
+    genreCap: 0,
+    freshness: 0,
+    freshnessHalfLifeDays: 10,
+    ...s,
+  });
+  const run = (s: Partial<RerankSettings>, k = 4, seen = none, ages: Float32Array | null = null): number[] => [
+    ...rerank(set, scores, k, seen, settings(s), similarity, genres, ages).items,
+  ];
 
   it('ranks by score with seen items filtered', () => {
     expect([...rankByScore(set, scores, 4, none).items]).toEqual([0, 1, 2, 3]);

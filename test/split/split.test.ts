@@ -19,8 +19,15 @@ describe('splits', () => {
   it('temporal-user: the last floor((1 − frac) × n_u) events of each user by (timestamp, item) are test', () => {
     // user 1: 6 events → floor(0.19999999999999996 × 6) = 1 test; user 2: 3 events → 0 test.
     const x = interactionsOf([
-      [1, 50, 4, 10], [1, 40, 4, 60], [1, 30, 4, 30], [1, 20, 4, 60], [1, 10, 4, 50], [1, 60, 4, 20],
-      [2, 10, 4, 5], [2, 11, 4, 6], [2, 12, 4, 7],
+      [1, 50, 4, 10],
+      [1, 40, 4, 60],
+      [1, 30, 4, 30],
+      [1, 20, 4, 60],
+      [1, 10, 4, 50],
+      [1, 60, 4, 20],
+      [2, 10, 4, 5],
+      [2, 11, 4, 6],
+      [2, 12, 4, 7],
     ]);
     const s = splitInteractions(x, { strategy: 'temporal-user', frac: 0.8 });
     // user 1 order: (10,50) (20,60) (30,30) (50,10) (60,20) (60,40): the last is row 1 (t=60, item 40).
@@ -38,7 +45,10 @@ describe('splits', () => {
 
   it('leave-last-n: each user’s last n by (timestamp, item) are test', () => {
     const x = interactionsOf([
-      [1, 3, 4, 5], [1, 2, 4, 5], [1, 1, 4, 1], [2, 9, 4, 3],
+      [1, 3, 4, 5],
+      [1, 2, 4, 5],
+      [1, 1, 4, 1],
+      [2, 9, 4, 3],
     ]);
     const s = splitInteractions(x, { strategy: 'leave-last-n', frac: 0, n: 1 });
     // user 1: tie at t=5 broken by item → item 3 (row 0) is last; user 2's only event is test.

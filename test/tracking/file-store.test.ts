@@ -15,8 +15,21 @@ const hasPythonYaml = spawnSync(PYTHON, ['-c', 'import yaml']).status === 0;
 /** The meta.yaml keys MLflow's file store writes for an experiment and for a run. */
 const EXPERIMENT_KEYS = ['artifact_location', 'creation_time', 'experiment_id', 'last_update_time', 'lifecycle_stage', 'name'];
 const RUN_KEYS = [
-  'artifact_uri', 'end_time', 'entry_point_name', 'experiment_id', 'lifecycle_stage', 'run_id', 'run_name',
-  'run_uuid', 'source_name', 'source_type', 'source_version', 'start_time', 'status', 'tags', 'user_id',
+  'artifact_uri',
+  'end_time',
+  'entry_point_name',
+  'experiment_id',
+  'lifecycle_stage',
+  'run_id',
+  'run_name',
+  'run_uuid',
+  'source_name',
+  'source_type',
+  'source_version',
+  'start_time',
+  'status',
+  'tags',
+  'user_id',
 ];
 
 let dir: string;
@@ -111,9 +124,7 @@ describe('FileStoreTracker writes MLflow file-store layout', () => {
   it('writes metric lines "timestamp value step" with values as Python writes floats, params and tags as bare values', async () => {
     const ids = await writeRuns();
     const runDir = join(store, experimentDirByName('movielens-als'), ids.train);
-    expect(readFileSync(join(runDir, 'metrics', 'loss'), 'utf8')).toBe(
-      `${T0 + 1} 0.5 1\n${T0 + 2} 1e-07 2\n${T0 + 3} nan 3\n`,
-    );
+    expect(readFileSync(join(runDir, 'metrics', 'loss'), 'utf8')).toBe(`${T0 + 1} 0.5 1\n${T0 + 2} 1e-07 2\n${T0 + 3} nan 3\n`);
     expect(readFileSync(join(runDir, 'metrics', 'train', 'loss'), 'utf8')).toBe(
       `${T0 + 1} 100.0 1\n${T0 + 2} 1e+16 2\n${T0 + 3} -0.25 3\n`,
     );
@@ -128,10 +139,25 @@ describe('FileStoreTracker writes MLflow file-store layout', () => {
     const ids = await writeRuns();
     const parsed = JSON.parse(execFileSync(PYTHON, [READER, store]).toString()) as {
       entries: string[];
-      experiments: Record<string, { meta: Record<string, unknown>; types: Record<string, string>; canonical: boolean; runs: Record<string, {
-        meta: Record<string, unknown>; types: Record<string, string>; canonical: boolean; metrics: Record<string, unknown[]>;
-        params: Record<string, string>; tags: Record<string, string>;
-      }> }>;
+      experiments: Record<
+        string,
+        {
+          meta: Record<string, unknown>;
+          types: Record<string, string>;
+          canonical: boolean;
+          runs: Record<
+            string,
+            {
+              meta: Record<string, unknown>;
+              types: Record<string, string>;
+              canonical: boolean;
+              metrics: Record<string, unknown[]>;
+              params: Record<string, string>;
+              tags: Record<string, string>;
+            }
+          >;
+        }
+      >;
     };
     const expId = experimentDirByName('movielens-als');
     const exp = parsed.experiments[expId];
@@ -142,13 +168,33 @@ describe('FileStoreTracker writes MLflow file-store layout', () => {
       for (const r of Object.values(e.runs)) expect(r.canonical).toBe(true);
     }
     expect(exp.types).toEqual({
-      artifact_location: 'str', creation_time: 'int', experiment_id: 'str', last_update_time: 'int', lifecycle_stage: 'str', name: 'str',
+      artifact_location: 'str',
+      creation_time: 'int',
+      experiment_id: 'str',
+      last_update_time: 'int',
+      lifecycle_stage: 'str',
+      name: 'str',
     });
     const train = exp.runs[ids.train];
-    expect(train.types).toMatchObject({ experiment_id: 'str', status: 'int', source_type: 'int', start_time: 'int', end_time: 'int', tags: 'list' });
+    expect(train.types).toMatchObject({
+      experiment_id: 'str',
+      status: 'int',
+      source_type: 'int',
+      start_time: 'int',
+      end_time: 'int',
+      tags: 'list',
+    });
     expect(train.metrics).toEqual({
-      loss: [[T0 + 1, 0.5, 1], [T0 + 2, 1e-7, 2], [T0 + 3, 'NaN', 3]],
-      'train/loss': [[T0 + 1, 100, 1], [T0 + 2, 1e16, 2], [T0 + 3, -0.25, 3]],
+      loss: [
+        [T0 + 1, 0.5, 1],
+        [T0 + 2, 1e-7, 2],
+        [T0 + 3, 'NaN', 3],
+      ],
+      'train/loss': [
+        [T0 + 1, 100, 1],
+        [T0 + 2, 1e16, 2],
+        [T0 + 3, -0.25, 3],
+      ],
     });
     expect(train.params).toEqual({ factors: '64', 'als.regularization': '0.01' });
     expect(train.tags).toMatchObject({ 'mlflow.runName': 'train', 'recsys.dataset.sha256': 'ab12', 'mlflow.source.type': 'LOCAL' });

@@ -300,7 +300,8 @@ export class MlflowTestServer {
   private updateRun(b: Record<string, unknown>): unknown {
     const run = this.findRun(b.run_id ?? b.run_uuid);
     if (b.status !== undefined) {
-      if (typeof b.status !== 'string' || !RUN_STATUSES.has(b.status)) throw invalid(`Invalid value ${JSON.stringify(b.status)} for parameter 'status'`);
+      if (typeof b.status !== 'string' || !RUN_STATUSES.has(b.status))
+        throw invalid(`Invalid value ${JSON.stringify(b.status)} for parameter 'status'`);
       run.info.status = b.status;
     }
     if (b.end_time !== undefined) {
@@ -338,9 +339,12 @@ function checkName(kind: string, name: unknown): string {
   }
   const segments = name.split('/');
   if (name.startsWith('/') || segments.some((s) => s === '' || s === '.' || s === '..')) {
-    throw invalid(`Invalid ${kind} name: '${name}'. Names may be treated as files in certain cases, and must not resolve to other names when treated as such.`);
+    throw invalid(
+      `Invalid ${kind} name: '${name}'. Names may be treated as files in certain cases, and must not resolve to other names when treated as such.`,
+    );
   }
-  if (Array.from(name).length > 250) throw invalid(`${kind} key '${name.slice(0, 250)}' had length ${name.length}, which exceeded length limit of 250`);
+  if (Array.from(name).length > 250)
+    throw invalid(`${kind} key '${name.slice(0, 250)}' had length ${name.length}, which exceeded length limit of 250`);
   return name;
 }
 
@@ -363,11 +367,17 @@ function checkMetric(item: unknown): ServerMetric {
   let value: number;
   if (typeof m.value === 'number') value = m.value;
   else if (m.value === 'NaN' || m.value === 'Infinity' || m.value === '-Infinity') value = Number(m.value);
-  else throw invalid(`Got invalid value ${JSON.stringify(m.value)} for metric '${key}'. Please specify value as a valid double (64-bit floating point)`);
+  else
+    throw invalid(
+      `Got invalid value ${JSON.stringify(m.value)} for metric '${key}'. Please specify value as a valid double (64-bit floating point)`,
+    );
   if (!Number.isInteger(m.timestamp) || (m.timestamp as number) < 0) {
-    throw invalid(`Got invalid timestamp ${JSON.stringify(m.timestamp)} for metric '${key}'. Timestamp must be a nonnegative long (64-bit integer)`);
+    throw invalid(
+      `Got invalid timestamp ${JSON.stringify(m.timestamp)} for metric '${key}'. Timestamp must be a nonnegative long (64-bit integer)`,
+    );
   }
   const step = m.step === undefined ? 0 : m.step;
-  if (!Number.isInteger(step)) throw invalid(`Got invalid step ${JSON.stringify(m.step)} for metric '${key}'. Step must be a valid long (64-bit integer).`);
+  if (!Number.isInteger(step))
+    throw invalid(`Got invalid step ${JSON.stringify(m.step)} for metric '${key}'. Step must be a valid long (64-bit integer).`);
   return { key, value, timestamp: m.timestamp as number, step: step as number };
 }

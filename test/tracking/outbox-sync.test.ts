@@ -28,7 +28,9 @@ async function trainFiveEpochs(run: TrackedRun): Promise<void> {
 const expectedLosses = [1, 2, 3, 4, 5].map((e) => ({ key: 'loss', value: 1 / e, timestamp: 1_700_000_000_000 + e, step: e }));
 
 function outboxFiles(): string[] {
-  return readdirSync(dir).filter((f) => f.startsWith('.tracking-outbox')).sort();
+  return readdirSync(dir)
+    .filter((f) => f.startsWith('.tracking-outbox'))
+    .sort();
 }
 
 describe('outbox and syncOutbox', () => {
@@ -37,7 +39,16 @@ describe('outbox and syncOutbox', () => {
     const run = await tracker().startRun({ experiment: 'pipe', runName: 'train', params: { factors: 32 }, tags: { 'recsys.seed': '7' } });
     await trainFiveEpochs(run);
     const queued = readOutboxFile(outboxPath(dir));
-    expect(queued.map((e) => e.op)).toEqual(['create-run', 'log-batch', 'log-batch', 'log-batch', 'log-batch', 'log-batch', 'log-batch', 'update-run']);
+    expect(queued.map((e) => e.op)).toEqual([
+      'create-run',
+      'log-batch',
+      'log-batch',
+      'log-batch',
+      'log-batch',
+      'log-batch',
+      'log-batch',
+      'update-run',
+    ]);
 
     await server.start();
     expect(await syncOutbox(dir, server.uri, FAST_RETRY)).toEqual({ sent: 8, failed: 0, pending: 0 });
@@ -134,7 +145,14 @@ describe('outbox and syncOutbox', () => {
 
   it('skips a torn last line, and names the file and line of a corrupt one', () => {
     const path = join(dir, OUTBOX_FILE);
-    const entry = { v: 1, uri: 'http://x', queued_at: 1, op: 'update-run', run: { run_id: 'r1' }, body: { status: 'FINISHED', end_time: 2 } };
+    const entry = {
+      v: 1,
+      uri: 'http://x',
+      queued_at: 1,
+      op: 'update-run',
+      run: { run_id: 'r1' },
+      body: { status: 'FINISHED', end_time: 2 },
+    };
     writeFileSync(path, `${JSON.stringify(entry)}\n{"v":1,"op":"log-ba`);
     expect(readOutboxFile(path)).toEqual([entry]);
     expect(logs.warnings().some((w) => w.includes(':2: incomplete last line'))).toBe(true);

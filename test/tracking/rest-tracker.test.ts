@@ -91,7 +91,13 @@ describe('RestTracker against an MLflow REST API server', () => {
       return [b.params?.length ?? 0, b.metrics?.length ?? 0];
     });
     // 150 params at start: 100 + 50; then the buffer sends at 1000 metrics: 1000, 1000, 500 at the end.
-    expect(sizes).toEqual([[100, 0], [50, 0], [0, 1000], [0, 1000], [0, 500]]);
+    expect(sizes).toEqual([
+      [100, 0],
+      [50, 0],
+      [0, 1000],
+      [0, 1000],
+      [0, 500],
+    ]);
     const stored = server.runs.get(run.runId)!;
     expect(stored.params.size).toBe(150);
     expect(stored.metrics.map((m) => m.step)).toEqual(Array.from({ length: 2500 }, (_, i) => i));

@@ -26,7 +26,9 @@ export function artifactsCommand(): Command {
     .action((o: { root: string; json: boolean }) => {
       const rows = listArtifacts(o.root);
       if (o.json) {
-        printJson(rows.map((r) => ({ name: r.name, version: r.version, latest: r.latest, kind: r.manifest.kind, metrics: r.manifest.metrics })));
+        printJson(
+          rows.map((r) => ({ name: r.name, version: r.version, latest: r.latest, kind: r.manifest.kind, metrics: r.manifest.metrics })),
+        );
         return;
       }
       if (rows.length === 0) {
@@ -35,7 +37,12 @@ export function artifactsCommand(): Command {
       }
       for (const r of rows) {
         const metrics = Object.entries(r.manifest.metrics)
-          .map(([protocol, m]) => `${protocol}: ${KEY_METRICS.filter((k) => m[k] !== undefined).map((k) => `${k}=${m[k].toFixed(4)}`).join(' ')}`)
+          .map(
+            ([protocol, m]) =>
+              `${protocol}: ${KEY_METRICS.filter((k) => m[k] !== undefined)
+                .map((k) => `${k}=${m[k].toFixed(4)}`)
+                .join(' ')}`,
+          )
           .join('; ');
         process.stdout.write(`${r.latest ? '*' : ' '} ${r.name}/${r.version}  ${r.manifest.kind}  ${metrics}\n`);
       }

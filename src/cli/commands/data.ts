@@ -11,26 +11,40 @@ export function dataCommand(): Command {
     .command('import')
     .description('MovieLens-style CSV (or ml-100k, or any CSV log) in, a Parquet dataset directory out')
     .addOption(new Option('--format <format>', 'input format').choices(['movielens', 'ml100k', 'csv']).default('movielens'))
-    .requiredOption('--in <path>', 'input directory (movielens: ratings.csv [movies.csv tags.csv]; ml100k: u.data [u.item]) or CSV file (csv)')
+    .requiredOption(
+      '--in <path>',
+      'input directory (movielens: ratings.csv [movies.csv tags.csv]; ml100k: u.data [u.item]) or CSV file (csv)',
+    )
     .requiredOption('--out <dir>', 'dataset directory to write (replaced only when the import succeeds)')
     .option('--columns <map>', 'csv format: user=COL,item=COL[,rating=COL][,timestamp=COL]')
     .option('--delimiter <char>', 'csv format: field delimiter', ',')
     .addOption(new Option('--encoding <enc>', 'csv format: text encoding').choices(['utf8', 'latin1']).default('utf8'))
     .option('--skip-bad', 'skip malformed rows (reported) instead of stopping at the first', false)
     .option('--json', 'print dataset.json instead of a summary', false)
-    .action(async (o: { format: ImportFormat; in: string; out: string; columns?: string; delimiter: string; encoding: 'utf8' | 'latin1'; skipBad: boolean; json: boolean }) => {
-      const meta = await importDataset({
-        format: o.format,
-        input: o.in,
-        out: o.out,
-        skipBad: o.skipBad,
-        columns: o.columns ? parseColumnMapping(o.columns) : undefined,
-        delimiter: o.delimiter,
-        encoding: o.encoding,
-      });
-      if (o.json) printJson(meta);
-      else printSummary(o.out, meta);
-    });
+    .action(
+      async (o: {
+        format: ImportFormat;
+        in: string;
+        out: string;
+        columns?: string;
+        delimiter: string;
+        encoding: 'utf8' | 'latin1';
+        skipBad: boolean;
+        json: boolean;
+      }) => {
+        const meta = await importDataset({
+          format: o.format,
+          input: o.in,
+          out: o.out,
+          skipBad: o.skipBad,
+          columns: o.columns ? parseColumnMapping(o.columns) : undefined,
+          delimiter: o.delimiter,
+          encoding: o.encoding,
+        });
+        if (o.json) printJson(meta);
+        else printSummary(o.out, meta);
+      },
+    );
 
   data
     .command('synth')

@@ -25,7 +25,10 @@ interface EvalCliOptions {
 export function evalCommand(): Command {
   const cmd = new Command('eval')
     .description('offline evaluation: NDCG/Recall/Precision/MAP/MRR/hit rate, coverage, diversity, novelty; CI gates')
-    .option('--model <kind|artifact>', `a model kind fitted on the fly (${modelKinds().join(', ')}) or an artifact (e.g. artifacts/als/latest)`)
+    .option(
+      '--model <kind|artifact>',
+      `a model kind fitted on the fly (${modelKinds().join(', ')}) or an artifact (e.g. artifacts/als/latest)`,
+    )
     .option('--data <dir>', 'dataset directory (default for an artifact: the data it was trained on)')
     .option('--k <list>', 'cut-offs, comma-separated', cutoffsOption, [10])
     .option('--seed <s>', 'random seed of on-the-fly fits', intOption('--seed'), 42)
@@ -35,11 +38,16 @@ export function evalCommand(): Command {
     .option('--via-index', "retrieve through the artifact's FAISS index (built by `recsys index`) instead of exact scoring", false)
     .option('--nprobe <n>', 'with --via-index: IVF lists probed (default: as built)', intOption('--nprobe', 1))
     .option('--ef-search <n>', 'with --via-index: HNSW search list size (default: as built)', intOption('--ef-search', 1))
-    .option('--stages', 'ranker: metrics after each stage (each channel, merged candidates, ranked, re-ranked) and candidate recall@N', false);
+    .option(
+      '--stages',
+      'ranker: metrics after each stage (each channel, merged candidates, ranked, re-ranked) and candidate recall@N',
+      false,
+    );
   addSplitOptions(cmd);
   addPipelineOptions(cmd, 'the eval steps (with --split NAME: of that split) and their gates');
   return cmd.action(async (o: SplitCliOptions & EvalCliOptions & Partial<PipelineCliOptions>) => {
-    if (o.pipeline) return runPipelineCommand({ ...o, pipeline: o.pipeline }, { kinds: ['eval'], split: o.split }, 'recsys eval --pipeline');
+    if (o.pipeline)
+      return runPipelineCommand({ ...o, pipeline: o.pipeline }, { kinds: ['eval'], split: o.split }, 'recsys eval --pipeline');
     if (!o.model) throw new InputError('recsys eval: --model (or --pipeline FILE) is required');
     const gates = o.failUnder.map(parseGate);
     const outcome = await evaluateRun({

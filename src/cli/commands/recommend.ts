@@ -13,19 +13,28 @@ export function recommendCommand(): Command {
     .option('--batch-size <n>', 'with --all-users: users per batch', intOption('--batch-size', 1), 2048)
     .option('--history <items>', 'comma-separated raw item ids of a user not in training (fold-in)')
     .option('--json', 'print JSON', false)
-    .action(async (o: { model: string; k: number; allUsers: boolean; out?: string; batchSize: number; history?: string; json: boolean }) => {
-      if (o.allUsers === (o.history !== undefined)) throw new InputError('give exactly one of --all-users and --history');
-      if (o.allUsers) {
-        if (!o.out) throw new InputError('--all-users needs --out FILE.parquet');
-        const report = await recommendAllUsers({ model: o.model, k: o.k, out: o.out, batchSize: o.batchSize });
-        if (o.json) printJson(report);
-        else process.stdout.write(`${report.rows} recommendations for ${report.users} users → ${report.out} (${report.seconds.toFixed(1)} s)\n`);
-        return;
-      }
-      const history = (o.history ?? '').split(',').map((s) => Number(s.trim()));
-      if (history.some((id) => !Number.isInteger(id))) throw new InputError(`--history "${o.history}": expected comma-separated integer item ids`);
-      const recs = await recommendForHistory(o.model, history, o.k);
-      if (o.json) printJson(recs);
-      else process.stdout.write(`rank  item_id     score\n${recs.map((r) => `${String(r.rank).padStart(4)}  ${String(r.item_id).padStart(7)}  ${r.score.toFixed(4)}`).join('\n')}\n`);
-    });
+    .action(
+      async (o: { model: string; k: number; allUsers: boolean; out?: string; batchSize: number; history?: string; json: boolean }) => {
+        if (o.allUsers === (o.history !== undefined)) throw new InputError('give exactly one of --all-users and --history');
+        if (o.allUsers) {
+          if (!o.out) throw new InputError('--all-users needs --out FILE.parquet');
+          const report = await recommendAllUsers({ model: o.model, k: o.k, out: o.out, batchSize: o.batchSize });
+          if (o.json) printJson(report);
+          else
+            process.stdout.write(
+              `${report.rows} recommendations for ${report.users} users → ${report.out} (${report.seconds.toFixed(1)} s)\n`,
+            );
+          return;
+        }
+        const history = (o.history ?? '').split(',').map((s) => Number(s.trim()));
+        if (history.some((id) => !Number.isInteger(id)))
+          throw new InputError(`--history "${o.history}": expected comma-separated integer item ids`);
+        const recs = await recommendForHistory(o.model, history, o.k);
+        if (o.json) printJson(recs);
+        else
+          process.stdout.write(
+            `rank  item_id     score\n${recs.map((r) => `${String(r.rank).padStart(4)}  ${String(r.item_id).padStart(7)}  ${r.score.toFixed(4)}`).join('\n')}\n`,
+          );
+      },
+    );
 }

@@ -12,10 +12,14 @@ export function trackingCommand(): Command {
     .option('--uri <uri>', 'tracking server (default: MLFLOW_TRACKING_URI)')
     .action(async (o: { root: string; uri?: string }) => {
       const uri = (o.uri ?? process.env.MLFLOW_TRACKING_URI ?? '').trim();
-      if (!/^https?:\/\//i.test(uri)) throw new InputError(`tracking sync needs a tracking server: set MLFLOW_TRACKING_URI (or --uri) to http(s)://host:port${uri ? `, not "${uri}"` : ''}`);
+      if (!/^https?:\/\//i.test(uri))
+        throw new InputError(
+          `tracking sync needs a tracking server: set MLFLOW_TRACKING_URI (or --uri) to http(s)://host:port${uri ? `, not "${uri}"` : ''}`,
+        );
       const r = await syncOutbox(o.root, uri);
       process.stdout.write(`sent ${r.sent}, refused ${r.failed} (kept in .tracking-outbox.rejected.jsonl), pending ${r.pending}\n`);
-      if (r.pending > 0) throw new RecsysError(`${r.pending} request(s) could not be sent yet (the server is unreachable); run the sync again later`);
+      if (r.pending > 0)
+        throw new RecsysError(`${r.pending} request(s) could not be sent yet (the server is unreachable); run the sync again later`);
     });
   return cmd;
 }

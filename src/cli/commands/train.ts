@@ -26,7 +26,9 @@ function modelOption(opt: ModelOption, defaultValue: unknown): Option {
 
 /** `recsys train <model>`: one subcommand per registered model, with that model's hyper-parameters as options. */
 export function trainCommand(): Command {
-  const train = new Command('train').description(`train a model (${modelKinds().join(', ')}) on a split and save it as a versioned artifact, or run a pipeline file`);
+  const train = new Command('train').description(
+    `train a model (${modelKinds().join(', ')}) on a split and save it as a versioned artifact, or run a pipeline file`,
+  );
   // No --json here: commander would take it from the model subcommands, which have their own.
   addPipelineOptions(train, 'every step');
   train.action(async (o: Partial<PipelineCliOptions>) => {
@@ -45,15 +47,20 @@ export function trainCommand(): Command {
     addSplitOptions(cmd, 'temporal-user');
     for (const opt of factory.options ?? []) cmd.addOption(modelOption(opt, factory.defaults[opt.key]));
     cmd.option('--json', 'print the metrics as JSON', false);
-    cmd.action(async (o: SplitCliOptions & Record<string, unknown> & { data: string; out: string; seed: number; k: number[]; json: boolean }) => {
-      const split = splitSourceFrom(o);
-      if (!split) throw new InputError('--split is required');
-      const params: Record<string, unknown> = {};
-      for (const opt of factory.options ?? []) if (o[opt.key] !== undefined) params[opt.key] = o[opt.key];
-      const result = await trainModel({ kind, datasetDir: o.data, split, params, seed: o.seed, out: o.out, ks: o.k });
-      if (o.json) printJson({ artifact: result.dir, fit_seconds: result.fitSeconds, ...result.metrics });
-      else process.stdout.write(`${formatMetricsTable(result.metrics, `${kind} → ${result.dir} (fit ${result.fitSeconds.toFixed(1)} s)`)}\n`);
-    });
+    cmd.action(
+      async (o: SplitCliOptions & Record<string, unknown> & { data: string; out: string; seed: number; k: number[]; json: boolean }) => {
+        const split = splitSourceFrom(o);
+        if (!split) throw new InputError('--split is required');
+        const params: Record<string, unknown> = {};
+        for (const opt of factory.options ?? []) if (o[opt.key] !== undefined) params[opt.key] = o[opt.key];
+        const result = await trainModel({ kind, datasetDir: o.data, split, params, seed: o.seed, out: o.out, ks: o.k });
+        if (o.json) printJson({ artifact: result.dir, fit_seconds: result.fitSeconds, ...result.metrics });
+        else
+          process.stdout.write(
+            `${formatMetricsTable(result.metrics, `${kind} → ${result.dir} (fit ${result.fitSeconds.toFixed(1)} s)`)}\n`,
+          );
+      },
+    );
   }
   return train;
 }

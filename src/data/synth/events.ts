@@ -78,7 +78,13 @@ class ChoiceSampler {
     private readonly model: ChoiceModel,
   ) {
     const m = items.count;
-    this.members = csrFromCoo(clusters.count, m, items.cluster, Int32Array.from({ length: m }, (_, i) => i), null);
+    this.members = csrFromCoo(
+      clusters.count,
+      m,
+      items.cluster,
+      Int32Array.from({ length: m }, (_, i) => i),
+      null,
+    );
     this.mass = clusterMass(items, clusters.count);
     this.importance = new Float64Array(m);
     for (let c = 0; c < clusters.count; c++) {

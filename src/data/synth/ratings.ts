@@ -28,8 +28,7 @@ export function assignRatings(rng: Rng, x: Interactions, affinity: Float32Array,
   const scale = sd > 0 ? AFFINITY_WEIGHT / sd : 0;
   for (let r = 0; r < n; r++) {
     const u = x.userId[r] - 1;
-    const raw =
-      RATING_MEAN + users.ratingBias[u] + items.quality[x.itemId[r] - 1] + scale * (affinity[r] - mean) + NOISE_SD * rng.normal();
+    const raw = RATING_MEAN + users.ratingBias[u] + items.quality[x.itemId[r] - 1] + scale * (affinity[r] - mean) + NOISE_SD * rng.normal();
     x.rating[r] =
       users.halfStars[u] === 1 && x.timestamp[r] >= HALF_STARS_FROM
         ? Math.min(5, Math.max(0.5, Math.round(raw * 2) / 2))

@@ -97,7 +97,13 @@ export class AlsModel implements Recommender {
   recommendFromHistory(items: Int32Array, weights: Float32Array | null, k: number): TopK {
     const x = this.foldInUser(items, weights);
     const seen = Int32Array.from(new Set(Array.from(items).filter((i) => i >= 0))).sort();
-    const exclude: Csr = { nRows: 1, nCols: this.items.size, indptr: Int32Array.of(0, seen.length), indices: seen, data: new Float32Array(seen.length) };
+    const exclude: Csr = {
+      nRows: 1,
+      nCols: this.items.size,
+      indptr: Int32Array.of(0, seen.length),
+      indices: seen,
+      data: new Float32Array(seen.length),
+    };
     return this.itemScorer().topK(x, new Int32Array(1), k, exclude);
   }
 
@@ -221,6 +227,12 @@ export const alsFactory = {
       throw new InputError(`${dir}: id maps hold ${users.size} users and ${items.size} items but als.json says ${s.users} and ${s.items}`);
     }
     const f = s.params.factors;
-    return new AlsModel(users, items, readFactors(dir, ALS_FILES.userFactors, users.size, f), readFactors(dir, ALS_FILES.itemFactors, items.size, f), s);
+    return new AlsModel(
+      users,
+      items,
+      readFactors(dir, ALS_FILES.userFactors, users.size, f),
+      readFactors(dir, ALS_FILES.itemFactors, items.size, f),
+      s,
+    );
   },
 } satisfies ModelFactory<AlsParams>;

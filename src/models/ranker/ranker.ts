@@ -76,14 +76,26 @@ export const RANKER_DEFAULTS: RankerParams = {
 };
 
 const OPTIONS: readonly ModelOption[] = [
-  { key: 'channels', type: 'string', description: 'candidate channels, comma-separated: popularity, cooc, or any registered model kind (als, two-tower, ...)' },
+  {
+    key: 'channels',
+    type: 'string',
+    description: 'candidate channels, comma-separated: popularity, cooc, or any registered model kind (als, two-tower, ...)',
+  },
   { key: 'candidates', type: 'int', description: 'candidates per channel and merged candidates per user (N)' },
-  { key: 'innerFrac', type: 'float', description: 'inner per-user time split of train: the earlier share builds features and candidates, the rest gives labels' },
-  { key: 'negatives', type: 'int', description: 'sampled negatives per training query, besides the candidates the user did not interact with' },
+  {
+    key: 'innerFrac',
+    type: 'float',
+    description: 'inner per-user time split of train: the earlier share builds features and candidates, the rest gives labels',
+  },
+  {
+    key: 'negatives',
+    type: 'int',
+    description: 'sampled negatives per training query, besides the candidates the user did not interact with',
+  },
   { key: 'negativeDistribution', type: 'string', description: 'distribution of sampled negatives', choices: ['popularity', 'uniform'] },
   { key: 'validFrac', type: 'float', description: 'share of training queries held out to validate the GBDT (train data only)' },
   { key: 'maxQueries', type: 'int', description: 'most training queries (users), a seeded sample beyond it' },
-  { key: 'popularityWindowDays', type: 'float', description: 'popularity channel window, days up to the user\'s last event (0 = all time)' },
+  { key: 'popularityWindowDays', type: 'float', description: "popularity channel window, days up to the user's last event (0 = all time)" },
   { key: 'coocWindow', type: 'int', description: 'co-occurrence: events at most this many positions apart co-occur' },
   { key: 'coocNeighbours', type: 'int', description: 'co-occurrence: neighbours kept per item' },
   { key: 'coocRecent', type: 'int', description: 'co-occurrence: recent events of the user that vote' },
@@ -96,13 +108,22 @@ const OPTIONS: readonly ModelOption[] = [
   { key: 'genreCap', type: 'int', description: 'most items per genre in a list (0 = no cap)' },
   { key: 'freshness', type: 'float', description: 'freshness boost weight (0 = off)' },
   { key: 'freshnessHalfLifeDays', type: 'float', description: 'item age at which the freshness boost halves' },
-  { key: 'gbdtEngine', type: 'string', description: 'GBDT program: auto = lightgbm when on PATH or LIGHTGBM_BIN, else xgboost', choices: ['auto', 'lightgbm', 'xgboost'] },
+  {
+    key: 'gbdtEngine',
+    type: 'string',
+    description: 'GBDT program: auto = lightgbm when on PATH or LIGHTGBM_BIN, else xgboost',
+    choices: ['auto', 'lightgbm', 'xgboost'],
+  },
   { key: 'trees', type: 'int', description: 'boosting rounds' },
   { key: 'learningRate', type: 'float', description: 'GBDT learning rate' },
   { key: 'leaves', type: 'int', description: 'leaves per tree' },
 ];
 
-const list = (s: string): string[] => s.split(',').map((x) => x.trim()).filter((x) => x.length > 0);
+const list = (s: string): string[] =>
+  s
+    .split(',')
+    .map((x) => x.trim())
+    .filter((x) => x.length > 0);
 
 export function funnelSettings(p: RankerParams): FunnelSettings {
   const settings: FunnelSettings = {
@@ -130,7 +151,12 @@ export interface RankerTrainingInfo {
 }
 
 const FORMAT_VERSION = 1;
-const TRAIN_FILES = { userId: 'train_user_id.npy', itemId: 'train_item_id.npy', rating: 'train_rating.npy', timestamp: 'train_timestamp.npy' };
+const TRAIN_FILES = {
+  userId: 'train_user_id.npy',
+  itemId: 'train_item_id.npy',
+  rating: 'train_rating.npy',
+  timestamp: 'train_timestamp.npy',
+};
 
 /**
  * Multi-channel candidates → merge → GBDT lambdarank → re-ranking, as one Recommender: its
@@ -233,10 +259,16 @@ function innerValidation(funnel: Funnel, gbdt: GbdtModel, examples: TrainingExam
   const validRaw = new Set(Array.from(examples.validUsers, (u) => data.users.rawId(u)));
   const rows = Int32Array.from({ length: late.userId.length }, (_, r) => r).filter((r) => validRaw.has(late.userId[r]));
   const targets = buildTargets(selectRows(late, rows), data.users, data.items, data.matrix);
-  const report: FunnelReport = funnelStageMetrics({ users: data.users, items: data.items, funnel, gbdt }, targets, data.matrix, countDistinct(data.train.itemId), {
-    ks: [10],
-    catalog: data.catalog,
-  });
+  const report: FunnelReport = funnelStageMetrics(
+    { users: data.users, items: data.items, funnel, gbdt },
+    targets,
+    data.matrix,
+    countDistinct(data.train.itemId),
+    {
+      ks: [10],
+      catalog: data.catalog,
+    },
+  );
   const out: Record<string, number> = { users: report.users };
   for (const s of report.stages) out[`${s.stage}.ndcg@10`] = s.metrics['ndcg@10'];
   for (const [c, r] of Object.entries(report.candidateRecall)) out[`candidate_recall@${report.candidates}.${c}`] = r;
@@ -248,7 +280,8 @@ async function fitRanker(data: TrainingData, params: RankerParams, ctx?: FitCont
   const settings = funnelSettings(p);
   if (!(p.innerFrac > 0 && p.innerFrac < 1)) throw new InputError(`--inner-frac must be between 0 and 1 (exclusive), got ${p.innerFrac}`);
   if (!(p.validFrac >= 0 && p.validFrac < 1)) throw new InputError(`--valid-frac must be in [0, 1), got ${p.validFrac}`);
-  if (!Number.isInteger(p.maxQueries) || p.maxQueries < 1) throw new InputError(`--max-queries must be an integer ≥ 1, got ${p.maxQueries}`);
+  if (!Number.isInteger(p.maxQueries) || p.maxQueries < 1)
+    throw new InputError(`--max-queries must be an integer ≥ 1, got ${p.maxQueries}`);
   if (!Number.isInteger(p.negatives) || p.negatives < 0) throw new InputError(`--negatives must be an integer ≥ 0, got ${p.negatives}`);
   const seconds: Record<string, number> = {};
   const timed = async <T>(name: string, step: () => Promise<T> | T): Promise<T> => {
@@ -262,10 +295,18 @@ async function fitRanker(data: TrainingData, params: RankerParams, ctx?: FitCont
   // candidates; the later part gives labels. Test rows never reach fit.
   const inner = splitInteractions(data.train, { strategy: 'temporal-user', frac: p.innerFrac });
   const early = buildTrainingData(inner.train, { catalog: data.catalog, tags: data.tags, seed: data.seed });
-  log.info(`ranker: inner split ${inner.train.userId.length} feature / ${inner.test.userId.length} label events; channels ${settings.channels.join(', ')}`);
+  log.info(
+    `ranker: inner split ${inner.train.userId.length} feature / ${inner.test.userId.length} label events; channels ${settings.channels.join(', ')}`,
+  );
   const earlyFunnel = await timed('fit_channels_inner', () => Funnel.fit(early, buildItemGenres(early.items, data.catalog), settings));
   const examples = await timed('examples', () =>
-    buildTrainingExamples(earlyFunnel, inner.test, { negatives: p.negatives, distribution: p.negativeDistribution, validFrac: p.validFrac, maxQueries: p.maxQueries, seed: data.seed }),
+    buildTrainingExamples(earlyFunnel, inner.test, {
+      negatives: p.negatives,
+      distribution: p.negativeDistribution,
+      validFrac: p.validFrac,
+      maxQueries: p.maxQueries,
+      seed: data.seed,
+    }),
   );
   log.info(`ranker: ${examples.stats.queries} queries, ${examples.stats.rows} rows × ${earlyFunnel.featureNames.length} features`);
   const trained = await timed('gbdt', () =>
@@ -274,11 +315,22 @@ async function fitRanker(data: TrainingData, params: RankerParams, ctx?: FitCont
       { numTrees: p.trees, learningRate: p.learningRate, numLeaves: p.leaves, seed: data.seed, evalAt: [10] },
       // OpenMP threads that spin while waiting made an xgboost run 18× slower on 2 busy cores
       // (37.8 s against 2.1 s); passive waiting costs nothing measurable when cores are free.
-      { engine: p.gbdtEngine, valid: examples.valid, env: { OMP_WAIT_POLICY: 'PASSIVE', ...process.env }, onIteration: (i, m) => ctx?.onEpoch?.(i, m) },
+      {
+        engine: p.gbdtEngine,
+        valid: examples.valid,
+        env: { OMP_WAIT_POLICY: 'PASSIVE', ...process.env },
+        onIteration: (i, m) => ctx?.onEpoch?.(i, m),
+      },
     ),
   );
   const validation = await timed('inner_validation', () => innerValidation(earlyFunnel, trained.model, examples, inner.test));
-  if (validation) log.info(`ranker: inner validation ndcg@10: ${Object.entries(validation).filter(([k]) => k.endsWith('ndcg@10')).map(([k, v]) => `${k.replace('.ndcg@10', '')} ${v.toFixed(4)}`).join(', ')}`);
+  if (validation)
+    log.info(
+      `ranker: inner validation ndcg@10: ${Object.entries(validation)
+        .filter(([k]) => k.endsWith('ndcg@10'))
+        .map(([k, v]) => `${k.replace('.ndcg@10', '')} ${v.toFixed(4)}`)
+        .join(', ')}`,
+    );
   const funnel = await timed('fit_channels', () => Funnel.fit(data, buildItemGenres(data.items, data.catalog), settings));
   const { config: _config, history, ...gbdtInfo } = trained.info;
   const info: RankerTrainingInfo = {
@@ -304,7 +356,8 @@ async function loadRanker(dir: string): Promise<RankerModel> {
   const file = join(dir, 'ranker.json');
   if (!existsSync(file)) throw new InputError(`${dir}: no ranker.json (not a ranker artifact)`);
   const saved = JSON.parse(readFileSync(file, 'utf8')) as SavedRanker;
-  if (saved.format_version !== FORMAT_VERSION) throw new InputError(`${file}: format_version ${saved.format_version}, this version reads ${FORMAT_VERSION}`);
+  if (saved.format_version !== FORMAT_VERSION)
+    throw new InputError(`${file}: format_version ${saved.format_version}, this version reads ${FORMAT_VERSION}`);
   const train: Interactions = {
     userId: readNpyInt32(join(dir, TRAIN_FILES.userId)),
     itemId: readNpyInt32(join(dir, TRAIN_FILES.itemId)),
@@ -314,7 +367,8 @@ async function loadRanker(dir: string): Promise<RankerModel> {
   const data = buildTrainingData(train, { seed: saved.seed });
   const genres: ItemGenres = loadItemGenres(dir, saved.genres);
   const funnel = await Funnel.load(dir, data, genres, funnelSettings(saved.params));
-  if (funnel.featureNames.join('\n') !== saved.features.join('\n')) throw new InputError(`${file}: feature list differs from what this version computes`);
+  if (funnel.featureNames.join('\n') !== saved.features.join('\n'))
+    throw new InputError(`${file}: feature list differs from what this version computes`);
   return new RankerModel(funnel, loadGbdtModel(join(dir, saved.gbdt_model)), saved.params, saved.training);
 }
 

@@ -31,7 +31,8 @@ export async function initBackend(choice: BackendChoice): Promise<BackendInfo> {
   if (choice === 'auto' || choice === 'tensorflow') {
     const err = await tryTfjsNode();
     if (err === null) return activate({ name: 'tensorflow', simd: null, threads: null, skipped });
-    if (choice === 'tensorflow') throw new InputError(`two-tower: backend "tensorflow" asked for, but @tensorflow/tfjs-node does not load: ${err}`);
+    if (choice === 'tensorflow')
+      throw new InputError(`two-tower: backend "tensorflow" asked for, but @tensorflow/tfjs-node does not load: ${err}`);
     skipped.push(`tensorflow: ${err}`);
   }
   if (choice === 'auto' || choice === 'wasm') {

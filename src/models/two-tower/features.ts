@@ -88,8 +88,8 @@ function topTags(tags: Tags | null, until: number, size: number): string[] {
     if (tags.timestamp[r] > until) continue;
     const t = normaliseTag(tags.tag[r]);
     if (t.length === 0) continue;
-    let set = itemsOfTag.get(t);
-    if (!set) itemsOfTag.set(t, (set = new Set()));
+    const set = itemsOfTag.get(t) ?? new Set<number>();
+    itemsOfTag.set(t, set);
     set.add(tags.itemId[r]);
   }
   return [...itemsOfTag.entries()]

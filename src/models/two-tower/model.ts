@@ -75,8 +75,15 @@ export class TwoTowerModel implements Recommender {
     readonly userHistory: Int32Array,
     private readonly hyper: TwoTowerParams,
     readonly training: TrainingSummary | null,
-    private readonly userVectors: Float32Array = net.embedUsers(Int32Array.from({ length: users.size }, (_, i) => i), userHistory, hyper.history),
-    private readonly itemVectors: Float32Array = net.embedItems(Int32Array.from({ length: items.size }, (_, i) => i), content.rowsFor(items.ids)),
+    private readonly userVectors: Float32Array = net.embedUsers(
+      Int32Array.from({ length: users.size }, (_, i) => i),
+      userHistory,
+      hyper.history,
+    ),
+    private readonly itemVectors: Float32Array = net.embedItems(
+      Int32Array.from({ length: items.size }, (_, i) => i),
+      content.rowsFor(items.ids),
+    ),
   ) {}
 
   get historyLength(): number {
@@ -171,7 +178,8 @@ export class TwoTowerModel implements Recommender {
     writeJsonAtomic(join(dir, FILES.model), model);
     const w = content.widths;
     const features: FeaturesJson = {
-      layout: 'item tower content row = [genres multi-hot | year one-hot | tags multi-hot]; year bucket = number of year_edges <= year, last column = unknown year; tags are lower-cased, trimmed, single-spaced',
+      layout:
+        'item tower content row = [genres multi-hot | year one-hot | tags multi-hot]; year bucket = number of year_edges <= year, last column = unknown year; tags are lower-cased, trimmed, single-spaced',
       genres: content.vocab.genres,
       year_edges: content.vocab.yearEdges,
       tags: content.vocab.tags,
@@ -192,7 +200,6 @@ export class TwoTowerModel implements Recommender {
     return this.scorer;
   }
 }
-
 
 /** Each user's latest `length` items (dense), most recent last, -1 padded in front. */
 export function latestItems(seq: UserSequences, length: number): Int32Array {
@@ -215,7 +222,8 @@ function readJson<T>(path: string): T {
 
 async function loadTwoTower(dir: string): Promise<TwoTowerModel> {
   const meta = readJson<ModelJson>(join(dir, FILES.model));
-  if (meta.format_version !== FORMAT_VERSION) throw new InputError(`${join(dir, FILES.model)}: format_version ${meta.format_version}, expected ${FORMAT_VERSION}`);
+  if (meta.format_version !== FORMAT_VERSION)
+    throw new InputError(`${join(dir, FILES.model)}: format_version ${meta.format_version}, expected ${FORMAT_VERSION}`);
   const features = readJson<FeaturesJson>(join(dir, FILES.features));
   const params = resolveParams(meta.params);
   await initBackend(params.backend);
@@ -226,7 +234,11 @@ async function loadTwoTower(dir: string): Promise<TwoTowerModel> {
   const towers = new TowerParams(meta.towers.user, meta.towers.item, readNpyFloat32(join(dir, FILES.towerWeights)).data);
   const net = new TwoTowerNet(towers, table(FILES.userTable), table(FILES.itemTable), table(FILES.historyTable));
   const vocab: FeatureVocab = { genres: features.genres, yearEdges: features.year_edges, tags: features.tags };
-  const content = new ItemContent(vocab, readNpyInt32(join(dir, FILES.catalogItemIds)), readNpyFloat32(join(dir, FILES.catalogFeatures)).data);
+  const content = new ItemContent(
+    vocab,
+    readNpyInt32(join(dir, FILES.catalogItemIds)),
+    readNpyFloat32(join(dir, FILES.catalogFeatures)).data,
+  );
   return new TwoTowerModel(
     new IdMap(readNpyInt32(join(dir, FILES.userIds))),
     new IdMap(readNpyInt32(join(dir, FILES.itemIds))),
@@ -242,13 +254,22 @@ async function loadTwoTower(dir: string): Promise<TwoTowerModel> {
 
 export const twoTowerFactory: ModelFactory<TwoTowerParams> = {
   kind: 'two-tower',
-  description: 'neural retrieval: user tower (id + recent items) and item tower (id + genres, year, tags), in-batch softmax with logQ correction',
+  description:
+    'neural retrieval: user tower (id + recent items) and item tower (id + genres, year, tags), in-batch softmax with logQ correction',
   defaults: TWO_TOWER_DEFAULTS,
   options: TWO_TOWER_OPTIONS,
   async fit(data: TrainingData, given: TwoTowerParams, ctx?: FitContext): Promise<TwoTowerModel> {
     const params = resolveParams(given);
     const fitted = await fitTwoTower(data, params, ctx);
-    return new TwoTowerModel(data.users, data.items, fitted.net, fitted.content, latestItems(fitted.seq, params.history), params, fitted.summary);
+    return new TwoTowerModel(
+      data.users,
+      data.items,
+      fitted.net,
+      fitted.content,
+      latestItems(fitted.seq, params.history),
+      params,
+      fitted.summary,
+    );
   },
   load: loadTwoTower,
 };

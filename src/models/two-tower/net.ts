@@ -34,7 +34,12 @@ export class TwoTowerNet {
   }
 
   /** User tower inputs: [user id embedding | mean history embedding] per row. */
-  userInputs(users: Int32Array, history: Int32Array, historyLength: number, out: Float32Array = new Float32Array(users.length * 2 * this.dim)): Float32Array {
+  userInputs(
+    users: Int32Array,
+    history: Int32Array,
+    historyLength: number,
+    out: Float32Array = new Float32Array(users.length * 2 * this.dim),
+  ): Float32Array {
     const d = this.dim;
     const hist = this.historyTable.data;
     for (let b = 0; b < users.length; b++) {
@@ -55,7 +60,11 @@ export class TwoTowerNet {
   }
 
   /** Item tower inputs: [item id embedding | content row] per row; `content` is n × contentWidth. */
-  itemInputs(items: Int32Array, content: Float32Array, out: Float32Array = new Float32Array(items.length * (this.dim + this.contentWidth))): Float32Array {
+  itemInputs(
+    items: Int32Array,
+    content: Float32Array,
+    out: Float32Array = new Float32Array(items.length * (this.dim + this.contentWidth)),
+  ): Float32Array {
     const d = this.dim;
     const w = this.contentWidth;
     for (let b = 0; b < items.length; b++) {

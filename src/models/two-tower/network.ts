@@ -40,7 +40,13 @@ function towerViews(flat: Float32Array, offset: number, shape: TowerShape): Towe
     o += n;
     return v;
   };
-  return { shape, w1: take(shape.input * shape.hidden), b1: take(shape.hidden), w2: take(shape.hidden * shape.output), b2: take(shape.output) };
+  return {
+    shape,
+    w1: take(shape.input * shape.hidden),
+    b1: take(shape.hidden),
+    w2: take(shape.hidden * shape.output),
+    b2: take(shape.output),
+  };
 }
 
 /** Both towers' dense weights: [user W1 b1 W2 b2 | item W1 b1 W2 b2]. */

@@ -39,11 +39,18 @@ function writeUserTower(net: TwoTowerNet, path: string, version: string): void {
 
 function writeItemTower(net: TwoTowerNet, widths: FeatureWidths, path: string, version: string): void {
   const g = new OnnxGraphBuilder('two_tower_item');
-  const item = g.input('item_index', ONNX_INT64, ['batch'], 'dense item index (item_ids.npy), -1 for an item unseen in training (content only)');
+  const item = g.input(
+    'item_index',
+    ONNX_INT64,
+    ['batch'],
+    'dense item index (item_ids.npy), -1 for an item unseen in training (content only)',
+  );
   const parts = [lookup(g, 'item_table', net.itemTable.data, net.dim, item, g.int64s('one_i64', [1], []))];
   // A block of width 0 (no catalogue genres or tags) has no input: ONNX tensors of width 0 help nobody.
   if (widths.genres > 0) parts.push(g.input('genres', ONNX_FLOAT, ['batch', widths.genres], 'multi-hot over features.json genres'));
-  parts.push(g.input('year', ONNX_FLOAT, ['batch', widths.year], 'one-hot release-year bucket (features.json year_edges; last column = unknown)'));
+  parts.push(
+    g.input('year', ONNX_FLOAT, ['batch', widths.year], 'one-hot release-year bucket (features.json year_edges; last column = unknown)'),
+  );
   if (widths.tags > 0) parts.push(g.input('tags', ONNX_FLOAT, ['batch', widths.tags], 'multi-hot over features.json tags'));
   finishTower(g, g.node('Concat', parts, { axis: 1 }), net.towers.item, 'item', path, version);
 }
@@ -65,9 +72,17 @@ function lookup(g: OnnxGraphBuilder, name: string, table: Float32Array, dim: num
  */
 function finishTower(g: OnnxGraphBuilder, x: string, w: TowerWeights, tower: 'user' | 'item', path: string, version: string): void {
   const s = w.shape;
-  const h = g.node('Relu', [g.node('Add', [g.node('MatMul', [x, g.floats(`${tower}_w1`, w.w1, [s.input, s.hidden])]), g.floats(`${tower}_b1`, w.b1, [s.hidden])])]);
-  const y = g.node('Add', [g.node('MatMul', [h, g.floats(`${tower}_w2`, w.w2, [s.hidden, s.output])]), g.floats(`${tower}_b2`, w.b2, [s.output])]);
-  const norm = g.node('Max', [g.node('ReduceL2', [y], { axes: [1], keepdims: 1 }), g.floats(`${tower}_eps`, Float32Array.of(NORM_EPS), [])]);
+  const h = g.node('Relu', [
+    g.node('Add', [g.node('MatMul', [x, g.floats(`${tower}_w1`, w.w1, [s.input, s.hidden])]), g.floats(`${tower}_b1`, w.b1, [s.hidden])]),
+  ]);
+  const y = g.node('Add', [
+    g.node('MatMul', [h, g.floats(`${tower}_w2`, w.w2, [s.hidden, s.output])]),
+    g.floats(`${tower}_b2`, w.b2, [s.output]),
+  ]);
+  const norm = g.node('Max', [
+    g.node('ReduceL2', [y], { axes: [1], keepdims: 1 }),
+    g.floats(`${tower}_eps`, Float32Array.of(NORM_EPS), []),
+  ]);
   const out = g.node('Div', [y, norm], {}, `${tower}_embedding`);
   g.output(out, ONNX_FLOAT, ['batch', s.output], `L2-normalised ${tower} vector`);
   g.write(path, {

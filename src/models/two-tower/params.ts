@@ -87,28 +87,45 @@ export const TWO_TOWER_OPTIONS: readonly ModelOption[] = [
 /** Merges user values over the defaults and checks every value; names the bad key. */
 export function resolveParams(given: Partial<Record<keyof TwoTowerParams, unknown>>): TwoTowerParams {
   const p = { ...TWO_TOWER_DEFAULTS, ...given } as TwoTowerParams;
-  const positiveInts: Array<keyof TwoTowerParams> = ['dim', 'hidden', 'history', 'epochs', 'batchSize', 'patience', 'valK', 'valUsers', 'yearBuckets'];
+  const positiveInts: Array<keyof TwoTowerParams> = [
+    'dim',
+    'hidden',
+    'history',
+    'epochs',
+    'batchSize',
+    'patience',
+    'valK',
+    'valUsers',
+    'yearBuckets',
+  ];
   for (const key of positiveInts) {
     const v = p[key];
-    if (!Number.isInteger(v) || (v as number) < 1) throw new InputError(`two-tower: parameter ${key} must be a positive integer, got ${String(v)}`);
+    if (!Number.isInteger(v) || (v as number) < 1)
+      throw new InputError(`two-tower: parameter ${key} must be a positive integer, got ${String(v)}`);
   }
   for (const key of ['negatives', 'tagVocab'] as const) {
-    if (!Number.isInteger(p[key]) || p[key] < 0) throw new InputError(`two-tower: parameter ${key} must be an integer ≥ 0, got ${String(p[key])}`);
+    if (!Number.isInteger(p[key]) || p[key] < 0)
+      throw new InputError(`two-tower: parameter ${key} must be an integer ≥ 0, got ${String(p[key])}`);
   }
   const inRange = (key: keyof TwoTowerParams, lo: number, hi: number, loOpen: boolean, hiOpen: boolean): void => {
     const v = p[key] as number;
     const ok = typeof v === 'number' && (loOpen ? v > lo : v >= lo) && (hiOpen ? v < hi : v <= hi);
-    if (!ok) throw new InputError(`two-tower: parameter ${key} must be in ${loOpen ? '(' : '['}${lo}, ${hi}${hiOpen ? ')' : ']'}, got ${String(v)}`);
+    if (!ok)
+      throw new InputError(
+        `two-tower: parameter ${key} must be in ${loOpen ? '(' : '['}${lo}, ${hi}${hiOpen ? ')' : ']'}, got ${String(v)}`,
+      );
   };
   inRange('lr', 0, 1, true, false);
   inRange('temperature', 0, 10, true, false);
   inRange('logq', 0, 1, false, false);
   inRange('idDropout', 0, 1, false, true);
   inRange('valFrac', 0, 1, false, true);
-  if (!BACKEND_CHOICES.includes(p.backend)) throw new InputError(`two-tower: parameter backend must be one of ${BACKEND_CHOICES.join(', ')}, got ${String(p.backend)}`);
+  if (!BACKEND_CHOICES.includes(p.backend))
+    throw new InputError(`two-tower: parameter backend must be one of ${BACKEND_CHOICES.join(', ')}, got ${String(p.backend)}`);
   if (!NEGATIVE_CHOICES.includes(p.negativeSampling)) {
-    throw new InputError(`two-tower: parameter negativeSampling must be one of ${NEGATIVE_CHOICES.join(', ')}, got ${String(p.negativeSampling)}`);
+    throw new InputError(
+      `two-tower: parameter negativeSampling must be one of ${NEGATIVE_CHOICES.join(', ')}, got ${String(p.negativeSampling)}`,
+    );
   }
   return p;
 }
-

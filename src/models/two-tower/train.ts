@@ -70,7 +70,9 @@ export async function fitTwoTower(data: TrainingData, params: TwoTowerParams, ct
       const run = trainRun(setup, fitEnd, params.epochs, held, ctx);
       validation = run.records;
       epochs = run.bestEpoch;
-      log.info(`two-tower: best validation recall@${params.valK} ${run.bestRecall.toFixed(4)} at epoch ${epochs}; refitting on all training events`);
+      log.info(
+        `two-tower: best validation recall@${params.valK} ${run.bestRecall.toFixed(4)} at epoch ${epochs}; refitting on all training events`,
+      );
     }
   }
   const final = trainRun(setup, seq.start.subarray(1), epochs, null, ctx);
@@ -136,9 +138,16 @@ function trainRun(s: RunSetup, fitEnd: Int32Array, maxEpochs: number, validation
     };
     records.push(record);
     const val = record.valRecall === undefined ? '' : `, validation recall@${params.valK} ${record.valRecall.toFixed(4)}`;
-    log.info(`two-tower ${phase} epoch ${epoch}/${maxEpochs}: loss ${record.loss.toFixed(4)}, ${formatCount(record.examplesPerSecond)} examples/s${val}`);
+    log.info(
+      `two-tower ${phase} epoch ${epoch}/${maxEpochs}: loss ${record.loss.toFixed(4)}, ${formatCount(record.examplesPerSecond)} examples/s${val}`,
+    );
     log.event('two-tower.epoch', { phase, ...record });
-    ctx.onEpoch?.(epoch, { loss: record.loss, seconds, examples_per_second: record.examplesPerSecond, ...(validation ? { val_recall: record.valRecall } : {}) });
+    ctx.onEpoch?.(epoch, {
+      loss: record.loss,
+      seconds,
+      examples_per_second: record.examplesPerSecond,
+      ...(validation ? { val_recall: record.valRecall } : {}),
+    });
     if (record.valRecall !== undefined) {
       if (record.valRecall > best.recall) best = { epoch, recall: record.valRecall };
       else if (epoch - best.epoch >= params.patience) break;
@@ -192,7 +201,9 @@ class BatchBuilder {
     for (let i = 0; i < examples.length; i++) counts[s.seq.items[examples[i]]]++;
     this.logExpected = counts.map((c) => Math.log((B * Math.max(c, 1)) / examples.length));
     this.sampler = M > 0 ? new NegativeSampler(counts, { distribution: s.params.negativeSampling, seed: s.data.seed + 1 }) : null;
-    this.negLogExpected = this.sampler ? counts.map((_, j) => Math.log(M * Math.max(this.sampler!.probability(j), 1e-30))) : new Float64Array(0);
+    this.negLogExpected = this.sampler
+      ? counts.map((_, j) => Math.log(M * Math.max(this.sampler!.probability(j), 1e-30)))
+      : new Float64Array(0);
   }
 
   fill(from: number, B: number): Batch {
@@ -269,7 +280,10 @@ class Validation {
   private readonly seen: Csr;
   private readonly relevant: Csr;
 
-  constructor(private readonly s: RunSetup, fitEnd: Int32Array) {
+  constructor(
+    private readonly s: RunSetup,
+    fitEnd: Int32Array,
+  ) {
     const { seq, params } = s;
     const L = params.history;
     const eligible: number[] = [];
@@ -333,9 +347,17 @@ class Validation {
     const { params, data, itemContent } = this.s;
     const K = params.valK;
     const nItems = data.items.size;
-    const items = net.embedItems(Int32Array.from({ length: nItems }, (_, i) => i), itemContent);
+    const items = net.embedItems(
+      Int32Array.from({ length: nItems }, (_, i) => i),
+      itemContent,
+    );
     const scorer = new DenseScorer(items, nItems, net.dim, availableParallelism());
-    const top = scorer.topK(net.embedUsers(this.users, this.history, params.history), Int32Array.from({ length: n }, (_, i) => i), K, this.seen);
+    const top = scorer.topK(
+      net.embedUsers(this.users, this.history, params.history),
+      Int32Array.from({ length: n }, (_, i) => i),
+      K,
+      this.seen,
+    );
     scorer.close();
     const hits = new Uint8Array(K);
     let sum = 0;

@@ -39,7 +39,9 @@ export function evalArtifactName(split: string): string {
 /** Train step names whose models of `split` earlier steps make. */
 function modelsTrainedOn(split: string, earlier: readonly Produced[]): string[] {
   const suffix = `:${split}`;
-  return earlier.filter((p) => p.token.startsWith('model:') && p.token.endsWith(suffix)).map((p) => p.token.slice('model:'.length, -suffix.length));
+  return earlier
+    .filter((p) => p.token.startsWith('model:') && p.token.endsWith(suffix))
+    .map((p) => p.token.slice('model:'.length, -suffix.length));
 }
 
 function modelsOf(o: EvalOptions, split: string, at: StepContext): string[] {

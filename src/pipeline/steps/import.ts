@@ -79,7 +79,14 @@ export const importStep: StepKind<Record<string, never>> = {
         kind: 'import',
         label: 'import',
         output: data.out,
-        config: { format: data.format, in: data.in, columns: data.columns, delimiter: data.delimiter, encoding: data.encoding, skip_bad: data.skip_bad },
+        config: {
+          format: data.format,
+          in: data.in,
+          columns: data.columns,
+          delimiter: data.delimiter,
+          encoding: data.encoding,
+          skip_bad: data.skip_bad,
+        },
         async inputs(): Promise<UnitInputs> {
           described = await describeInputs(data);
           // Content only: the same files under another path are the same input.

@@ -47,10 +47,18 @@ export const indexStep: StepKind<IndexOptions> = {
     const split = modelStepSplit(o, head);
     const output = indexArtifactName(o.model, split);
     const source = modelArtifactName(o.model, split);
-    const settings = { factory: o.factory, metric: o.metric, nprobe: o.nprobe, efSearch: o.ef_search, mipsTransform: o.mips_transform, seed: o.seed ?? head.seed };
+    const settings = {
+      factory: o.factory,
+      metric: o.metric,
+      nprobe: o.nprobe,
+      efSearch: o.ef_search,
+      mipsTransform: o.mips_transform,
+      seed: o.seed ?? head.seed,
+    };
     let modelDir = '';
     /** The serving stage's metrics, recorded after the artifact is made; absent if that was interrupted. */
-    const stageMetrics = (dir: string): [string, Record<string, number>] | undefined => Object.entries(readManifest(dir).metrics).find(([p]) => p.endsWith(VIA_INDEX));
+    const stageMetrics = (dir: string): [string, Record<string, number>] | undefined =>
+      Object.entries(readManifest(dir).metrics).find(([p]) => p.endsWith(VIA_INDEX));
     return [
       {
         step,
@@ -70,8 +78,17 @@ export const indexStep: StepKind<IndexOptions> = {
           return state && !stageMetrics(state.dir) ? { ...state, fingerprint: null } : state;
         },
         async run(work) {
-          const { dir, report } = await indexModel({ model: modelDir, ...settings, out: join(head.artifacts, output), details: { pipeline: work.details } });
-          work.run.logMetrics({ build_seconds: report.build.seconds.total, index_recall_10: report.measurement.recall, batched_qps: report.measurement.index.batchedQps });
+          const { dir, report } = await indexModel({
+            model: modelDir,
+            ...settings,
+            out: join(head.artifacts, output),
+            details: { pipeline: work.details },
+          });
+          work.run.logMetrics({
+            build_seconds: report.build.seconds.total,
+            index_recall_10: report.measurement.recall,
+            batched_qps: report.measurement.index.batchedQps,
+          });
           await evaluateRun({ model: dir, ks: head.k, viaIndex: {} });
           return dir;
         },

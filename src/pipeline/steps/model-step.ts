@@ -27,7 +27,10 @@ export function modelStepSplit(o: ModelStepOptions, head: PipelineHead): string 
 }
 
 /** `produces`, `needs` and `check` of a step that makes the artifact `outputName(model, split)` from the model. */
-export function modelStepGraph(tokenKind: string, outputName: (model: string, split: string) => string): {
+export function modelStepGraph(
+  tokenKind: string,
+  outputName: (model: string, split: string) => string,
+): {
   produces(o: ModelStepOptions, at: StepContext): Produced[];
   needs(o: ModelStepOptions, at: StepContext): Need[];
   check(o: ModelStepOptions, at: StepContext): DocIssue[];
@@ -39,9 +42,16 @@ export function modelStepGraph(tokenKind: string, outputName: (model: string, sp
     },
     needs(o, { head }) {
       const split = modelStepSplit(o, head);
-      return [{ path: ['model'], token: `model:${o.model}:${split}`, missing: `no train step before this one trains "${o.model}" on split "${split}"` }];
+      return [
+        {
+          path: ['model'],
+          token: `model:${o.model}:${split}`,
+          missing: `no train step before this one trains "${o.model}" on split "${split}"`,
+        },
+      ];
     },
-    check: (o, { head, step }) => unknownSplits(o.split === undefined ? [] : [o.split], head, step).map((i) => ({ ...i, path: ['steps', step, 'split'] })),
+    check: (o, { head, step }) =>
+      unknownSplits(o.split === undefined ? [] : [o.split], head, step).map((i) => ({ ...i, path: ['steps', step, 'split'] })),
   };
 }
 

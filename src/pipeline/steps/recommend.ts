@@ -56,7 +56,15 @@ export const recommendStep: StepKind<RecommendOptions> = {
           const { dir } = await createArtifact(
             head.artifacts,
             output,
-            { kind: 'recommendations', config: { model: o.model, split, k: o.k }, seed: model.seed, dataset: model.dataset, split: model.split, lineage: work.lineage, details: { pipeline: work.details } },
+            {
+              kind: 'recommendations',
+              config: { model: o.model, split, k: o.k },
+              seed: model.seed,
+              dataset: model.dataset,
+              split: model.split,
+              lineage: work.lineage,
+              details: { pipeline: work.details },
+            },
             async (tmp) => {
               const report = await recommendAllUsers({ model: modelDir, k: o.k, out: join(tmp, RECS_FILE), batchSize: o.batch_size });
               work.run.logMetrics({ users: report.users, rows: report.rows, seconds: report.seconds });
@@ -69,4 +77,3 @@ export const recommendStep: StepKind<RecommendOptions> = {
     ];
   },
 };
-

@@ -30,7 +30,9 @@ function register<O>(k: StepKind<O>): RegisteredKind {
       const o = parsed.data;
       const made = new Set(at.earlier.map((p) => p.token));
       const issues: DocIssue[] = [
-        ...(at.earlierValid ? k.needs(o, at) : []).filter((n) => !made.has(n.token)).map((n) => ({ path: ['steps', at.step, ...n.path], message: n.missing })),
+        ...(at.earlierValid ? k.needs(o, at) : [])
+          .filter((n) => !made.has(n.token))
+          .map((n) => ({ path: ['steps', at.step, ...n.path], message: n.missing })),
         ...(k.check?.(o, at) ?? []),
       ];
       return { step: { kind: k.kind, index: at.step, produces: k.produces(o, at), plan: () => k.plan(o, at) }, issues };
@@ -39,7 +41,14 @@ function register<O>(k: StepKind<O>): RegisteredKind {
 }
 
 /** Every step kind a pipeline file may use, in the order a pipeline usually runs them. */
-const STEP_KINDS: readonly RegisteredKind[] = [register(importStep), register(splitStep), register(trainStep), register(indexStep), register(evalStep), register(recommendStep)];
+const STEP_KINDS: readonly RegisteredKind[] = [
+  register(importStep),
+  register(splitStep),
+  register(trainStep),
+  register(indexStep),
+  register(evalStep),
+  register(recommendStep),
+];
 
 export function stepKinds(): string[] {
   return STEP_KINDS.map((k) => k.kind);

@@ -33,7 +33,9 @@ export function selectedSplits(listed: readonly string[] | undefined, head: Pipe
 /** Issues for listed split names the file does not define. */
 export function unknownSplits(listed: readonly string[] | undefined, head: PipelineHead, step: number, key = 'splits'): DocIssue[] {
   return (listed ?? []).flatMap((name, i) =>
-    name in head.splits ? [] : [{ path: ['steps', step, key, i], message: `unknown split "${name}" (the file's splits: ${Object.keys(head.splits).join(', ')})` }],
+    name in head.splits
+      ? []
+      : [{ path: ['steps', step, key, i], message: `unknown split "${name}" (the file's splits: ${Object.keys(head.splits).join(', ')})` }],
   );
 }
 
@@ -78,7 +80,11 @@ export const splitStep: StepKind<SplitOptions> = {
             (tmp) => writeSplit(tmp, split, manifest),
           );
           work.run.setTags({ 'recsys.split.sha256': manifest.sha256 });
-          work.run.logMetrics({ train_rows: manifest.counts.train_rows, test_rows: manifest.counts.test_rows, evaluated_users: manifest.counts.evaluated_users });
+          work.run.logMetrics({
+            train_rows: manifest.counts.train_rows,
+            test_rows: manifest.counts.test_rows,
+            evaluated_users: manifest.counts.evaluated_users,
+          });
           return created.dir;
         },
         report: () => [],

@@ -41,7 +41,14 @@ const schema = z
     for (const [key, value] of Object.entries(o.params)) {
       const option = options.find((opt) => opt.key === key);
       if (!option) {
-        ctx.addIssue({ code: 'custom', path: ['params', key], message: `${o.model}: ${unknownKeyMessage(key, options.map((opt) => opt.key))}` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['params', key],
+          message: `${o.model}: ${unknownKeyMessage(
+            key,
+            options.map((opt) => opt.key),
+          )}`,
+        });
         continue;
       }
       const problem = optionProblem(option, value);
@@ -77,13 +84,24 @@ export function trainStepName(o: TrainOptions): string {
 /** The row of a model artifact in the final table: its metrics on the split it was trained on. */
 export function modelRow(manifest: ArtifactManifest, split: string, model: string): ReportRow {
   const protocol = protocolLabel(manifest.split as unknown as SplitManifest);
-  return { split, protocol, name: model, model, artifact: { name: manifest.name, version: manifest.version }, metrics: manifest.metrics[protocol] ?? {} };
+  return {
+    split,
+    protocol,
+    name: model,
+    model,
+    artifact: { name: manifest.name, version: manifest.version },
+    metrics: manifest.metrics[protocol] ?? {},
+  };
 }
 
 export const trainStep: StepKind<TrainOptions> = {
   kind: 'train',
   schema,
-  produces: (o, { head }) => selectedSplits(o.splits, head).map((s) => ({ token: `model:${trainStepName(o)}:${s}`, output: modelArtifactName(trainStepName(o), s) })),
+  produces: (o, { head }) =>
+    selectedSplits(o.splits, head).map((s) => ({
+      token: `model:${trainStepName(o)}:${s}`,
+      output: modelArtifactName(trainStepName(o), s),
+    })),
   needs: (o, { head }) =>
     selectedSplits(o.splits, head).map((s, i) => ({
       path: o.splits ? ['splits', i] : [],

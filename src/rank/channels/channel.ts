@@ -46,7 +46,8 @@ export function retrieve(channel: Channel, users: Int32Array, n: number, exclude
 /** An exact inner-product index over the model's item vectors. */
 function embeddingIndex(model: Recommender, name: string): AnnIndex {
   const items = model.itemEmbeddings();
-  if (!items || !model.userEmbeddings()) throw new InputError(`channel ${name}: model "${model.kind}" has no user and item embeddings to search with FAISS`);
+  if (!items || !model.userEmbeddings())
+    throw new InputError(`channel ${name}: model "${model.kind}" has no user and item embeddings to search with FAISS`);
   return buildIndex(items, { factory: 'Flat', metric: 'ip' }).index;
 }
 
@@ -100,7 +101,13 @@ export async function saveChannel(channel: Channel, dir: string): Promise<void> 
   if (channel.index) writeIndex(channel.index, join(dir, 'index.faiss'));
 }
 
-export async function loadChannel(name: string, dir: string, data: TrainingData, ctx: ChannelContext, cooc: CooccurrenceModel): Promise<Channel> {
+export async function loadChannel(
+  name: string,
+  dir: string,
+  data: TrainingData,
+  ctx: ChannelContext,
+  cooc: CooccurrenceModel,
+): Promise<Channel> {
   if (name === POPULARITY_CHANNEL) return { name, model: popularityModel(data, ctx), index: null };
   if (name === COOCCURRENCE_CHANNEL) return { name, model: cooc, index: null };
   const model = await (await factoryOf(name)).load(dir);

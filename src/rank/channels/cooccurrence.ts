@@ -212,7 +212,8 @@ export class CooccurrenceModel implements Recommender {
 /** Reads the neighbour table `CooccurrenceModel.save` wrote. */
 export function loadCooccurrenceNeighbours(dir: string, nItems: number): Csr {
   const indptr = readNpyInt32(join(dir, 'neighbours_indptr.npy'));
-  if (indptr.length !== nItems + 1) throw new InputError(`${dir}: co-occurrence table has ${indptr.length - 1} rows, the model ${nItems} items`);
+  if (indptr.length !== nItems + 1)
+    throw new InputError(`${dir}: co-occurrence table has ${indptr.length - 1} rows, the model ${nItems} items`);
   return {
     nRows: nItems,
     nCols: nItems,

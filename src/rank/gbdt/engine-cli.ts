@@ -43,9 +43,9 @@ export interface SelectedEngine {
   readonly reason: string;
 }
 
-const XGBOOST_HINT = 'install XGBoost\'s CLI with `apt-get install xgboost` (Debian/Ubuntu; scripts/setup.sh does it)';
+const XGBOOST_HINT = "install XGBoost's CLI with `apt-get install xgboost` (Debian/Ubuntu; scripts/setup.sh does it)";
 const LIGHTGBM_HINT =
-  'install LightGBM\'s CLI (`brew install lightgbm`, or build it from https://github.com/microsoft/LightGBM) ' +
+  "install LightGBM's CLI (`brew install lightgbm`, or build it from https://github.com/microsoft/LightGBM) " +
   'and put `lightgbm` on PATH or set LIGHTGBM_BIN to the program';
 
 /** LIGHTGBM_BIN when set (a path, or a name looked up on PATH), else `lightgbm` on PATH. */
@@ -71,7 +71,9 @@ export function selectGbdtEngine(choice: 'auto' | GbdtEngine, env: Env): Selecte
     const lightgbm = findLightgbm(env);
     if (lightgbm) return lightgbm;
     if (choice === 'lightgbm') {
-      throw new RecsysError(`no LightGBM program: LIGHTGBM_BIN is not set and there is no \`lightgbm\` on PATH (${path}); ${LIGHTGBM_HINT}`);
+      throw new RecsysError(
+        `no LightGBM program: LIGHTGBM_BIN is not set and there is no \`lightgbm\` on PATH (${path}); ${LIGHTGBM_HINT}`,
+      );
     }
   }
   const program = findOnPath('xgboost', env);

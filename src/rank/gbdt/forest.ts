@@ -149,7 +149,15 @@ function nextNode(f: Forest, n: number, v: number): number {
 }
 
 /** Scores rows [from, to) of x into out, one row at a time, any node kind. */
-function scoreRowsGeneric(f: Forest, x: FeatureMatrix, stride: number, from: number, to: number, out: Float64Array, outOffset: number): void {
+function scoreRowsGeneric(
+  f: Forest,
+  x: FeatureMatrix,
+  stride: number,
+  from: number,
+  to: number,
+  out: Float64Array,
+  outOffset: number,
+): void {
   const { roots, feature, leafValue, nInternal, float32 } = f;
   for (let r = from; r < to; r++) {
     const base = r * stride;
@@ -275,9 +283,7 @@ export class ForestModel implements GbdtModel {
 
   checkShape(features: FeatureMatrix, nRows: number, nFeatures: number): void {
     if (!Number.isInteger(nRows) || nRows < 0 || features.length !== nRows * nFeatures) {
-      throw new InputError(
-        `${this.engine} model: features hold ${features.length} values, not ${nRows} rows × ${nFeatures} features`,
-      );
+      throw new InputError(`${this.engine} model: features hold ${features.length} values, not ${nRows} rows × ${nFeatures} features`);
     }
     if (nFeatures < this.nFeatures) {
       throw new InputError(`${this.engine} model reads ${this.nFeatures} features; rows have only ${nFeatures}`);

@@ -138,7 +138,8 @@ function readTree(tree: Block, nFeatures: number): TreeArrays {
   const left = tree.numbers('left_child', k, true);
   const right = tree.numbers('right_child', k, true);
   for (let i = 0; i < k; i++) {
-    if (feature[i] < 0 || feature[i] >= nFeatures) throw new InputError(`${tree.source}: ${tree.name}: split_feature ${feature[i]} out of range`);
+    if (feature[i] < 0 || feature[i] >= nFeatures)
+      throw new InputError(`${tree.source}: ${tree.name}: split_feature ${feature[i]} out of range`);
     for (const c of [left[i], right[i]]) {
       if (c >= k || ~c >= nLeaves || c === i) throw new InputError(`${tree.source}: ${tree.name}: child ${c} of node ${i} out of range`);
     }
@@ -154,7 +155,8 @@ function readTree(tree: Block, nFeatures: number): TreeArrays {
     const defaultChild = dt & DEFAULT_LEFT_MASK ? left[i] : right[i];
     if (dt & CATEGORICAL_MASK) {
       const c = threshold[i];
-      if (!Number.isInteger(c) || c < 0 || c >= nCat) throw new InputError(`${tree.source}: ${tree.name}: categorical node ${i} refers to bit set ${c} of ${nCat}`);
+      if (!Number.isInteger(c) || c < 0 || c >= nCat)
+        throw new InputError(`${tree.source}: ${tree.name}: categorical node ${i} refers to bit set ${c} of ${nCat}`);
       kind[i] = NODE_CATEGORICAL;
       missing[i] = right[i];
       categories[i] = Uint32Array.from(catThreshold.slice(catBoundaries[c], catBoundaries[c + 1]));

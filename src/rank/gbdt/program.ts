@@ -110,7 +110,11 @@ export function runProgram(opts: RunOptions): Promise<ProgramRun> {
       finish();
       const run = { seconds: (Date.now() - start) / 1000, stdoutTail: out.tail, stderrTail: err.tail };
       if (timedOut) {
-        reject(new RecsysError(`${opts.program} did not finish within ${opts.timeoutMs / 1000} s and was stopped; command: ${command}\n${outputTail(run)}`));
+        reject(
+          new RecsysError(
+            `${opts.program} did not finish within ${opts.timeoutMs / 1000} s and was stopped; command: ${command}\n${outputTail(run)}`,
+          ),
+        );
       } else if (code !== 0) {
         const how = code === null ? `was killed by ${signal}` : `exited with code ${code}`;
         reject(new RecsysError(`${opts.program} ${how}; command: ${command} (in ${opts.cwd})\n${outputTail(run)}`));

@@ -35,7 +35,7 @@ export const xgboostCli: EngineCli = {
       ['tree_method', 'hist'],
       ['grow_policy', 'lossguide'],
       ['max_leaves', p.numLeaves],
-      ['max_depth', p.maxDepth > 0 ? p.maxDepth : 0],
+      ['max_depth', Math.max(p.maxDepth, 0)],
       ['num_round', p.numTrees],
       ['eta', p.learningRate],
       ['min_child_weight', p.minChildWeight],

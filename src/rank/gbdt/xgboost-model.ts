@@ -80,7 +80,8 @@ export function parseXgboostModel(text: string, source: string): ForestModel {
   }
   // 1.x writes "5E-1"; 2.x writes "[5E-1]".
   const baseScore = Number(learner.learner_model_param.base_score.replace(/^\[|\]$/g, ''));
-  if (!Number.isFinite(baseScore)) throw new InputError(`${source}: base_score "${learner.learner_model_param.base_score}" is not a number`);
+  if (!Number.isFinite(baseScore))
+    throw new InputError(`${source}: base_score "${learner.learner_model_param.base_score}" is not a number`);
   const nFeatures = Number(learner.learner_model_param.num_feature);
   const objective = learner.objective.name;
   const builder = new ForestBuilder();
@@ -113,7 +114,8 @@ function readTree(t: XgbTree, where: string, nFeatures: number): TreeArrays {
       continue;
     }
     if (t.split_type?.[id]) throw new InputError(`${where}: node ${id} is a categorical split, which is not supported`);
-    if (t.split_indices[id] >= nFeatures) throw new InputError(`${where}: node ${id} splits on feature ${t.split_indices[id]} ≥ num_feature ${nFeatures}`);
+    if (t.split_indices[id] >= nFeatures)
+      throw new InputError(`${where}: node ${id} splits on feature ${t.split_indices[id]} ≥ num_feature ${nFeatures}`);
     localId[id] = nInternal++;
     for (const c of [t.left_children[id], t.right_children[id]]) {
       if (c <= 0 || c >= n || seen[c]) throw new InputError(`${where}: node ${id} has invalid child ${c}`);
