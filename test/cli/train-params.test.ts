@@ -69,7 +69,7 @@ steps:
     );
     const r = recsys(['train', '--pipeline', file], cwd);
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain(`${file}:14:14: steps[3].params.factors: als.factors: expected an integer in [1, 1024], got -4`);
+    expect(r.stderr).toContain(`${file}:14:14: steps[3].params.factors: als: expected an integer in [1, 1024], got -4`);
     expect(r.stderr).not.toMatch(/\n\s+at /);
     // Nothing ran: no dataset, no artifact root.
     expect(existsSync(join(cwd, 'data'))).toBe(false);

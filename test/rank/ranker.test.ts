@@ -126,7 +126,7 @@ describe('ranker on ml-latest-small (xgboost CLI)', () => {
       kind: 'ranker',
       datasetDir: data,
       split: { strategy: 'temporal-user', frac: 0.8 },
-      params: { channels: 'popularity,cooc', trees: 60, learningRate: 0.1, gbdtEngine: 'xgboost' },
+      params: { channels: 'popularity,cooc', trees: 60, learning_rate: 0.1, gbdt_engine: 'xgboost' },
       seed: 42,
       out: join(root, 'artifacts', 'ranker'),
       ks: [10],

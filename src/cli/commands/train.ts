@@ -45,14 +45,13 @@ export function trainCommand(): Command {
     const factory = getFactory(kind);
     const cmd = train
       .command(kind)
-      .description(`train ${kind}${factory.description ? `: ${factory.description}` : ''}`)
+      .description(`train ${kind}: ${factory.description}`)
       .requiredOption('--data <dir>', 'dataset directory')
       .option('--out <dir>', 'artifact directory (versions are created under it)', `artifacts/${kind}`)
       .option('--seed <s>', 'random seed', intOption('--seed'), 42)
       .option('--k <list>', 'cut-offs of the evaluation after training', cutoffsOption, [10]);
     addSplitOptions(cmd, 'temporal-user');
-    const specs = paramSpecs(factory.params);
-    const options = specs.map((spec) => ({ spec, option: paramOption(spec) }));
+    const options = paramSpecs(factory.params).map((spec) => ({ spec, option: paramOption(spec) }));
     for (const { option } of options) cmd.addOption(option);
     cmd.option('--json', 'print the metrics as JSON', false);
     cmd.action(

@@ -40,11 +40,8 @@ const schema = z
     const schema = getFactory(o.model).params;
     const params = safeParseParams(schema, o.params);
     if (params.success) return { ...o, params: params.data as Record<string, unknown> };
-    for (const issue of docIssues(params.error, schema, ['params'])) {
-      const key = issue.path[1];
-      const prefix = issue.message.startsWith('unknown key') || key === undefined ? o.model : `${o.model}.${key}`;
-      ctx.addIssue({ code: 'custom', path: [...issue.path], message: `${prefix}: ${issue.message}` });
-    }
+    for (const issue of docIssues(params.error, schema, ['params']))
+      ctx.addIssue({ code: 'custom', path: [...issue.path], message: `${o.model}: ${issue.message}` });
     return z.NEVER;
   });
 
