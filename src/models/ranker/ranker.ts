@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { z } from 'zod';
 import { join } from 'node:path';
+import { z } from 'zod';
 import { readNpy, readNpyFloat32, readNpyInt32, writeNpy } from '../../artifacts/npy.js';
 import { countDistinct } from '../../data/dataset.js';
 import { selectRows, type Interactions } from '../../data/interactions.js';
@@ -21,7 +21,6 @@ import { log } from '../../util/log.js';
 import type { FitContext, ModelFactory, NamesSources, Recommender, SummarisesTraining } from '../model.js';
 import { parseParams } from '../params.js';
 
-const fraction = (lo: 'open' | 'closed') => (lo === 'open' ? z.number().gt(0).lt(1) : z.number().min(0).lt(1));
 const atLeast = (min: number) => z.number().int().min(min);
 const gbdt = gbdtParamsSchema.shape;
 
@@ -34,14 +33,17 @@ export const rankerParamsSchema = z
       .default('als,two-tower,popularity,cooc')
       .describe('candidate channels, comma-separated: popularity, cooc, or any registered model kind (als, two-tower, ...)'),
     candidates: atLeast(1).default(200).describe('candidates per channel and merged candidates per user (N)'),
-    inner_frac: fraction('open')
+    inner_frac: z
+      .number()
+      .gt(0)
+      .lt(1)
       .default(0.8)
       .describe('inner per-user time split of train: the earlier share builds features and candidates, the rest gives labels'),
     negatives: atLeast(0)
       .default(20)
       .describe('sampled negatives per training query, besides the candidates the user did not interact with'),
     negative_distribution: z.enum(['popularity', 'uniform']).default('popularity').describe('distribution of sampled negatives'),
-    valid_frac: fraction('closed').default(0.2).describe('share of training queries held out to validate the GBDT (train data only)'),
+    valid_frac: z.number().min(0).lt(1).default(0.2).describe('share of training queries held out to validate the GBDT (train data only)'),
     max_queries: atLeast(1).default(50_000).describe('most training queries (users), a seeded sample beyond it'),
     popularity_window_days: z
       .number()
