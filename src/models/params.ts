@@ -25,9 +25,10 @@ export interface ParamSpec {
   readonly schema: z.ZodTypeAny;
 }
 
-/** The fields of `schema`, in declaration order. Throws (a programming error) on a field without default or description. */
+/** The fields of `schema`, in declaration order. Throws (a programming error) on a key not snake_case, or without default or description. */
 export function paramSpecs(schema: ParamsSchema): ParamSpec[] {
   return Object.entries(schema.shape).map(([key, field]) => {
+    if (!/^[a-z][a-z0-9]*(_[a-z0-9]+)*$/.test(key)) throw new Error(`hyper-parameter ${key}: not snake_case`);
     if (!(field instanceof z.ZodDefault)) throw new Error(`hyper-parameter ${key}: no .default()`);
     const description = field.description;
     if (!description) throw new Error(`hyper-parameter ${key}: no .describe()`);

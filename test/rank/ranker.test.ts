@@ -132,6 +132,15 @@ describe('ranker on ml-latest-small (xgboost CLI)', () => {
       ks: [10],
     });
     const ranker = result.model as RankerModel;
+    // The manifest: the hyper-parameters as the schema declares them, what fitting learned apart.
+    expect(result.manifest.config.params).toEqual({
+      ...rankerFactory.params.parse({}),
+      channels: 'popularity,cooc',
+      trees: 60,
+      learning_rate: 0.1,
+      gbdt_engine: 'xgboost',
+    });
+    expect((result.manifest.details?.training as { gbdt: { engine: string } }).gbdt.engine).toBe('xgboost');
     const report = evaluateFunnel(ranker, result.experiment.train, result.experiment.test, {
       ks: [10],
       catalog: result.experiment.dataset.catalog,
