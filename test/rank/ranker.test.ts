@@ -140,7 +140,7 @@ describe('ranker on ml-latest-small (xgboost CLI)', () => {
       learning_rate: 0.1,
       gbdt_engine: 'xgboost',
     });
-    expect((result.manifest.details?.training as { gbdt: { engine: string } }).gbdt.engine).toBe('xgboost');
+    expect(result.manifest.details?.training).toMatchObject({ gbdt: { engine: 'xgboost' } });
     const report = evaluateFunnel(ranker, result.experiment.train, result.experiment.test, {
       ks: [10],
       catalog: result.experiment.dataset.catalog,
