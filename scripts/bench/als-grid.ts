@@ -14,7 +14,7 @@ import type { Interactions } from '../../src/data/interactions.js';
 import { buildTrainingData } from '../../src/data/training-data.js';
 import { evaluateModel } from '../../src/eval/evaluate.js';
 import { alsFactory } from '../../src/models/als/model.js';
-import { ALS_DEFAULTS, parseAlsParams, type AlsParams } from '../../src/models/als/params.js';
+import { alsParamsSchema, type AlsParams } from '../../src/models/als/params.js';
 import { popularityFactory } from '../../src/models/popularity/popularity.js';
 import type { Recommender } from '../../src/models/model.js';
 import { splitInteractions } from '../../src/split/split.js';
@@ -36,7 +36,7 @@ const inner = splitInteractions(outer.train, { strategy: 'temporal-user', frac: 
 async function ndcg(train: Interactions, test: Interactions, params: Partial<AlsParams> | 'popularity', seed: number): Promise<number> {
   const data = buildTrainingData(train, { seed });
   const model: Recommender =
-    params === 'popularity' ? await popularityFactory.fit(data, {}) : await alsFactory.fit(data, parseAlsParams(params));
+    params === 'popularity' ? await popularityFactory.fit(data, {}) : await alsFactory.fit(data, alsParamsSchema.parse(params));
   const value = evaluateModel(model, train, test, { ks: [10] })['ndcg@10'];
   if ('close' in model && typeof model.close === 'function') model.close();
   return value;
@@ -81,6 +81,7 @@ const onTest = async (label: string, params: Partial<AlsParams> | 'popularity'):
 };
 await onTest('popularity', 'popularity');
 await onTest('ALS, benfred/implicit reference setting (64 factors, λ 0.05, alpha 1)', { regularization: 0.05, alpha: 1 });
+const ALS_DEFAULTS = alsParamsSchema.parse({});
 await onTest(`ALS, shipped defaults (λ ${ALS_DEFAULTS.regularization}, alpha ${ALS_DEFAULTS.alpha})`, {});
 if (best.regularization !== ALS_DEFAULTS.regularization || best.alpha !== ALS_DEFAULTS.alpha) {
   await onTest(`ALS, best on validation (λ ${best.regularization}, alpha ${best.alpha})`, {

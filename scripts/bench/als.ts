@@ -15,7 +15,7 @@ import { readInteractionsParquet, INTERACTIONS_FILE } from '../../src/data/datas
 import { selectRows } from '../../src/data/interactions.js';
 import { buildTrainingData } from '../../src/data/training-data.js';
 import { alsFactory } from '../../src/models/als/model.js';
-import { parseAlsParams } from '../../src/models/als/params.js';
+import { alsParamsSchema } from '../../src/models/als/params.js';
 import { Rng } from '../../src/util/rng.js';
 import { fmt, gitShort, machineLine, median, RECSYS, writeSection } from './lib.js';
 
@@ -54,7 +54,10 @@ async function child(job: Job): Promise<JobResult> {
     rows = selectRows(rows, keep);
   }
   const data = buildTrainingData(rows, { seed: 42 });
-  const model = await alsFactory.fit(data, parseAlsParams({ factors: job.factors, threads: job.threads, iterations: job.iterations }));
+  const model = await alsFactory.fit(
+    data,
+    alsParamsSchema.parse({ factors: job.factors, threads: job.threads, iterations: job.iterations }),
+  );
   let recommendSeconds: number | null = null;
   if (job.recommendAll) {
     const users = Int32Array.from({ length: data.users.size }, (_, u) => u);

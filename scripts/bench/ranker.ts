@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
-import { RANKER_DEFAULTS } from '../../src/models/ranker/ranker.js';
+import { rankerParamsSchema } from '../../src/models/ranker/ranker.js';
 import type { FunnelReport } from '../../src/rank/evaluate-funnel.js';
 import { fmt, gitShort, machineLine, RECSYS, timeCommand, writeSection } from './lib.js';
 
@@ -51,8 +51,8 @@ console.log(`recsys ${trainArgs.join(' ')} ×${runs}…`);
 const train = timeCommand(recsys(trainArgs), runs);
 const latest = join(OUT, 'latest');
 const manifest = JSON.parse(readFileSync(join(latest, 'manifest.json'), 'utf8')) as {
-  config: {
-    params: {
+  details: {
+    training: {
       gbdt: { engine: string; version: string; seconds: number; trainRows: number; trainQueries: number };
       seconds: Record<string, number>;
       innerValidation: Record<string, number>;
@@ -60,7 +60,7 @@ const manifest = JSON.parse(readFileSync(join(latest, 'manifest.json'), 'utf8'))
     };
   };
 };
-const info = manifest.config.params;
+const info = manifest.details.training;
 
 const evalArgs = ['eval', '--model', latest, '--k', '10', '--json'];
 console.log(`recsys ${evalArgs.join(' ')} ×${runs}…`);
@@ -112,7 +112,7 @@ Metrics after each stage (\`recsys eval --model …/latest --stages\`, the proto
 ${stageRows.join('\n')}
 
 The ranked list's ndcg@10 is ${ndcg('ranked').toFixed(4)} against ${ndcg(report.bestChannel).toFixed(4)} for the best
-single channel (${report.bestChannel.replace('channel:', '')}); MMR re-ranking (λ = ${RANKER_DEFAULTS.mmrLambda}, ${RANKER_DEFAULTS.mmrSimilarity} similarity) trades
+single channel (${report.bestChannel.replace('channel:', '')}); MMR re-ranking (λ = ${rankerParamsSchema.parse({}).mmr_lambda}, ${rankerParamsSchema.parse({}).mmr_similarity} similarity) trades
 ${(ndcg('ranked') - ndcg('reranked')).toFixed(4)} ndcg@10 for diversity. The popularity baseline's reference ndcg@10 on this
 split is 0.0853 (all-time popularity; the popularity channel here is the recent-window one).
 

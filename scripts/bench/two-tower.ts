@@ -12,7 +12,7 @@ import { evaluateModel, seenMatrix } from '../../src/eval/evaluate.js';
 import { listAccuracy } from '../../src/eval/metrics.js';
 import type { TwoTowerModel } from '../../src/models/two-tower/model.js';
 import { twoTowerFactory } from '../../src/models/two-tower/model.js';
-import { TWO_TOWER_DEFAULTS } from '../../src/models/two-tower/params.js';
+import { twoTowerParamsSchema } from '../../src/models/two-tower/params.js';
 import { prepareExperiment } from '../../src/pipeline/experiment.js';
 import { fmt, gitShort, machineLine, RECSYS, timeCommand, writeSection, type CommandTiming } from './lib.js';
 
@@ -52,7 +52,7 @@ function throughput(label: string, backend: string, env: Record<string, string>,
     let data = exp.training;
     const rows = ${rows ?? 'null'};
     if (rows !== null) data = buildTrainingData(selectRows(exp.train, Int32Array.from({ length: rows }, (_, i) => i)), { catalog: exp.dataset.catalog, tags: exp.dataset.tags, seed: 42 });
-    const m = await twoTowerFactory.fit(data, { ...twoTowerFactory.defaults, epochs: 1, valFrac: 0, backend: '${backend}' });
+    const m = await twoTowerFactory.fit(data, twoTowerFactory.params.parse({ epochs: 1, val_frac: 0, backend: '${backend}' }));
     process.stdout.write(JSON.stringify({ epoch: m.training.final[0], backend: m.training.backend }));`;
   const res = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
     encoding: 'utf8',
@@ -143,7 +143,7 @@ const cold = await coldCohort();
 async function coldCohort(): Promise<Record<string, number>> {
   const exp = await prepareExperiment(SMALL, { strategy: 'temporal', frac: 0.8 }, { seed: 1, tags: true });
   // backend wasm: under vite-node the tfjs-node probe of 'auto' loads a second copy of the cpu kernels (warnings only).
-  const model = (await twoTowerFactory.fit(exp.training, { ...TWO_TOWER_DEFAULTS, backend: 'wasm' })) as TwoTowerModel;
+  const model = (await twoTowerFactory.fit(exp.training, twoTowerParamsSchema.parse({ backend: 'wasm' }))) as TwoTowerModel;
   const overall = evaluateModel(model, exp.train, exp.test, { ks: [10] });
   const seen = seenMatrix(model, exp.train);
   const coldSet = new Set<number>();

@@ -1,7 +1,7 @@
 import { IdMap } from '../data/id-map.js';
 import { selectRows, type Interactions, type ItemCatalog } from '../data/interactions.js';
 import type { Csr } from '../matrix/csr.js';
-import type { Recommender } from '../models/model.js';
+import { recommendsColdItems, type Recommender } from '../models/model.js';
 import { evaluateModel, evaluateTargets, seenMatrix, type EvalOptions, type Metrics } from './evaluate.js';
 import { buildTargets } from './protocol.js';
 
@@ -21,7 +21,7 @@ export function evaluateColdItems(
   test: Interactions,
   opts: { ks: number[]; catalog?: ItemCatalog | null },
 ): Metrics | null {
-  if (!model.recommendExtended) return null;
+  if (!recommendsColdItems(model)) return null;
   const coldRows: number[] = [];
   for (let r = 0; r < test.itemId.length; r++) if (model.items.indexOf(test.itemId[r]) < 0) coldRows.push(r);
   if (coldRows.length === 0) return null;

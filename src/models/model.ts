@@ -1,7 +1,9 @@
+import type { z } from 'zod';
 import type { IdMap } from '../data/id-map.js';
 import type { TrainingData } from '../data/training-data.js';
 import type { Csr } from '../matrix/csr.js';
 import type { TopK } from '../matrix/topk.js';
+import type { ParamsSchema } from './params.js';
 
 /** A dense embedding matrix, row-major: row i is the vector of dense index i. */
 export interface Embeddings {
@@ -13,6 +15,7 @@ export interface Embeddings {
 /**
  * The one interface every model implements, so that the evaluator, the indexer and the
  * ranker never special-case a model. Users and items are dense indices of `users` / `items`.
+ * What only some models can do is a separate small interface below, tested with its guard.
  */
 export interface Recommender {
   /** Registry key, e.g. "popularity", "als". */
@@ -21,34 +24,74 @@ export interface Recommender {
   readonly items: IdMap;
   /**
    * Top-k items for each dense user index, best first. Items in the user's row of `exclude`
-   * (typically the items they interacted with in training) are never returned.
+   * (typically the items they interacted with in training) are never returned. A row with fewer
+   * than k items to offer is padded with item -1 (score -Infinity) at its end.
    */
   recommend(users: Int32Array, k: number, exclude: Csr | null): TopK;
-  /** The k most similar items to each given item (the item itself excluded). */
+  /** The k most similar items to each given item (the item itself excluded), padded like `recommend`. */
   similarItems(items: Int32Array, k: number): TopK;
-  /** Item vectors whose inner product with `userEmbeddings` rows is the score, if any. */
-  itemEmbeddings(): Embeddings | null;
-  userEmbeddings(): Embeddings | null;
-  /**
-   * Optional: top-k for a user known only by a history of dense item indices (e.g. ALS fold-in,
-   * a two-tower user tower over recent items); the history's items are not returned.
-   */
-  recommendFromHistory?(items: Int32Array, weights: Float32Array | null, k: number): TopK;
-  /**
-   * Optional: like `recommend`, plus which source produced each item (`source[r*k + j]` indexes
-   * `sources`), for models that blend several (the ranker's channels). Others are their own source.
-   */
-  recommendWithSources?(users: Int32Array, k: number, exclude: Csr | null): { top: TopK; source: Uint8Array; sources: readonly string[] };
-  /**
-   * Optional, for content-aware models: top-k over the training items plus items never seen in
-   * training (`extraRawItemIds`, e.g. the cold items of a temporal split). In the result an index
-   * i < items.size is a training item, i ≥ items.size is extraRawItemIds[i − items.size].
-   */
-  recommendExtended?(users: Int32Array, k: number, exclude: Csr | null, extraRawItemIds: Int32Array): TopK;
-  /** Hyper-parameters and other settings worth recording in a manifest. */
+  /** The hyper-parameters, exactly as the model's params schema declares them (JSON, valid against it). */
   params(): Record<string, unknown>;
   /** Writes the model's files into `dir` (an artifact version being built). */
   save(dir: string): Promise<void>;
+}
+
+/** Item vectors whose inner product with the user vectors is the score. */
+export interface HasEmbeddings {
+  itemEmbeddings(): Embeddings;
+  userEmbeddings(): Embeddings;
+}
+
+export function hasEmbeddings<M extends Recommender>(m: M): m is M & HasEmbeddings {
+  return (
+    typeof (m as Partial<HasEmbeddings>).itemEmbeddings === 'function' && typeof (m as Partial<HasEmbeddings>).userEmbeddings === 'function'
+  );
+}
+
+/**
+ * Top-k for a user known only by a history of dense item indices (e.g. ALS fold-in, a two-tower
+ * user tower over recent items); the history's items are not returned.
+ */
+export interface FoldsInHistory {
+  recommendFromHistory(items: Int32Array, weights: Float32Array | null, k: number): TopK;
+}
+
+export function canFoldIn<M extends Recommender>(m: M): m is M & FoldsInHistory {
+  return typeof (m as Partial<FoldsInHistory>).recommendFromHistory === 'function';
+}
+
+/**
+ * Like `recommend`, plus which source produced each item (`source[r*k + j]` indexes `sources`),
+ * for models that blend several (the ranker's channels). Others are their own source.
+ */
+export interface NamesSources {
+  recommendWithSources(users: Int32Array, k: number, exclude: Csr | null): { top: TopK; source: Uint8Array; sources: readonly string[] };
+}
+
+export function namesSources<M extends Recommender>(m: M): m is M & NamesSources {
+  return typeof (m as Partial<NamesSources>).recommendWithSources === 'function';
+}
+
+/**
+ * Content-aware models: top-k over the training items plus items never seen in training
+ * (`extraRawItemIds`, e.g. the cold items of a temporal split). In the result an index
+ * i < items.size is a training item, i ≥ items.size is extraRawItemIds[i − items.size].
+ */
+export interface RecommendsColdItems {
+  recommendExtended(users: Int32Array, k: number, exclude: Csr | null, extraRawItemIds: Int32Array): TopK;
+}
+
+export function recommendsColdItems<M extends Recommender>(m: M): m is M & RecommendsColdItems {
+  return typeof (m as Partial<RecommendsColdItems>).recommendExtended === 'function';
+}
+
+/** What fitting learned besides the hyper-parameters (epochs run, validation scores, ...), for the manifest. */
+export interface SummarisesTraining {
+  trainingSummary(): Record<string, unknown> | null;
+}
+
+export function summarisesTraining<M extends Recommender>(m: M): m is M & SummarisesTraining {
+  return typeof (m as Partial<SummarisesTraining>).trainingSummary === 'function';
 }
 
 /** Settings every fit receives besides the model's own hyper-parameters. */
@@ -57,24 +100,14 @@ export interface FitContext {
   onEpoch?: (epoch: number, metrics: Record<string, number>) => void;
 }
 
-/** A hyper-parameter exposed as a CLI option (`--factors 64`) and a pipeline-file key. */
-export interface ModelOption {
-  /** Key in the params object, e.g. "factors"; the flag is its kebab-case form. */
-  readonly key: string;
-  readonly type: 'int' | 'float' | 'string' | 'boolean';
-  readonly description: string;
-  readonly choices?: readonly string[];
-}
-
 /** Creates (fits) and loads one kind of model. */
-export interface ModelFactory<P = Record<string, unknown>> {
+export interface ModelFactory<S extends ParamsSchema = ParamsSchema, M extends Recommender = Recommender> {
   readonly kind: string;
   /** One line for `recsys train --help`. */
-  readonly description?: string;
-  /** Default hyper-parameters, as the CLI documents them. */
-  readonly defaults: P;
-  /** The hyper-parameters a user may set; defaults come from `defaults`. */
-  readonly options?: readonly ModelOption[];
-  fit(data: TrainingData, params: P, ctx?: FitContext): Promise<Recommender>;
-  load(dir: string): Promise<Recommender>;
+  readonly description: string;
+  /** The hyper-parameters: their one declaration (types, defaults, ranges, descriptions). */
+  readonly params: S;
+  /** `params` has been validated against the schema (parseParams), defaults filled in. */
+  fit(data: TrainingData, params: z.infer<S>, ctx?: FitContext): Promise<M>;
+  load(dir: string): Promise<M>;
 }

@@ -1,14 +1,15 @@
 import { InputError } from '../util/errors.js';
 import type { ModelFactory } from './model.js';
 import { alsFactory } from './als/model.js';
+import type { ParamsSchema } from './params.js';
 import { popularityFactory } from './popularity/popularity.js';
 import { rankerFactory } from './ranker/ranker.js';
 import { twoTowerFactory } from './two-tower/model.js';
 
-/** Parameters reach factories as a generic record (from the CLI or a pipeline file). */
-export type AnyModelFactory = ModelFactory<Record<string, unknown>>;
+/** Parameters reach factories as a generic record (from the CLI or a pipeline file), validated by `params`. */
+export type AnyModelFactory = ModelFactory<ParamsSchema>;
 
-function generic<P>(f: ModelFactory<P>): AnyModelFactory {
+function generic<S extends ParamsSchema>(f: ModelFactory<S>): AnyModelFactory {
   return f as unknown as AnyModelFactory;
 }
 

@@ -8,7 +8,7 @@ import { readManifest, recordMetrics, resolveArtifactDir } from '../artifacts/st
 import { evaluateWithColdItems } from '../eval/cold-items.js';
 import type { Metrics } from '../eval/evaluate.js';
 import { stageReport, type FunnelReport } from '../rank/evaluate-funnel.js';
-import type { Recommender } from '../models/model.js';
+import { hasEmbeddings, type Recommender } from '../models/model.js';
 import { getFactory, modelKinds } from '../models/registry.js';
 import { protocolLabel, type SplitManifest } from '../split/manifest.js';
 import type { SplitParams } from '../split/split.js';
@@ -53,7 +53,7 @@ export async function evaluateRun(req: EvalRequest): Promise<EvalOutcome> {
     if (!req.datasetDir || !req.split) throw new InputError(`evaluating model kind "${req.model}" needs --data and --split`);
     const factory = getFactory(req.model);
     const exp = await prepareExperiment(req.datasetDir, req.split, { seed: req.seed });
-    const model = await factory.fit(exp.training, { ...factory.defaults });
+    const model = await factory.fit(exp.training, factory.params.parse({}));
     const metrics = evaluateWithColdItems(model, exp.train, exp.test, { ks: req.ks, catalog: exp.dataset.catalog, dumpRecs: req.dumpRecs });
     const funnel = req.stages ? stageReport(model, exp.train, exp.test, { ks: req.ks, catalog: exp.dataset.catalog }) : undefined;
     return { metrics, protocol: protocolLabel(exp.split), split: exp.split, artifactDir: null, funnel };
@@ -89,8 +89,8 @@ function indexRetrieval(
   model: Recommender,
   settings: { nprobe?: number; efSearch?: number },
 ): (users: Int32Array, k: number, seen: Csr) => TopK {
+  if (!hasEmbeddings(model)) throw new InputError(`${dir}: a ${model.kind} model has no user vectors to query an index with`);
   const users = model.userEmbeddings();
-  if (!users) throw new InputError(`${dir}: a ${model.kind} model has no user vectors to query an index with`);
   if (!existsSync(join(dir, INDEX_FILE))) throw new InputError(`${dir}: no ${INDEX_FILE}; build one with \`recsys index --model ${dir}\``);
   const { index, prepareQueries } = openModelIndex(dir, settings);
   const queries = prepareQueries(users);

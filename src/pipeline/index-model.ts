@@ -15,7 +15,7 @@ import { readIndex, writeIndex } from '../index/io.js';
 import { measureIndex, type IndexMeasurement } from '../index/measure.js';
 import { augmentQueries, MIPS_TRANSFORM, vectorsForIndex, wantsMipsTransform } from '../index/mips.js';
 import { sampleRows } from '../index/vectors.js';
-import type { Embeddings, Recommender } from '../models/model.js';
+import { hasEmbeddings, type Embeddings, type Recommender } from '../models/model.js';
 import { getFactory } from '../models/registry.js';
 import { InputError } from '../util/errors.js';
 import { log } from '../util/log.js';
@@ -77,8 +77,8 @@ function linkFiles(from: string, to: string, skip: Set<string>): void {
  */
 export async function indexModel(req: IndexRequest): Promise<{ dir: string; report: IndexReport }> {
   const { dir: modelDir, manifest, model } = await loadModelArtifact(req.model);
+  if (!hasEmbeddings(model)) throw new InputError(`${modelDir}: a ${manifest.kind} model has no item embeddings to index`);
   const items = model.itemEmbeddings();
-  if (!items) throw new InputError(`${modelDir}: a ${manifest.kind} model has no item embeddings to index`);
   const seed = req.seed ?? DEFAULT_INDEX_SEED;
   const metric = req.metric ?? 'ip';
   const vectors = vectorsForIndex(items, metric, wantsMipsTransform(req.factory, items.dim, metric, req.mipsTransform ?? 'auto'));
@@ -89,7 +89,7 @@ export async function indexModel(req: IndexRequest): Promise<{ dir: string; repo
     efSearch: req.efSearch,
     seed,
   });
-  const sample = sampleRows(model.userEmbeddings() ?? items, req.sampleQueries ?? 1000, new Rng(seed));
+  const sample = sampleRows(model.userEmbeddings(), req.sampleQueries ?? 1000, new Rng(seed));
   // Exact inner product over the augmented items equals it over the originals (queries end in 0).
   const measurement = measureIndex(index, vectors.items, vectors.prepareQueries(sample), 10);
   log.info(

@@ -6,6 +6,7 @@ import { tempPathFor } from '../util/fs.js';
 import { log } from '../util/log.js';
 import { Progress } from '../util/progress.js';
 import { checkTrainedOn, prepareExperiment, trainedOn } from './experiment.js';
+import { canFoldIn, namesSources } from '../models/model.js';
 import { loadModelArtifact } from './index-model.js';
 
 export interface BatchRecommendRequest {
@@ -50,7 +51,7 @@ export async function recommendAllUsers(req: BatchRecommendRequest): Promise<Bat
   try {
     for (let start = 0; start < nUsers; start += batch) {
       const users = Int32Array.from({ length: Math.min(batch, nUsers - start) }, (_, i) => start + i);
-      const result = model.recommendWithSources
+      const result = namesSources(model)
         ? model.recommendWithSources(users, k, seen)
         : { top: model.recommend(users, k, seen), source: new Uint8Array(users.length * k), sources: [model.kind] };
       labels ??= result.sources;
@@ -116,7 +117,7 @@ export interface HistoryRecommendation {
  */
 export async function recommendForHistory(modelPath: string, history: number[], k: number): Promise<HistoryRecommendation[]> {
   const { dir, model } = await loadModelArtifact(modelPath);
-  if (!model.recommendFromHistory) throw new InputError(`${dir}: a ${model.kind} model cannot recommend from a history`);
+  if (!canFoldIn(model)) throw new InputError(`${dir}: a ${model.kind} model cannot recommend from a history`);
   const known = history.map((id) => model.items.indexOf(id));
   const unknown = history.filter((_, i) => known[i] < 0);
   if (unknown.length > 0) log.warn(`ignoring items the model does not know: ${unknown.join(', ')}`);

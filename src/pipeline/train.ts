@@ -2,7 +2,8 @@ import { basename, dirname } from 'node:path';
 import { createArtifact, recordMetrics, type ArtifactManifest, type ManifestFields } from '../artifacts/store.js';
 import { evaluateWithColdItems } from '../eval/cold-items.js';
 import type { Metrics } from '../eval/evaluate.js';
-import type { FitContext, Recommender } from '../models/model.js';
+import { summarisesTraining, type FitContext, type Recommender } from '../models/model.js';
+import { parseParams } from '../models/params.js';
 import { getFactory } from '../models/registry.js';
 import { protocolLabel } from '../split/manifest.js';
 import { log } from '../util/log.js';
@@ -12,7 +13,7 @@ export interface TrainRequest {
   readonly kind: string;
   readonly datasetDir: string;
   readonly split: SplitSource;
-  /** Model hyper-parameters; missing ones take the factory's defaults. */
+  /** Model hyper-parameters, validated against the model's schema; missing ones take its defaults. */
   readonly params: Record<string, unknown>;
   readonly seed: number;
   /** Artifact directory, e.g. artifacts/als: versions are created under it. */
@@ -36,8 +37,9 @@ export interface TrainResult {
 /** Fits a model on the training side of a split, saves it as a new artifact version, evaluates it on the test side. */
 export async function trainModel(req: TrainRequest): Promise<TrainResult> {
   const factory = getFactory(req.kind);
+  // Checked before any data is read: a bad value fails at once.
+  const params = parseParams(req.kind, factory.params, req.params);
   const experiment = await prepareExperiment(req.datasetDir, req.split, { seed: req.seed, tags: true });
-  const params = { ...factory.defaults, ...req.params };
   log.info(
     `training ${req.kind} on ${experiment.training.users.size} users × ${experiment.training.items.size} items (${experiment.train.userId.length} interactions)`,
   );
@@ -59,7 +61,11 @@ export async function trainModel(req: TrainRequest): Promise<TrainResult> {
       split: { ...experiment.split },
       lineage: req.manifest?.lineage ?? [],
       metrics: { [protocol]: metrics },
-      details: { ...req.manifest?.details, fit_seconds: fitSeconds },
+      details: {
+        ...req.manifest?.details,
+        fit_seconds: fitSeconds,
+        ...(summarisesTraining(model) ? { training: model.trainingSummary() } : {}),
+      },
     },
     (tmp) => model.save(tmp),
   );

@@ -5,6 +5,7 @@ import type { TrainingData } from '../data/training-data.js';
 import { genreCosine } from '../eval/beyond-accuracy.js';
 import { csrHas, type Csr } from '../matrix/csr.js';
 import type { TopK } from '../matrix/topk.js';
+import { hasEmbeddings } from '../models/model.js';
 import { InputError } from '../util/errors.js';
 import { mergeCandidates, retrieveAll, type CandidateSet } from './candidates.js';
 import {
@@ -136,7 +137,7 @@ export class Funnel {
     const name = this.settings.mmrSimilarity;
     if (name === 'genre') return (a, b) => genreCosine(this.genres, a, b);
     const channel = this.channels.find((c) => c.name === name);
-    const emb = channel?.model.itemEmbeddings();
+    const emb = channel && hasEmbeddings(channel.model) ? channel.model.itemEmbeddings() : null;
     if (!emb)
       throw new InputError(
         `mmr similarity "${name}" is neither "genre" nor a channel with item embeddings (channels: ${this.settings.channels.join(', ')})`,

@@ -8,7 +8,8 @@ import { allocInteractions } from '../../src/data/interactions.js';
 import { buildTrainingData, type TrainingData } from '../../src/data/training-data.js';
 import { csrHas } from '../../src/matrix/csr.js';
 import { alsFactory, type AlsModel } from '../../src/models/als/model.js';
-import { parseAlsParams, type AlsParams } from '../../src/models/als/params.js';
+import { alsParamsSchema, type AlsParams } from '../../src/models/als/params.js';
+import { parseParams } from '../../src/models/params.js';
 import { InputError } from '../../src/util/errors.js';
 import { Rng } from '../../src/util/rng.js';
 
@@ -51,7 +52,7 @@ function randomData(users: number, items: number, perUser: number, seed = 7): Tr
 }
 
 async function fit(data: TrainingData, params: Partial<AlsParams>): Promise<AlsModel> {
-  const model = await alsFactory.fit(data, parseAlsParams(params));
+  const model = await alsFactory.fit(data, alsParamsSchema.parse(params));
   models.push(model);
   return model;
 }
@@ -69,7 +70,7 @@ describe('ALS fit', () => {
     // One iteration with as many CG steps as factors: the item step then solves its normal
     // equations exactly against the returned user factors, which numpy can check.
     const f = 16;
-    const model = await fit(data, { factors: f, iterations: 1, cgSteps: 40, regularization: 0.3, alpha: 2.5, threads: 2, loss: false });
+    const model = await fit(data, { factors: f, iterations: 1, cg_steps: 40, regularization: 0.3, alpha: 2.5, threads: 2, loss: false });
     const dir = tempDir();
     const m = data.matrix;
     writeNpy(join(dir, 'x.npy'), model.userFactors, [data.users.size, f]);
@@ -149,14 +150,17 @@ np.save(d + '/y_exact.npy', Y.astype(np.float32))
     expect(Buffer.from(byRating.itemFactors.buffer).equals(Buffer.from(byOne.itemFactors.buffer))).toBe(false);
     const bad = randomData(5, 10, 3);
     bad.train.rating[2] = -1;
-    await expect(alsFactory.fit(bad, parseAlsParams({ weight: 'rating' }))).rejects.toThrow(/training row 2 .* rating -1/);
+    await expect(alsFactory.fit(bad, alsParamsSchema.parse({ weight: 'rating' }))).rejects.toThrow(/training row 2 .* rating -1/);
   });
 
   it('rejects bad hyper-parameters naming the field', () => {
-    expect(() => parseAlsParams({ factors: 0 })).toThrow(InputError);
-    expect(() => parseAlsParams({ regularization: -1 })).toThrow(/regularization/);
-    expect(() => parseAlsParams({ weight: 'votes' as never })).toThrow(/weight/);
-    expect(() => parseAlsParams({ factorz: 3 } as never)).toThrow(/unknown parameter "factorz"/);
+    const parse = (raw: Record<string, unknown>) => parseParams('als', alsParamsSchema, raw);
+    expect(() => parse({ factors: 0 })).toThrow(InputError);
+    expect(() => parse({ factors: 0 })).toThrow('als: factors: expected an integer in [1, 1024], got 0');
+    expect(() => parse({ regularization: -1 })).toThrow('als: regularization: expected a number ≥ 0, got -1');
+    expect(() => parse({ weight: 'votes' })).toThrow('als: weight: expected one of one, count, rating, got "votes"');
+    expect(() => parse({ factorz: 3 })).toThrow(/unknown parameter "factorz"/);
+    expect(parse({ factors: 8 })).toEqual({ ...alsParamsSchema.parse({}), factors: 8 });
   });
 });
 

@@ -5,7 +5,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { readNpyFloat32, readNpyInt32 } from '../../src/artifacts/npy.js';
 import { type TwoTowerModel, twoTowerFactory } from '../../src/models/two-tower/model.js';
 import { ITEM_TOWER_FILE, USER_TOWER_FILE } from '../../src/models/two-tower/onnx-export.js';
-import { resolveParams } from '../../src/models/two-tower/params.js';
+import { twoTowerParamsSchema } from '../../src/models/two-tower/params.js';
 import { maxAbsDiff, onnxCheck, runOrtInChild } from '../onnx/helpers.js';
 import { COLD_ITEMS, plantedFixture } from './two-tower-fixture.js';
 
@@ -13,15 +13,15 @@ describe('two-tower ONNX export', () => {
   const dir = mkdtempSync(join(tmpdir(), 'recsys-two-tower-onnx-'));
   let model: TwoTowerModel;
   beforeAll(async () => {
-    const params = resolveParams({
+    const params = twoTowerParamsSchema.parse({
       dim: 16,
       hidden: 32,
       history: 10,
       epochs: 3,
-      batchSize: 128,
+      batch_size: 128,
       lr: 0.01,
       temperature: 0.1,
-      valFrac: 0,
+      val_frac: 0,
       backend: 'wasm',
     });
     model = (await twoTowerFactory.fit(plantedFixture().training, params)) as TwoTowerModel;

@@ -4,20 +4,21 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { evaluateModel } from '../../src/eval/evaluate.js';
 import { type TwoTowerModel, twoTowerFactory } from '../../src/models/two-tower/model.js';
-import { resolveParams, type TwoTowerParams } from '../../src/models/two-tower/params.js';
+import { twoTowerParamsSchema, type TwoTowerParams } from '../../src/models/two-tower/params.js';
+import { parseParams } from '../../src/models/params.js';
 import { popularityFactory } from '../../src/models/popularity/popularity.js';
 import { COLD_ITEMS, genreOfItem, genreOfUser, plantedFixture, PER_GENRE } from './two-tower-fixture.js';
 
 const fixture = plantedFixture();
-const PARAMS: TwoTowerParams = resolveParams({
+const PARAMS: TwoTowerParams = twoTowerParamsSchema.parse({
   dim: 16,
   hidden: 32,
   history: 10,
   epochs: 12,
-  batchSize: 128,
+  batch_size: 128,
   lr: 0.01,
   temperature: 0.1,
-  valFrac: 0,
+  val_frac: 0,
   backend: 'wasm',
 });
 
@@ -115,14 +116,14 @@ describe('two-tower model', () => {
 
 describe('two-tower with extra sampled negatives', () => {
   it('still learns the planted tastes with 64 popularity-sampled negatives per batch', async () => {
-    const m = await twoTowerFactory.fit(fixture.training, { ...PARAMS, negatives: 64, negativeSampling: 'popularity' });
+    const m = await twoTowerFactory.fit(fixture.training, { ...PARAMS, negatives: 64, negative_sampling: 'popularity' });
     expect(evaluateModel(m, fixture.train, fixture.test, { ks: [10] })['recall@10']).toBeGreaterThan(0.6);
   });
 });
 
 describe('two-tower validation and early stopping', () => {
   it('picks the epoch count on the held-out tails and refits on everything', async () => {
-    const m = (await twoTowerFactory.fit(fixture.training, { ...PARAMS, valFrac: 0.2, epochs: 8, patience: 2 })) as TwoTowerModel;
+    const m = (await twoTowerFactory.fit(fixture.training, { ...PARAMS, val_frac: 0.2, epochs: 8, patience: 2 })) as TwoTowerModel;
     const summary = m.training!;
     expect(summary.validation.length).toBeGreaterThan(0);
     expect(summary.validation.length).toBeLessThanOrEqual(8);
@@ -134,8 +135,10 @@ describe('two-tower validation and early stopping', () => {
   });
 
   it('names the bad parameter', () => {
-    expect(() => resolveParams({ dim: 0 })).toThrow(/dim/);
-    expect(() => resolveParams({ logq: 2 })).toThrow(/logq/);
-    expect(() => resolveParams({ backend: 'gpu' as never })).toThrow(/backend/);
+    const parse = (raw: Record<string, unknown>) => parseParams('two-tower', twoTowerParamsSchema, raw);
+    expect(() => parse({ dim: 0 })).toThrow('two-tower: dim: expected an integer ≥ 1, got 0');
+    expect(() => parse({ logq: 2 })).toThrow('two-tower: logq: expected a number in [0, 1], got 2');
+    expect(() => parse({ lr: 0 })).toThrow('two-tower: lr: expected a number in (0, 1], got 0');
+    expect(() => parse({ backend: 'gpu' })).toThrow('two-tower: backend: expected one of auto, tensorflow, wasm, cpu, got "gpu"');
   });
 });

@@ -94,9 +94,25 @@ describe('pipeline files', () => {
         .split('\n')
         .slice(1),
     ).toEqual([
-      '  p.yaml:13:14: steps[2].params.factors: als.factors: expected an integer, got "8"',
-      '  p.yaml:13:28: steps[2].params.weight: als.weight: expected one of one, count, rating, got "sometimes"',
+      '  p.yaml:13:14: steps[2].params.factors: als: expected an integer in [1, 1024], got "8"',
+      '  p.yaml:13:28: steps[2].params.weight: als: expected one of one, count, rating, got "sometimes"',
       '  p.yaml:14:5: steps[3].kind: unknown step kind "evaluate"; expected one of: import, split, train, index, eval, recommend',
+    ]);
+  });
+
+  it("checks each model parameter against the model's schema: range, and snake_case keys only", () => {
+    expect(problems(GOOD.replace('params: {factors: 8}', 'params: {factors: -4, regularization: -1}'))).toBe(
+      'invalid pipeline file (2 problems):\n' +
+        '  p.yaml:13:14: steps[2].params.factors: als: expected an integer in [1, 1024], got -4\n' +
+        '  p.yaml:13:27: steps[2].params.regularization: als: expected a number ≥ 0, got -1',
+    );
+    expect(problems(GOOD.replace('params: {factors: 8}', 'params: {cgSteps: 8}'))).toContain(
+      'p.yaml:13:14: steps[2].params.cgSteps: als: unknown key "cgSteps" (did you mean "cg_steps"?)',
+    );
+    const twoTower = GOOD.replace('model: als', 'model: two-tower').replace('params: {factors: 8}', 'params: {valFrac: 0, lr: 0}');
+    expect(problems(twoTower).split('\n').slice(1)).toEqual([
+      '  p.yaml:13:14: steps[2].params.valFrac: two-tower: unknown key "valFrac" (did you mean "val_frac"?); expected one of: dim, hidden, history, epochs, batch_size, lr, temperature, logq, negatives, negative_sampling, id_dropout, val_frac, patience, val_k, val_users, tag_vocab, year_buckets, backend',
+      '  p.yaml:13:26: steps[2].params.lr: two-tower: expected a number in (0, 1], got 0',
     ]);
   });
 

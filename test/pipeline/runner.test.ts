@@ -217,18 +217,20 @@ describe('a step that fails', () => {
   it('stops the run with its error, keeps its log, marks its MLflow run FAILED, and leaves latest alone', async () => {
     const work = tempDir();
     const file = join(work, 'p.yaml');
-    const text = (factors: number): string =>
-      `name: failing\nartifacts: ${work}/a\ndata: {in: ${ML_SMALL}, out: ${work}/data}\nsplits: {tu: {strategy: temporal-user}}\nsteps:\n  - kind: import\n  - kind: split\n  - kind: train\n    model: als\n    params: {factors: ${factors}, iterations: 1, threads: 1}\n`;
-    writeFileSync(file, text(4));
+    // Model parameters are checked when the file is loaded; a channel that does not exist is
+    // found only when the ranker fits it, so the second file fails in its train step.
+    const text = (model: string): string =>
+      `name: failing\nartifacts: ${work}/a\ndata: {in: ${ML_SMALL}, out: ${work}/data}\nsplits: {tu: {strategy: temporal-user}}\nsteps:\n  - kind: import\n  - kind: split\n  - kind: train\n    name: m\n${model}`;
+    writeFileSync(file, text('    model: als\n    params: {factors: 4, iterations: 1, threads: 1}\n'));
     await runPipeline(loadPipeline(file));
-    const good = readlinkSync(join(work, 'a/als-tu/latest'));
-    writeFileSync(file, text(5000)); // valid YAML and type, out of the model's range: fails when fitting
-    await expect(runPipeline(loadPipeline(file))).rejects.toThrow('als: factors must be an integer in [1, 1024], got 5000');
-    expect(readlinkSync(join(work, 'a/als-tu/latest'))).toBe(good);
-    expect(versions(join(work, 'a'), 'als-tu')).toEqual([good]);
+    const good = readlinkSync(join(work, 'a/m-tu/latest'));
+    writeFileSync(file, text('    model: ranker\n    params: {channels: "popularity,bogus"}\n'));
+    await expect(runPipeline(loadPipeline(file))).rejects.toThrow(/unknown model "bogus"/);
+    expect(readlinkSync(join(work, 'a/m-tu/latest'))).toBe(good);
+    expect(versions(join(work, 'a'), 'm-tu')).toEqual([good]);
     const failedLogs = readdirSync(join(work, 'a/logs')).filter((f) => f.endsWith('.failed.jsonl'));
     expect(failedLogs).toHaveLength(1);
-    expect(readFileSync(join(work, 'a/logs', failedLogs[0]), 'utf8')).toContain('train als-tu failed: als: factors must be');
+    expect(readFileSync(join(work, 'a/logs', failedLogs[0]), 'utf8')).toContain('train m-tu failed: unknown model');
     expect(existsSync(join(work, 'a/.lock'))).toBe(false);
     const store = JSON.parse(execFileSync(SYSTEM_PYTHON, [READ_MLRUNS, join(work, 'a/mlruns')]).toString()) as {
       experiments: Record<
@@ -239,7 +241,7 @@ describe('a step that fails', () => {
     const runs = Object.values(Object.values(store.experiments).find((e) => e.meta.name === 'failing')?.runs ?? {});
     expect(
       runs
-        .filter((r) => r.tags['mlflow.runName'] === 'train als-tu')
+        .filter((r) => r.tags['mlflow.runName'] === 'train m-tu')
         .map((r) => r.meta.status)
         .sort(),
     ).toEqual([3, 4]); // FINISHED, then FAILED

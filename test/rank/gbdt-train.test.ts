@@ -85,7 +85,9 @@ describe('program failures', () => {
     expect((await rejection(trainGbdt(badGroups))).message).toMatch(/training data: query group sizes add up to 3, not \d+ rows/);
     const inf = { ...small, features: Float32Array.from(small.features, (v, i) => (i === 9 ? Infinity : v)) };
     expect((await rejection(trainGbdt(inf))).message).toBe('training data: row 2, feature 1 is Infinity (use NaN for missing)');
-    expect((await rejection(trainGbdt(small, { numTrees: 0 }))).message).toMatch(/numTrees must be a positive integer/);
+    expect((await rejection(trainGbdt(small, { numTrees: 0 }))).message).toMatch(
+      /gbdt params: numTrees: Number must be greater than or equal to 1/,
+    );
     expect((await rejection(trainGbdt(small, { categoricalFeatures: [4] }))).message).toMatch(
       /categorical feature 4 is not a feature index \(0\.\.3\)/,
     );

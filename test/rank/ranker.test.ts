@@ -15,17 +15,17 @@ import { synthLog } from './ranker-data.js';
 const FAST: Partial<RankerParams> = {
   channels: 'popularity,cooc',
   candidates: 20,
-  popularityWindowDays: 0,
+  popularity_window_days: 0,
   trees: 10,
   negatives: 5,
-  gbdtEngine: 'xgboost',
+  gbdt_engine: 'xgboost',
 };
 
 describe('ranker on a synthetic log', () => {
   const { log, catalog } = synthLog({ users: 60, items: 40, eventsPerUser: 15, seed: 3 });
   const split = splitInteractions(log, { strategy: 'temporal-user', frac: 0.8 });
   const fit = (): Promise<RankerModel> =>
-    rankerFactory.fit(buildTrainingData(split.train, { catalog, seed: 7 }), { ...rankerFactory.defaults, ...FAST }) as Promise<RankerModel>;
+    rankerFactory.fit(buildTrainingData(split.train, { catalog, seed: 7 }), rankerFactory.params.parse(FAST)) as Promise<RankerModel>;
   let model: RankerModel;
   beforeAll(async () => {
     model = await fit();
@@ -106,11 +106,11 @@ describe('ranker on a synthetic log', () => {
     expect(() => stageReport(popularity, split.train, split.test, { ks: [5] })).toThrow(/ranker/);
   });
 
-  it('records the GBDT engine and the inner validation in its params', () => {
-    const p = model.params();
-    expect((p.gbdt as { engine: string }).engine).toBe('xgboost');
-    expect(p.innerValidation).not.toBeNull();
-    expect(p.channels).toBe('popularity,cooc');
+  it('records its params, and the GBDT engine and the inner validation in its training summary', () => {
+    const summary = model.trainingSummary();
+    expect((summary.gbdt as { engine: string }).engine).toBe('xgboost');
+    expect(summary.innerValidation).not.toBeNull();
+    expect(model.params().channels).toBe('popularity,cooc');
   });
 });
 
@@ -126,12 +126,21 @@ describe('ranker on ml-latest-small (xgboost CLI)', () => {
       kind: 'ranker',
       datasetDir: data,
       split: { strategy: 'temporal-user', frac: 0.8 },
-      params: { channels: 'popularity,cooc', trees: 60, learningRate: 0.1, gbdtEngine: 'xgboost' },
+      params: { channels: 'popularity,cooc', trees: 60, learning_rate: 0.1, gbdt_engine: 'xgboost' },
       seed: 42,
       out: join(root, 'artifacts', 'ranker'),
       ks: [10],
     });
     const ranker = result.model as RankerModel;
+    // The manifest: the hyper-parameters as the schema declares them, what fitting learned apart.
+    expect(result.manifest.config.params).toEqual({
+      ...rankerFactory.params.parse({}),
+      channels: 'popularity,cooc',
+      trees: 60,
+      learning_rate: 0.1,
+      gbdt_engine: 'xgboost',
+    });
+    expect(result.manifest.details?.training).toMatchObject({ gbdt: { engine: 'xgboost' } });
     const report = evaluateFunnel(ranker, result.experiment.train, result.experiment.test, {
       ks: [10],
       catalog: result.experiment.dataset.catalog,

@@ -1,27 +1,33 @@
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { formatMetricsTable } from '../../eval/report.js';
-import type { ModelOption } from '../../models/model.js';
+import { paramSpecs, type ParamSpec } from '../../models/params.js';
 import { getFactory, modelKinds } from '../../models/registry.js';
 import { trainModel } from '../../pipeline/train.js';
 import { InputError } from '../../util/errors.js';
-import { addSplitOptions, cutoffsOption, floatOption, intOption, printJson, splitSourceFrom, type SplitCliOptions } from '../options.js';
+import { addSplitOptions, cutoffsOption, intOption, printJson, splitSourceFrom, type SplitCliOptions } from '../options.js';
 import { addPipelineOptions, runPipelineCommand, type PipelineCliOptions } from './pipeline.js';
 
-function kebab(key: string): string {
-  return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
-}
-
-function modelOption(opt: ModelOption, defaultValue: unknown): Option {
-  const flag = kebab(opt.key);
+/**
+ * The CLI option of a hyper-parameter: `--cg-steps <n>` for key cg_steps, with the schema's
+ * description and default; a value outside the schema's range is a usage error naming the flag.
+ */
+function paramOption(spec: ParamSpec): Option {
   const o =
-    opt.type === 'boolean'
-      ? new Option(`--${flag}`, opt.description)
-      : new Option(`--${flag} <${opt.type === 'string' ? 'value' : 'n'}>`, opt.description);
-  if (opt.type === 'int') o.argParser(intOption(`--${flag}`));
-  if (opt.type === 'float') o.argParser(floatOption(`--${flag}`));
-  if (opt.choices) o.choices(opt.choices);
-  if (defaultValue !== undefined) o.default(defaultValue);
-  return o;
+    spec.type === 'boolean'
+      ? new Option(`--${spec.default === true ? 'no-' : ''}${spec.flag}`, spec.description)
+      : new Option(
+          `--${spec.flag} <${spec.type === 'string' ? 'value' : 'n'}>`,
+          spec.choices ? spec.description : `${spec.description}; ${spec.expects}`,
+        );
+  if (spec.choices) o.choices(spec.choices);
+  else if (spec.type !== 'boolean') {
+    o.argParser((raw: string) => {
+      const value = spec.type === 'string' ? raw : raw.trim() === '' ? Number.NaN : Number(raw);
+      if (!spec.schema.safeParse(value).success) throw new InvalidArgumentError(`expected ${spec.expects}`);
+      return value;
+    });
+  }
+  return o.default(spec.default);
 }
 
 /** `recsys train <model>`: one subcommand per registered model, with that model's hyper-parameters as options. */
@@ -39,20 +45,20 @@ export function trainCommand(): Command {
     const factory = getFactory(kind);
     const cmd = train
       .command(kind)
-      .description(`train ${kind}${factory.description ? `: ${factory.description}` : ''}`)
+      .description(`train ${kind}: ${factory.description}`)
       .requiredOption('--data <dir>', 'dataset directory')
       .option('--out <dir>', 'artifact directory (versions are created under it)', `artifacts/${kind}`)
       .option('--seed <s>', 'random seed', intOption('--seed'), 42)
       .option('--k <list>', 'cut-offs of the evaluation after training', cutoffsOption, [10]);
     addSplitOptions(cmd, 'temporal-user');
-    for (const opt of factory.options ?? []) cmd.addOption(modelOption(opt, factory.defaults[opt.key]));
+    const options = paramSpecs(factory.params).map((spec) => ({ spec, option: paramOption(spec) }));
+    for (const { option } of options) cmd.addOption(option);
     cmd.option('--json', 'print the metrics as JSON', false);
     cmd.action(
       async (o: SplitCliOptions & Record<string, unknown> & { data: string; out: string; seed: number; k: number[]; json: boolean }) => {
         const split = splitSourceFrom(o);
         if (!split) throw new InputError('--split is required');
-        const params: Record<string, unknown> = {};
-        for (const opt of factory.options ?? []) if (o[opt.key] !== undefined) params[opt.key] = o[opt.key];
+        const params = Object.fromEntries(options.map(({ spec, option }) => [spec.key, o[option.attributeName()]]));
         const result = await trainModel({ kind, datasetDir: o.data, split, params, seed: o.seed, out: o.out, ks: o.k });
         if (o.json) printJson({ artifact: result.dir, fit_seconds: result.fitSeconds, ...result.metrics });
         else

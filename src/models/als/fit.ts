@@ -97,9 +97,9 @@ export function fitAls(
     for (let it = 1; it <= params.iterations; it++) {
       const start = performance.now();
       if (!gramIsOfY) gram(pool, arena, 'y', nItems, k, params.regularization);
-      const userDelta = sumInOrder(pool.run('cgSolve', userChunks, [...sweepArgs('u'), params.cgSteps]));
+      const userDelta = sumInOrder(pool.run('cgSolve', userChunks, [...sweepArgs('u'), params.cg_steps]));
       gram(pool, arena, 'x', nUsers, k, params.regularization);
-      const itemDelta = sumInOrder(pool.run('cgSolve', itemChunks, [...sweepArgs('i'), params.cgSteps]));
+      const itemDelta = sumInOrder(pool.run('cgSolve', itemChunks, [...sweepArgs('i'), params.cg_steps]));
       gramIsOfY = false;
       let loss: number | null = null;
       if (params.loss) {

@@ -7,10 +7,11 @@ import type { Csr } from '../../matrix/csr.js';
 import type { TopK } from '../../matrix/topk.js';
 import { InputError } from '../../util/errors.js';
 import { writeJsonAtomic } from '../../util/fs.js';
-import type { Embeddings, FitContext, ModelFactory, Recommender } from '../model.js';
+import type { Embeddings, FitContext, FoldsInHistory, HasEmbeddings, ModelFactory, Recommender } from '../model.js';
+import { parseParams } from '../params.js';
 import { fitAls, type AlsIteration } from './fit.js';
 import { FoldIn } from './fold-in.js';
-import { ALS_DEFAULTS, ALS_OPTIONS, parseAlsParams, resolveThreads, type AlsParams } from './params.js';
+import { alsParamsSchema, resolveThreads, type AlsParams } from './params.js';
 import { DenseScorer } from './scorer.js';
 import { weightMatrix } from './weights.js';
 
@@ -35,7 +36,7 @@ export interface AlsSettings {
  * A fitted implicit ALS model: score(u, i) = x_u · y_i. Scoring runs in wasm on all threads
  * (DenseScorer), created on first use; `close()` ends its worker threads early.
  */
-export class AlsModel implements Recommender {
+export class AlsModel implements Recommender, HasEmbeddings, FoldsInHistory {
   readonly kind = 'als';
   readonly factors: number;
   private scorer: DenseScorer | null = null;
@@ -115,8 +116,8 @@ export class AlsModel implements Recommender {
     return { rows: this.users.size, dim: this.factors, data: this.userFactors };
   }
 
-  params(): Record<string, unknown> {
-    return { ...this.settings.params, seed: this.settings.seed };
+  params(): AlsParams {
+    return { ...this.settings.params };
   }
 
   async save(dir: string): Promise<void> {
@@ -186,7 +187,7 @@ function readSettings(dir: string): AlsSettings & { users: number; items: number
     throw new InputError(`${path}: field "kind" must be "als" and "params" an object`);
   }
   return {
-    params: parseAlsParams(raw.params as Record<string, unknown>),
+    params: parseParams(`${path}: als`, alsParamsSchema, raw.params),
     seed: Number(raw.seed),
     threads: Number(raw.threads),
     history: Array.isArray(raw.iterations) ? (raw.iterations as AlsIteration[]) : [],
@@ -207,10 +208,8 @@ function readFactors(dir: string, file: string, rows: number, f: number): Float3
 export const alsFactory = {
   kind: 'als',
   description: 'implicit-feedback ALS (Hu, Koren, Volinsky 2008), conjugate-gradient solver, wasm SIMD on all cores',
-  defaults: ALS_DEFAULTS,
-  options: ALS_OPTIONS,
-  async fit(data: TrainingData, params: AlsParams, ctx?: FitContext): Promise<AlsModel> {
-    const p = parseAlsParams(params);
+  params: alsParamsSchema,
+  async fit(data: TrainingData, p: AlsParams, ctx?: FitContext): Promise<AlsModel> {
     const fitted = fitAls(weightMatrix(data, p.weight), p, data.seed, ctx?.onEpoch);
     return new AlsModel(data.users, data.items, fitted.userFactors, fitted.itemFactors, {
       params: p,
@@ -235,4 +234,4 @@ export const alsFactory = {
       s,
     );
   },
-} satisfies ModelFactory<AlsParams>;
+} satisfies ModelFactory<typeof alsParamsSchema, AlsModel>;

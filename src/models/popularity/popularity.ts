@@ -4,6 +4,7 @@ import type { TrainingData } from '../../data/training-data.js';
 import { readNpyFloat32, readNpyInt32, writeNpy } from '../../artifacts/npy.js';
 import { csrHas, type Csr } from '../../matrix/csr.js';
 import { allocTopK, type TopK } from '../../matrix/topk.js';
+import { z } from 'zod';
 import type { ModelFactory, Recommender } from '../model.js';
 
 /**
@@ -58,15 +59,7 @@ export class PopularityModel implements Recommender {
     return out;
   }
 
-  itemEmbeddings(): null {
-    return null;
-  }
-
-  userEmbeddings(): null {
-    return null;
-  }
-
-  params(): Record<string, unknown> {
+  params(): PopularityParams {
     return {};
   }
 
@@ -77,10 +70,14 @@ export class PopularityModel implements Recommender {
   }
 }
 
-export const popularityFactory: ModelFactory<Record<string, never>> = {
+/** Popularity has no hyper-parameters; any key is an error. */
+const popularityParamsSchema = z.object({}).strict();
+type PopularityParams = z.infer<typeof popularityParamsSchema>;
+
+export const popularityFactory: ModelFactory<typeof popularityParamsSchema> = {
   kind: 'popularity',
   description: 'most popular training items (interaction count, ties by item id)',
-  defaults: {},
+  params: popularityParamsSchema,
   async fit(data: TrainingData): Promise<Recommender> {
     const counts = new Float32Array(data.items.size);
     for (let p = 0; p < data.matrix.indices.length; p++) counts[data.matrix.indices[p]] += data.matrix.data[p];

@@ -1,5 +1,6 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { z } from 'zod';
 import { readNpy, readNpyFloat32, readNpyInt32, writeNpy } from '../../artifacts/npy.js';
 import { countDistinct } from '../../data/dataset.js';
 import { selectRows, type Interactions } from '../../data/interactions.js';
@@ -8,116 +9,74 @@ import { buildTargets } from '../../eval/protocol.js';
 import type { Csr } from '../../matrix/csr.js';
 import type { TopK } from '../../matrix/topk.js';
 import { DEFAULT_RRF_K } from '../../rank/candidates.js';
-import { checkCooccurrenceParams } from '../../rank/channels/cooccurrence.js';
 import { funnelStageMetrics, type FunnelReport } from '../../rank/evaluate-funnel.js';
 import { Funnel, type FunnelRanker, type FunnelSettings } from '../../rank/funnel.js';
-import { loadGbdtModel, trainGbdt, type GbdtEngine, type GbdtModel, type GbdtTrainInfo } from '../../rank/gbdt/index.js';
+import { gbdtParamsSchema, loadGbdtModel, trainGbdt, type GbdtModel, type GbdtTrainInfo } from '../../rank/gbdt/index.js';
 import { buildItemGenres, loadItemGenres, saveItemGenres, type ItemGenres } from '../../rank/item-genres.js';
 import { buildTrainingExamples, type TrainingExamples } from '../../rank/training-set.js';
 import { splitInteractions } from '../../split/split.js';
 import { InputError } from '../../util/errors.js';
 import { writeJsonAtomic } from '../../util/fs.js';
 import { log } from '../../util/log.js';
-import type { FitContext, ModelFactory, ModelOption, Recommender } from '../model.js';
+import type { FitContext, ModelFactory, NamesSources, Recommender, SummarisesTraining } from '../model.js';
+import { parseParams } from '../params.js';
 
-/** The ranker's hyper-parameters (CLI flags are their kebab-case forms). */
-export interface RankerParams {
-  channels: string;
-  candidates: number;
-  innerFrac: number;
-  negatives: number;
-  negativeDistribution: 'popularity' | 'uniform';
-  validFrac: number;
-  maxQueries: number;
-  popularityWindowDays: number;
-  coocWindow: number;
-  coocNeighbours: number;
-  coocRecent: number;
-  coocDecay: number;
-  faissChannels: string;
-  rrfK: number;
-  channelTimeoutMs: number;
-  mmrLambda: number;
-  mmrSimilarity: string;
-  genreCap: number;
-  freshness: number;
-  freshnessHalfLifeDays: number;
-  gbdtEngine: 'auto' | GbdtEngine;
-  trees: number;
-  learningRate: number;
-  leaves: number;
-}
+const atLeast = (min: number) => z.number().int().min(min);
+const gbdt = gbdtParamsSchema.shape;
 
-export const RANKER_DEFAULTS: RankerParams = {
-  channels: 'als,two-tower,popularity,cooc',
-  candidates: 200,
-  innerFrac: 0.8,
-  negatives: 20,
-  negativeDistribution: 'popularity',
-  validFrac: 0.2,
-  maxQueries: 50_000,
-  popularityWindowDays: 90,
-  coocWindow: 20,
-  coocNeighbours: 100,
-  coocRecent: 30,
-  coocDecay: 0.95,
-  faissChannels: 'two-tower',
-  rrfK: DEFAULT_RRF_K,
-  channelTimeoutMs: 0,
-  mmrLambda: 0.9,
-  mmrSimilarity: 'genre',
-  genreCap: 0,
-  freshness: 0,
-  freshnessHalfLifeDays: 365,
-  gbdtEngine: 'auto',
-  trees: 200,
-  learningRate: 0.05,
-  leaves: 31,
-};
+/** The ranker's hyper-parameters (see models/params.ts). */
+export const rankerParamsSchema = z
+  .object({
+    channels: z
+      .string()
+      .min(1)
+      .default('als,two-tower,popularity,cooc')
+      .describe('candidate channels, comma-separated: popularity, cooc, or any registered model kind (als, two-tower, ...)'),
+    candidates: atLeast(1).default(200).describe('candidates per channel and merged candidates per user (N)'),
+    inner_frac: z
+      .number()
+      .gt(0)
+      .lt(1)
+      .default(0.8)
+      .describe('inner per-user time split of train: the earlier share builds features and candidates, the rest gives labels'),
+    negatives: atLeast(0)
+      .default(20)
+      .describe('sampled negatives per training query, besides the candidates the user did not interact with'),
+    negative_distribution: z.enum(['popularity', 'uniform']).default('popularity').describe('distribution of sampled negatives'),
+    valid_frac: z.number().min(0).lt(1).default(0.2).describe('share of training queries held out to validate the GBDT (train data only)'),
+    max_queries: atLeast(1).default(50_000).describe('most training queries (users), a seeded sample beyond it'),
+    popularity_window_days: z
+      .number()
+      .min(0)
+      .finite()
+      .default(90)
+      .describe("popularity channel window, days up to the user's last event (0 = all time)"),
+    cooc_window: atLeast(1).default(20).describe('co-occurrence: events at most this many positions apart co-occur'),
+    cooc_neighbours: atLeast(1).default(100).describe('co-occurrence: neighbours kept per item'),
+    cooc_recent: atLeast(1).default(30).describe('co-occurrence: recent events of the user that vote'),
+    cooc_decay: z.number().gt(0).max(1).default(0.95).describe('co-occurrence: weight decay per event back in time'),
+    faiss_channels: z
+      .string()
+      .default('two-tower')
+      .describe('channels searched through a FAISS index over their embeddings, comma-separated'),
+    rrf_k: z.number().min(0).finite().default(DEFAULT_RRF_K).describe('reciprocal-rank fusion constant'),
+    channel_timeout_ms: atLeast(0).default(0).describe('a channel call slower than this is dropped for the batch (0 = no limit)'),
+    mmr_lambda: z.number().min(0).max(1).default(0.9).describe('MMR relevance weight (1 = ranked order)'),
+    mmr_similarity: z.string().min(1).default('genre').describe('"genre" or a channel with item embeddings'),
+    genre_cap: atLeast(0).default(0).describe('most items per genre in a list (0 = no cap)'),
+    freshness: z.number().min(0).finite().default(0).describe('freshness boost weight (0 = off)'),
+    freshness_half_life_days: z.number().gt(0).finite().default(365).describe('item age at which the freshness boost halves'),
+    gbdt_engine: z
+      .enum(['auto', 'lightgbm', 'xgboost'])
+      .default('auto')
+      .describe('GBDT program: auto = lightgbm when on PATH or LIGHTGBM_BIN, else xgboost'),
+    trees: gbdt.numTrees.removeDefault().default(200).describe('GBDT boosting rounds'),
+    learning_rate: gbdt.learningRate.removeDefault().default(0.05).describe('GBDT learning rate'),
+    leaves: gbdt.numLeaves.removeDefault().default(31).describe('GBDT leaves per tree'),
+  })
+  .strict();
 
-const OPTIONS: readonly ModelOption[] = [
-  {
-    key: 'channels',
-    type: 'string',
-    description: 'candidate channels, comma-separated: popularity, cooc, or any registered model kind (als, two-tower, ...)',
-  },
-  { key: 'candidates', type: 'int', description: 'candidates per channel and merged candidates per user (N)' },
-  {
-    key: 'innerFrac',
-    type: 'float',
-    description: 'inner per-user time split of train: the earlier share builds features and candidates, the rest gives labels',
-  },
-  {
-    key: 'negatives',
-    type: 'int',
-    description: 'sampled negatives per training query, besides the candidates the user did not interact with',
-  },
-  { key: 'negativeDistribution', type: 'string', description: 'distribution of sampled negatives', choices: ['popularity', 'uniform'] },
-  { key: 'validFrac', type: 'float', description: 'share of training queries held out to validate the GBDT (train data only)' },
-  { key: 'maxQueries', type: 'int', description: 'most training queries (users), a seeded sample beyond it' },
-  { key: 'popularityWindowDays', type: 'float', description: "popularity channel window, days up to the user's last event (0 = all time)" },
-  { key: 'coocWindow', type: 'int', description: 'co-occurrence: events at most this many positions apart co-occur' },
-  { key: 'coocNeighbours', type: 'int', description: 'co-occurrence: neighbours kept per item' },
-  { key: 'coocRecent', type: 'int', description: 'co-occurrence: recent events of the user that vote' },
-  { key: 'coocDecay', type: 'float', description: 'co-occurrence: weight decay per event back in time' },
-  { key: 'faissChannels', type: 'string', description: 'channels searched through a FAISS index over their embeddings, comma-separated' },
-  { key: 'rrfK', type: 'float', description: 'reciprocal-rank fusion constant' },
-  { key: 'channelTimeoutMs', type: 'int', description: 'a channel call slower than this is dropped for the batch (0 = no limit)' },
-  { key: 'mmrLambda', type: 'float', description: 'MMR relevance weight in [0, 1] (1 = ranked order)' },
-  { key: 'mmrSimilarity', type: 'string', description: '"genre" or a channel with item embeddings' },
-  { key: 'genreCap', type: 'int', description: 'most items per genre in a list (0 = no cap)' },
-  { key: 'freshness', type: 'float', description: 'freshness boost weight (0 = off)' },
-  { key: 'freshnessHalfLifeDays', type: 'float', description: 'item age at which the freshness boost halves' },
-  {
-    key: 'gbdtEngine',
-    type: 'string',
-    description: 'GBDT program: auto = lightgbm when on PATH or LIGHTGBM_BIN, else xgboost',
-    choices: ['auto', 'lightgbm', 'xgboost'],
-  },
-  { key: 'trees', type: 'int', description: 'boosting rounds' },
-  { key: 'learningRate', type: 'float', description: 'GBDT learning rate' },
-  { key: 'leaves', type: 'int', description: 'leaves per tree' },
-];
+export type RankerParams = z.infer<typeof rankerParamsSchema>;
 
 const list = (s: string): string[] =>
   s
@@ -129,15 +88,14 @@ export function funnelSettings(p: RankerParams): FunnelSettings {
   const settings: FunnelSettings = {
     channels: list(p.channels),
     candidates: p.candidates,
-    rrfK: p.rrfK,
-    channelTimeoutMs: p.channelTimeoutMs,
-    popularityWindowDays: p.popularityWindowDays,
-    cooccurrence: { window: p.coocWindow, neighbours: p.coocNeighbours, recent: p.coocRecent, decay: p.coocDecay },
-    faissChannels: list(p.faissChannels),
-    rerank: { mmrLambda: p.mmrLambda, genreCap: p.genreCap, freshness: p.freshness, freshnessHalfLifeDays: p.freshnessHalfLifeDays },
-    mmrSimilarity: p.mmrSimilarity,
+    rrfK: p.rrf_k,
+    channelTimeoutMs: p.channel_timeout_ms,
+    popularityWindowDays: p.popularity_window_days,
+    cooccurrence: { window: p.cooc_window, neighbours: p.cooc_neighbours, recent: p.cooc_recent, decay: p.cooc_decay },
+    faissChannels: list(p.faiss_channels),
+    rerank: { mmrLambda: p.mmr_lambda, genreCap: p.genre_cap, freshness: p.freshness, freshnessHalfLifeDays: p.freshness_half_life_days },
+    mmrSimilarity: p.mmr_similarity,
   };
-  checkCooccurrenceParams(settings.cooccurrence);
   return settings;
 }
 
@@ -162,7 +120,7 @@ const TRAIN_FILES = {
  * Multi-channel candidates → merge → GBDT lambdarank → re-ranking, as one Recommender: its
  * fit learns the GBDT on an inner time split of train; `recommend` runs the whole funnel.
  */
-export class RankerModel implements Recommender, FunnelRanker {
+export class RankerModel implements Recommender, NamesSources, SummarisesTraining, FunnelRanker {
   readonly kind = 'ranker';
 
   constructor(
@@ -220,16 +178,12 @@ export class RankerModel implements Recommender, FunnelRanker {
     return channel.model.similarItems(items, k);
   }
 
-  itemEmbeddings(): null {
-    return null;
+  params(): RankerParams {
+    return { ...this.settings };
   }
 
-  userEmbeddings(): null {
-    return null;
-  }
-
-  params(): Record<string, unknown> {
-    return { ...this.settings, features: this.funnel.featureNames.length, ...this.info };
+  trainingSummary(): Record<string, unknown> {
+    return { features: this.funnel.featureNames.length, ...this.info };
   }
 
   async save(dir: string): Promise<void> {
@@ -275,14 +229,8 @@ function innerValidation(funnel: Funnel, gbdt: GbdtModel, examples: TrainingExam
   return out;
 }
 
-async function fitRanker(data: TrainingData, params: RankerParams, ctx?: FitContext): Promise<RankerModel> {
-  const p = { ...RANKER_DEFAULTS, ...params };
+async function fitRanker(data: TrainingData, p: RankerParams, ctx?: FitContext): Promise<RankerModel> {
   const settings = funnelSettings(p);
-  if (!(p.innerFrac > 0 && p.innerFrac < 1)) throw new InputError(`--inner-frac must be between 0 and 1 (exclusive), got ${p.innerFrac}`);
-  if (!(p.validFrac >= 0 && p.validFrac < 1)) throw new InputError(`--valid-frac must be in [0, 1), got ${p.validFrac}`);
-  if (!Number.isInteger(p.maxQueries) || p.maxQueries < 1)
-    throw new InputError(`--max-queries must be an integer ≥ 1, got ${p.maxQueries}`);
-  if (!Number.isInteger(p.negatives) || p.negatives < 0) throw new InputError(`--negatives must be an integer ≥ 0, got ${p.negatives}`);
   const seconds: Record<string, number> = {};
   const timed = async <T>(name: string, step: () => Promise<T> | T): Promise<T> => {
     const t0 = performance.now();
@@ -293,7 +241,7 @@ async function fitRanker(data: TrainingData, params: RankerParams, ctx?: FitCont
   };
   // Inner split: the earlier part of each user's training events builds features and
   // candidates; the later part gives labels. Test rows never reach fit.
-  const inner = splitInteractions(data.train, { strategy: 'temporal-user', frac: p.innerFrac });
+  const inner = splitInteractions(data.train, { strategy: 'temporal-user', frac: p.inner_frac });
   const early = buildTrainingData(inner.train, { catalog: data.catalog, tags: data.tags, seed: data.seed });
   log.info(
     `ranker: inner split ${inner.train.userId.length} feature / ${inner.test.userId.length} label events; channels ${settings.channels.join(', ')}`,
@@ -302,9 +250,9 @@ async function fitRanker(data: TrainingData, params: RankerParams, ctx?: FitCont
   const examples = await timed('examples', () =>
     buildTrainingExamples(earlyFunnel, inner.test, {
       negatives: p.negatives,
-      distribution: p.negativeDistribution,
-      validFrac: p.validFrac,
-      maxQueries: p.maxQueries,
+      distribution: p.negative_distribution,
+      validFrac: p.valid_frac,
+      maxQueries: p.max_queries,
       seed: data.seed,
     }),
   );
@@ -312,11 +260,11 @@ async function fitRanker(data: TrainingData, params: RankerParams, ctx?: FitCont
   const trained = await timed('gbdt', () =>
     trainGbdt(
       examples.train,
-      { numTrees: p.trees, learningRate: p.learningRate, numLeaves: p.leaves, seed: data.seed, evalAt: [10] },
+      { numTrees: p.trees, learningRate: p.learning_rate, numLeaves: p.leaves, seed: data.seed, evalAt: [10] },
       // OpenMP threads that spin while waiting made an xgboost run 18× slower on 2 busy cores
       // (37.8 s against 2.1 s); passive waiting costs nothing measurable when cores are free.
       {
-        engine: p.gbdtEngine,
+        engine: p.gbdt_engine,
         valid: examples.valid,
         env: { OMP_WAIT_POLICY: 'PASSIVE', ...process.env },
         onIteration: (i, m) => ctx?.onEpoch?.(i, m),
@@ -358,6 +306,7 @@ async function loadRanker(dir: string): Promise<RankerModel> {
   const saved = JSON.parse(readFileSync(file, 'utf8')) as SavedRanker;
   if (saved.format_version !== FORMAT_VERSION)
     throw new InputError(`${file}: format_version ${saved.format_version}, this version reads ${FORMAT_VERSION}`);
+  const params = parseParams(`${file}: ranker`, rankerParamsSchema, saved.params);
   const train: Interactions = {
     userId: readNpyInt32(join(dir, TRAIN_FILES.userId)),
     itemId: readNpyInt32(join(dir, TRAIN_FILES.itemId)),
@@ -366,17 +315,16 @@ async function loadRanker(dir: string): Promise<RankerModel> {
   };
   const data = buildTrainingData(train, { seed: saved.seed });
   const genres: ItemGenres = loadItemGenres(dir, saved.genres);
-  const funnel = await Funnel.load(dir, data, genres, funnelSettings(saved.params));
+  const funnel = await Funnel.load(dir, data, genres, funnelSettings(params));
   if (funnel.featureNames.join('\n') !== saved.features.join('\n'))
     throw new InputError(`${file}: feature list differs from what this version computes`);
-  return new RankerModel(funnel, loadGbdtModel(join(dir, saved.gbdt_model)), saved.params, saved.training);
+  return new RankerModel(funnel, loadGbdtModel(join(dir, saved.gbdt_model)), params, saved.training);
 }
 
-export const rankerFactory: ModelFactory<RankerParams> = {
+export const rankerFactory: ModelFactory<typeof rankerParamsSchema, RankerModel> = {
   kind: 'ranker',
   description: 'multi-channel candidates, GBDT lambdarank (lightgbm/xgboost CLI), MMR re-ranking',
-  defaults: RANKER_DEFAULTS,
-  options: OPTIONS,
+  params: rankerParamsSchema,
   fit: fitRanker,
   load: loadRanker,
 };

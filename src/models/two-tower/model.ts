@@ -11,14 +11,23 @@ import { writeJsonAtomic } from '../../util/fs.js';
 import { recsysVersion } from '../../util/version.js';
 import { takeRows } from '../../index/vectors.js';
 import { DenseScorer } from '../als/scorer.js';
-import type { Embeddings, FitContext, ModelFactory, Recommender } from '../model.js';
+import type {
+  Embeddings,
+  FitContext,
+  HasEmbeddings,
+  ModelFactory,
+  Recommender,
+  RecommendsColdItems,
+  SummarisesTraining,
+} from '../model.js';
+import { parseParams } from '../params.js';
 import { EmbeddingTable } from './adam.js';
 import { initBackend } from './backend.js';
 import { ItemContent, type FeatureVocab } from './features.js';
 import { TwoTowerNet } from './net.js';
 import { TowerParams, type TowerShape } from './network.js';
 import { exportTowers } from './onnx-export.js';
-import { resolveParams, TWO_TOWER_DEFAULTS, TWO_TOWER_OPTIONS, type TwoTowerParams } from './params.js';
+import { twoTowerParamsSchema, type TwoTowerParams } from './params.js';
 import type { UserSequences } from './sequences.js';
 import { fitTwoTower, type TrainingSummary } from './train.js';
 
@@ -62,7 +71,7 @@ interface FeaturesJson {
  * tower(item, content)⟩, both L2-normalised. User and item vectors of the training spaces are
  * computed once and kept; the towers stay available for items and users outside them.
  */
-export class TwoTowerModel implements Recommender {
+export class TwoTowerModel implements Recommender, HasEmbeddings, RecommendsColdItems, SummarisesTraining {
   readonly kind = 'two-tower';
   private scorer: DenseScorer | null = null;
 
@@ -150,8 +159,12 @@ export class TwoTowerModel implements Recommender {
     }
   }
 
-  params(): Record<string, unknown> {
+  params(): TwoTowerParams {
     return { ...this.hyper };
+  }
+
+  trainingSummary(): Record<string, unknown> | null {
+    return this.training ? { ...this.training } : null;
   }
 
   async save(dir: string): Promise<void> {
@@ -225,7 +238,7 @@ async function loadTwoTower(dir: string): Promise<TwoTowerModel> {
   if (meta.format_version !== FORMAT_VERSION)
     throw new InputError(`${join(dir, FILES.model)}: format_version ${meta.format_version}, expected ${FORMAT_VERSION}`);
   const features = readJson<FeaturesJson>(join(dir, FILES.features));
-  const params = resolveParams(meta.params);
+  const params = parseParams(`${join(dir, FILES.model)}: two-tower`, twoTowerParamsSchema, meta.params);
   await initBackend(params.backend);
   const table = (file: string): EmbeddingTable => {
     const { data, shape } = readNpyFloat32(join(dir, file));
@@ -252,14 +265,12 @@ async function loadTwoTower(dir: string): Promise<TwoTowerModel> {
   );
 }
 
-export const twoTowerFactory: ModelFactory<TwoTowerParams> = {
+export const twoTowerFactory: ModelFactory<typeof twoTowerParamsSchema, TwoTowerModel> = {
   kind: 'two-tower',
   description:
     'neural retrieval: user tower (id + recent items) and item tower (id + genres, year, tags), in-batch softmax with logQ correction',
-  defaults: TWO_TOWER_DEFAULTS,
-  options: TWO_TOWER_OPTIONS,
-  async fit(data: TrainingData, given: TwoTowerParams, ctx?: FitContext): Promise<TwoTowerModel> {
-    const params = resolveParams(given);
+  params: twoTowerParamsSchema,
+  async fit(data: TrainingData, params: TwoTowerParams, ctx?: FitContext): Promise<TwoTowerModel> {
     const fitted = await fitTwoTower(data, params, ctx);
     return new TwoTowerModel(
       data.users,

@@ -24,7 +24,7 @@ export interface EpochRecord {
   readonly loss: number;
   readonly seconds: number;
   readonly examplesPerSecond: number;
-  /** Validation recall@valK, when validating. */
+  /** Validation recall@val_k, when validating. */
   readonly valRecall?: number;
 }
 
@@ -44,8 +44,8 @@ export interface FittedTwoTower {
 }
 
 /**
- * Fits the two-tower model. With validation (valFrac > 0) a first run trains on all but each
- * user's latest valFrac of events and scores recall@valK on them after every epoch, stopping
+ * Fits the two-tower model. With validation (val_frac > 0) a first run trains on all but each
+ * user's latest val_frac of events and scores recall@val_k on them after every epoch, stopping
  * after `patience` epochs without improvement; the final model is then trained afresh on all
  * training events for the best epoch count, so the most recent events are not lost.
  */
@@ -53,7 +53,7 @@ export async function fitTwoTower(data: TrainingData, params: TwoTowerParams, ct
   const backend = await initBackend(params.backend);
   let lastTime = -Infinity;
   for (let i = 0; i < data.train.timestamp.length; i++) lastTime = Math.max(lastTime, data.train.timestamp[i]);
-  const vocab = buildVocab(data.catalog, data.tags, { tagsUntil: lastTime, tagVocab: params.tagVocab, yearBuckets: params.yearBuckets });
+  const vocab = buildVocab(data.catalog, data.tags, { tagsUntil: lastTime, tagVocab: params.tag_vocab, yearBuckets: params.year_buckets });
   const content = ItemContent.build(vocab, data.catalog, data.tags, lastTime);
   const seq = buildSequences(data);
   const setup: RunSetup = { data, params, seq, itemContent: content.rowsFor(data.items.ids), contentWidth: content.widths.total };
@@ -61,17 +61,17 @@ export async function fitTwoTower(data: TrainingData, params: TwoTowerParams, ct
 
   let epochs = params.epochs;
   let validation: EpochRecord[] = [];
-  if (params.valFrac > 0) {
-    const fitEnd = holdOutTails(seq, params.valFrac);
+  if (params.val_frac > 0) {
+    const fitEnd = holdOutTails(seq, params.val_frac);
     const held = new Validation(setup, fitEnd);
     if (held.size === 0) {
-      log.warn(`two-tower: no user has a held-out event at valFrac ${params.valFrac}; training ${epochs} epochs without validation`);
+      log.warn(`two-tower: no user has a held-out event at val_frac ${params.val_frac}; training ${epochs} epochs without validation`);
     } else {
       const run = trainRun(setup, fitEnd, params.epochs, held, ctx);
       validation = run.records;
       epochs = run.bestEpoch;
       log.info(
-        `two-tower: best validation recall@${params.valK} ${run.bestRecall.toFixed(4)} at epoch ${epochs}; refitting on all training events`,
+        `two-tower: best validation recall@${params.val_k} ${run.bestRecall.toFixed(4)} at epoch ${epochs}; refitting on all training events`,
       );
     }
   }
@@ -114,8 +114,8 @@ function trainRun(s: RunSetup, fitEnd: Int32Array, maxEpochs: number, validation
     const progress = new Progress(`two-tower ${phase} epoch ${epoch}`, examples.length, 'examples');
     let lossSum = 0;
     let counted = 0;
-    for (let from = 0; from + 1 < examples.length; from += params.batchSize) {
-      const { input, users, history, itemIds } = batch.fill(from, Math.min(params.batchSize, examples.length - from));
+    for (let from = 0; from + 1 < examples.length; from += params.batch_size) {
+      const { input, users, history, itemIds } = batch.fill(from, Math.min(params.batch_size, examples.length - from));
       const out = trainStep(input, net.towers, params.temperature);
       net.userGradients(users, history, params.history, out.dUsers);
       net.itemGradients(itemIds, out.dItems);
@@ -137,7 +137,7 @@ function trainRun(s: RunSetup, fitEnd: Int32Array, maxEpochs: number, validation
       ...(validation ? { valRecall: validation.recall(net) } : {}),
     };
     records.push(record);
-    const val = record.valRecall === undefined ? '' : `, validation recall@${params.valK} ${record.valRecall.toFixed(4)}`;
+    const val = record.valRecall === undefined ? '' : `, validation recall@${params.val_k} ${record.valRecall.toFixed(4)}`;
     log.info(
       `two-tower ${phase} epoch ${epoch}/${maxEpochs}: loss ${record.loss.toFixed(4)}, ${formatCount(record.examplesPerSecond)} examples/s${val}`,
     );
@@ -186,7 +186,7 @@ class BatchBuilder {
     private readonly examples: Int32Array,
     private readonly rng: Rng,
   ) {
-    const { batchSize: B, history: L, negatives: M } = s.params;
+    const { batch_size: B, history: L, negatives: M } = s.params;
     this.users = new Int32Array(B);
     this.history = new Int32Array(B * L);
     this.itemIds = new Int32Array(B + M);
@@ -200,7 +200,7 @@ class BatchBuilder {
     const counts = new Float64Array(s.data.items.size);
     for (let i = 0; i < examples.length; i++) counts[s.seq.items[examples[i]]]++;
     this.logExpected = counts.map((c) => Math.log((B * Math.max(c, 1)) / examples.length));
-    this.sampler = M > 0 ? new NegativeSampler(counts, { distribution: s.params.negativeSampling, seed: s.data.seed + 1 }) : null;
+    this.sampler = M > 0 ? new NegativeSampler(counts, { distribution: s.params.negative_sampling, seed: s.data.seed + 1 }) : null;
     this.negLogExpected = this.sampler
       ? counts.map((_, j) => Math.log(M * Math.max(this.sampler!.probability(j), 1e-30)))
       : new Float64Array(0);
@@ -214,7 +214,7 @@ class BatchBuilder {
     const users = this.users.subarray(0, B);
     const history = this.history.subarray(0, B * L);
     const itemIds = this.itemIds.subarray(0, B + M);
-    const drop = params.idDropout;
+    const drop = params.id_dropout;
     for (let b = 0; b < B; b++) {
       const p = this.examples[from + b];
       const u = seq.user[p];
@@ -270,7 +270,7 @@ class BatchBuilder {
 }
 
 /**
- * Recall@valK on the held-out tails of a fixed, seeded sample of users: each user's vector
+ * Recall@val_k on the held-out tails of a fixed, seeded sample of users: each user's vector
  * comes from the events before the tail; candidates are all training items minus those events;
  * relevant items are the tail's items not among them (users with none are left out).
  */
@@ -289,7 +289,7 @@ class Validation {
     const eligible: number[] = [];
     for (let u = 0; u < seq.nUsers; u++) if (fitEnd[u] > seq.start[u] && fitEnd[u] < seq.start[u + 1]) eligible.push(u);
     const sampled = new Rng(s.data.seed + 2).shuffle(Int32Array.from(eligible));
-    const pick = sampled.subarray(0, Math.min(params.valUsers, sampled.length)).sort();
+    const pick = sampled.subarray(0, Math.min(params.val_users, sampled.length)).sort();
     const nItems = s.data.items.size;
     const rowsOf = (part: 'fit' | 'tail'): Csr => {
       const rows: number[] = [];
@@ -345,7 +345,7 @@ class Validation {
     const n = this.users.length;
     if (n === 0) return 0;
     const { params, data, itemContent } = this.s;
-    const K = params.valK;
+    const K = params.val_k;
     const nItems = data.items.size;
     const items = net.embedItems(
       Int32Array.from({ length: nItems }, (_, i) => i),

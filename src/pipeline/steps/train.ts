@@ -1,13 +1,13 @@
 import { join } from 'node:path';
 import { z } from 'zod';
 import { readManifest, type ArtifactManifest } from '../../artifacts/store.js';
-import type { ModelOption } from '../../models/model.js';
-import { getFactory, modelKinds, type AnyModelFactory } from '../../models/registry.js';
+import { safeParseParams } from '../../models/params.js';
+import { getFactory, modelKinds } from '../../models/registry.js';
 import { protocolLabel, type SplitManifest } from '../../split/manifest.js';
 import { metricName } from '../../tracking/limits.js';
 import { trainModel } from '../train.js';
 import { NAME } from '../spec.js';
-import { unknownKeyMessage } from '../suggest.js';
+import { docIssues } from '../zod-issues.js';
 import { latestState, requireLatest } from './artifacts.js';
 import { selectedSplits, splitArtifactName, unknownSplits } from './split.js';
 import type { ReportRow, StepKind } from './step.js';
@@ -24,54 +24,28 @@ const schema = z
     model: z.string(),
     /** Artifact name prefix and the name other steps use; default: the model kind. */
     name: NAME.optional(),
-    /** Hyper-parameters; the rest take the model's defaults. */
+    /** Hyper-parameters, checked against the model's schema; the rest take its defaults. */
     params: z.record(z.unknown()).default({}),
     splits: z.array(z.string()).nonempty().optional(),
     /** Default: the file's seed. */
     seed: z.number().int().optional(),
   })
   .strict()
-  .superRefine((o, ctx) => {
+  .transform((o, ctx) => {
     if (!modelKinds().includes(o.model)) {
       ctx.addIssue({ code: 'custom', path: ['model'], message: `unknown model "${o.model}" (registered: ${modelKinds().join(', ')})` });
-      return;
+      return z.NEVER;
     }
-    const factory = getFactory(o.model);
-    const options = factory.options ?? [];
-    for (const [key, value] of Object.entries(o.params)) {
-      const option = options.find((opt) => opt.key === key);
-      if (!option) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['params', key],
-          message: `${o.model}: ${unknownKeyMessage(
-            key,
-            options.map((opt) => opt.key),
-          )}`,
-        });
-        continue;
-      }
-      const problem = optionProblem(option, value);
-      if (problem) ctx.addIssue({ code: 'custom', path: ['params', key], message: `${o.model}.${key}: ${problem}` });
-    }
+    // The model's own schema: ranges, choices and unknown keys, reported at the key's line.
+    const schema = getFactory(o.model).params;
+    const params = safeParseParams(schema, o.params);
+    if (params.success) return { ...o, params: params.data as Record<string, unknown> };
+    for (const issue of docIssues(params.error, schema, ['params']))
+      ctx.addIssue({ code: 'custom', path: [...issue.path], message: `${o.model}: ${issue.message}` });
+    return z.NEVER;
   });
 
-type TrainOptions = z.infer<typeof schema>;
-
-/** What is wrong with a hyper-parameter value, or null. */
-function optionProblem(option: ModelOption, value: unknown): string | null {
-  switch (option.type) {
-    case 'int':
-      return Number.isInteger(value) ? null : `expected an integer, got ${JSON.stringify(value)}`;
-    case 'float':
-      return typeof value === 'number' && Number.isFinite(value) ? null : `expected a number, got ${JSON.stringify(value)}`;
-    case 'boolean':
-      return typeof value === 'boolean' ? null : `expected true or false, got ${JSON.stringify(value)}`;
-    case 'string':
-      if (typeof value !== 'string') return `expected a string, got ${JSON.stringify(value)}`;
-      return option.choices && !option.choices.includes(value) ? `expected one of ${option.choices.join(', ')}, got "${value}"` : null;
-  }
-}
+type TrainOptions = z.output<typeof schema>;
 
 export function modelArtifactName(model: string, split: string): string {
   return `${model}-${split}`;
@@ -111,8 +85,6 @@ export const trainStep: StepKind<TrainOptions> = {
   check: (o, { head, step }) => unknownSplits(o.splits, head, step),
   plan(o, { head, step }) {
     const name = trainStepName(o);
-    const factory: AnyModelFactory = getFactory(o.model);
-    const params = { ...factory.defaults, ...o.params };
     const seed = o.seed ?? head.seed;
     return selectedSplits(o.splits, head).map((split) => {
       const output = modelArtifactName(name, split);
@@ -123,7 +95,7 @@ export const trainStep: StepKind<TrainOptions> = {
         label: `train ${output}`,
         output,
         split,
-        config: { model: o.model, params, seed, k: head.k, split },
+        config: { model: o.model, params: o.params, seed, k: head.k, split },
         async inputs() {
           const input = requireLatest(head.artifacts, splitArtifactName(split), `the split step of "${split}"`);
           splitDir = input.dir;

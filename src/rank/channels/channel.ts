@@ -7,7 +7,7 @@ import { readIndex, writeIndex } from '../../index/io.js';
 import { searchExcluding } from '../../index/search.js';
 import type { Csr } from '../../matrix/csr.js';
 import type { TopK } from '../../matrix/topk.js';
-import type { Embeddings, Recommender } from '../../models/model.js';
+import { hasEmbeddings, type Recommender } from '../../models/model.js';
 import { InputError } from '../../util/errors.js';
 import { log } from '../../util/log.js';
 import type { UserHistory } from '../history.js';
@@ -39,16 +39,15 @@ export interface ChannelContext {
 }
 
 export function retrieve(channel: Channel, users: Int32Array, n: number, exclude: Csr | null): TopK {
-  if (!channel.index) return channel.model.recommend(users, n, exclude);
-  return searchExcluding(channel.index, channel.model.userEmbeddings() as Embeddings, users, n, exclude);
+  if (!channel.index || !hasEmbeddings(channel.model)) return channel.model.recommend(users, n, exclude);
+  return searchExcluding(channel.index, channel.model.userEmbeddings(), users, n, exclude);
 }
 
 /** An exact inner-product index over the model's item vectors. */
 function embeddingIndex(model: Recommender, name: string): AnnIndex {
-  const items = model.itemEmbeddings();
-  if (!items || !model.userEmbeddings())
+  if (!hasEmbeddings(model))
     throw new InputError(`channel ${name}: model "${model.kind}" has no user and item embeddings to search with FAISS`);
-  return buildIndex(items, { factory: 'Flat', metric: 'ip' }).index;
+  return buildIndex(model.itemEmbeddings(), { factory: 'Flat', metric: 'ip' }).index;
 }
 
 /** Registered models are looked up lazily: the registry itself lists the ranker, which uses this module. */
@@ -88,7 +87,7 @@ export async function fitChannel(name: string, data: TrainingData, ctx: ChannelC
   if (name === COOCCURRENCE_CHANNEL) return { name, model: cooc, index: null };
   const factory = await factoryOf(name);
   log.info(`ranker: fitting channel ${name} on ${data.train.userId.length} interactions`);
-  const model = await factory.fit(data, { ...factory.defaults });
+  const model = await factory.fit(data, factory.params.parse({}));
   sameSpace(model, data, name);
   return { name, model, index: ctx.faissChannels.includes(name) ? embeddingIndex(model, name) : null };
 }

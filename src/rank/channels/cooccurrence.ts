@@ -190,14 +190,6 @@ export class CooccurrenceModel implements Recommender {
     return out;
   }
 
-  itemEmbeddings(): null {
-    return null;
-  }
-
-  userEmbeddings(): null {
-    return null;
-  }
-
   params(): Record<string, unknown> {
     return { ...this.settings };
   }

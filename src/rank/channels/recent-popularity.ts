@@ -158,14 +158,6 @@ export class RecentPopularityModel implements Recommender {
     return this.allTimeModel.similarItems(items, k);
   }
 
-  itemEmbeddings(): null {
-    return null;
-  }
-
-  userEmbeddings(): null {
-    return null;
-  }
-
   params(): Record<string, unknown> {
     return { window_days: this.windowDays };
   }

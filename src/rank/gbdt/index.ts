@@ -2,7 +2,7 @@
 export type { FeatureMatrix, GbdtEngine, GbdtModel } from './model.js';
 export type { FeatureRows, RankingData } from './ranking-data.js';
 export { validateRankingData } from './ranking-data.js';
-export { defaultGbdtParams, type GbdtParams } from './params.js';
+export { defaultGbdtParams, gbdtParamsSchema, type GbdtParams, type GbdtParamsInput } from './params.js';
 export { loadGbdtModel, parseGbdtModel } from './load.js';
 export { selectGbdtEngine, type SelectedEngine } from './engine-cli.js';
 export { trainGbdt, type GbdtTrainInfo, type GbdtTrainResult, type IterationMetrics, type TrainGbdtOptions } from './train.js';

@@ -7,7 +7,7 @@ import { Progress } from '../../util/progress.js';
 import { selectGbdtEngine, type MetricLine, type SelectedEngine } from './engine-cli.js';
 import { parseGbdtModel } from './load.js';
 import type { GbdtEngine, GbdtModel } from './model.js';
-import { resolveGbdtParams, type GbdtParams } from './params.js';
+import { resolveGbdtParams, type GbdtParams, type GbdtParamsInput } from './params.js';
 import { outputTail, runProgram, type Env, type ProgramRun } from './program.js';
 import { validateRankingData, type RankingData } from './ranking-data.js';
 
@@ -112,11 +112,7 @@ export async function withEngineDir<T>(workDir: string | undefined, body: (dir: 
  * Trains a lambdarank GBDT with a native command-line program (see `selectGbdtEngine`) and
  * returns the parsed model. The program's choice is logged; `info` is what a manifest records.
  */
-export async function trainGbdt(
-  train: RankingData,
-  params: Partial<GbdtParams> = {},
-  opts: TrainGbdtOptions = {},
-): Promise<GbdtTrainResult> {
+export async function trainGbdt(train: RankingData, params: GbdtParamsInput = {}, opts: TrainGbdtOptions = {}): Promise<GbdtTrainResult> {
   const p = resolveGbdtParams(params);
   validateRankingData(train, 'training data');
   const valid = opts.valid ?? null;
