@@ -2,7 +2,7 @@ import { InputError } from '../util/errors.js';
 import type { ModelFactory } from './model.js';
 import { alsFactory } from './als/model.js';
 import { popularityFactory } from './popularity/popularity.js';
-import { rankerFactory } from './ranker/ranker.js';
+import { rankerFactory } from '../rank/ranker.js';
 import { twoTowerFactory } from './two-tower/model.js';
 
 /** Parameters reach factories as a generic record (from the CLI or a pipeline file). */

@@ -4,7 +4,7 @@ import { writeDataset } from '../../src/data/dataset.js';
 import { importDataset } from '../../src/data/import.js';
 import { buildTrainingData } from '../../src/data/training-data.js';
 import { popularityFactory } from '../../src/models/popularity/popularity.js';
-import { rankerFactory, type RankerModel, type RankerParams } from '../../src/models/ranker/ranker.js';
+import { rankerFactory, type RankerModel, type RankerParams } from '../../src/rank/ranker.js';
 import { evaluateRun } from '../../src/pipeline/evaluate.js';
 import { trainModel } from '../../src/pipeline/train.js';
 import { evaluateFunnel, stageReport } from '../../src/rank/evaluate-funnel.js';

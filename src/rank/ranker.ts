@@ -1,24 +1,24 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { readNpy, readNpyFloat32, readNpyInt32, writeNpy } from '../../artifacts/npy.js';
-import { countDistinct } from '../../data/dataset.js';
-import { selectRows, type Interactions } from '../../data/interactions.js';
-import { buildTrainingData, type TrainingData } from '../../data/training-data.js';
-import { buildTargets } from '../../eval/protocol.js';
-import type { Csr } from '../../matrix/csr.js';
-import type { TopK } from '../../matrix/topk.js';
-import { DEFAULT_RRF_K } from '../../rank/candidates.js';
-import { checkCooccurrenceParams } from '../../rank/channels/cooccurrence.js';
-import { funnelStageMetrics, type FunnelReport } from '../../rank/evaluate-funnel.js';
-import { Funnel, type FunnelRanker, type FunnelSettings } from '../../rank/funnel.js';
-import { loadGbdtModel, trainGbdt, type GbdtEngine, type GbdtModel, type GbdtTrainInfo } from '../../rank/gbdt/index.js';
-import { buildItemGenres, loadItemGenres, saveItemGenres, type ItemGenres } from '../../rank/item-genres.js';
-import { buildTrainingExamples, type TrainingExamples } from '../../rank/training-set.js';
-import { splitInteractions } from '../../split/split.js';
-import { InputError } from '../../util/errors.js';
-import { writeJsonAtomic } from '../../util/fs.js';
-import { log } from '../../util/log.js';
-import type { FitContext, ModelFactory, ModelOption, Recommender } from '../model.js';
+import { readNpy, readNpyFloat32, readNpyInt32, writeNpy } from '../artifacts/npy.js';
+import { countDistinct } from '../data/dataset.js';
+import { selectRows, type Interactions } from '../data/interactions.js';
+import { buildTrainingData, type TrainingData } from '../data/training-data.js';
+import { buildTargets } from '../eval/protocol.js';
+import type { Csr } from '../matrix/csr.js';
+import type { TopK } from '../matrix/topk.js';
+import { DEFAULT_RRF_K } from './candidates.js';
+import { checkCooccurrenceParams } from './channels/cooccurrence.js';
+import { funnelStageMetrics, type FunnelReport } from './evaluate-funnel.js';
+import { Funnel, type FunnelRanker, type FunnelSettings } from './funnel.js';
+import { loadGbdtModel, trainGbdt, type GbdtEngine, type GbdtModel, type GbdtTrainInfo } from './gbdt/index.js';
+import { buildItemGenres, loadItemGenres, saveItemGenres, type ItemGenres } from './item-genres.js';
+import { buildTrainingExamples, type TrainingExamples } from './training-set.js';
+import { splitInteractions } from '../split/split.js';
+import { InputError } from '../util/errors.js';
+import { writeJsonAtomic } from '../util/fs.js';
+import { log } from '../util/log.js';
+import type { FitContext, ModelFactory, ModelOption, Recommender } from '../models/model.js';
 
 /** The ranker's hyper-parameters (CLI flags are their kebab-case forms). */
 export interface RankerParams {
