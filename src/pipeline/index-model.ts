@@ -16,7 +16,7 @@ import { measureIndex, type IndexMeasurement } from '../index/measure.js';
 import { augmentQueries, MIPS_TRANSFORM, vectorsForIndex, wantsMipsTransform } from '../index/mips.js';
 import { sampleRows } from '../index/vectors.js';
 import type { Embeddings, Recommender } from '../models/model.js';
-import { getFactory } from '../models/registry.js';
+import { getFactory } from './model-registry.js';
 import { InputError } from '../util/errors.js';
 import { log } from '../util/log.js';
 import { Rng } from '../util/rng.js';

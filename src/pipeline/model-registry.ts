@@ -1,9 +1,10 @@
-import { InputError } from '../util/errors.js';
-import type { ModelFactory } from './model.js';
-import { alsFactory } from './als/model.js';
-import { popularityFactory } from './popularity/popularity.js';
+import { alsFactory } from '../models/als/model.js';
+import type { ModelFactory } from '../models/model.js';
+import { popularityFactory } from '../models/popularity/popularity.js';
+import { twoTowerFactory } from '../models/two-tower/model.js';
+import { channelModel } from '../rank/channels/channel.js';
 import { rankerFactory } from '../rank/ranker.js';
-import { twoTowerFactory } from './two-tower/model.js';
+import { InputError } from '../util/errors.js';
 
 /** Parameters reach factories as a generic record (from the CLI or a pipeline file). */
 export type AnyModelFactory = ModelFactory<Record<string, unknown>>;
@@ -12,11 +13,14 @@ function generic<P>(f: ModelFactory<P>): AnyModelFactory {
   return f as unknown as AnyModelFactory;
 }
 
-/** Every model kind the CLI, the evaluator and the pipeline can fit or load, by name. */
+/**
+ * Every model kind the CLI, the evaluator and the pipeline can fit or load, by name. The ranker
+ * is assembled here with the models it may use as channels, each fitted with its defaults.
+ */
 const FACTORIES: readonly AnyModelFactory[] = [
   generic(popularityFactory),
   generic(alsFactory),
-  generic(rankerFactory),
+  generic(rankerFactory({ als: channelModel(alsFactory), 'two-tower': channelModel(twoTowerFactory) })),
   generic(twoTowerFactory),
 ];
 

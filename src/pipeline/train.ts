@@ -3,7 +3,7 @@ import { createArtifact, recordMetrics, type ArtifactManifest, type ManifestFiel
 import { evaluateWithColdItems } from '../eval/cold-items.js';
 import type { Metrics } from '../eval/evaluate.js';
 import type { FitContext, Recommender } from '../models/model.js';
-import { getFactory } from '../models/registry.js';
+import { getFactory } from './model-registry.js';
 import { protocolLabel } from '../split/manifest.js';
 import { log } from '../util/log.js';
 import { prepareExperiment, type Experiment, type SplitSource } from './experiment.js';

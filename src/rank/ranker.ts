@@ -8,6 +8,7 @@ import { buildTargets } from '../eval/protocol.js';
 import type { Csr } from '../matrix/csr.js';
 import type { TopK } from '../matrix/topk.js';
 import { DEFAULT_RRF_K } from './candidates.js';
+import { BUILT_IN_CHANNELS, type ChannelModels } from './channels/channel.js';
 import { checkCooccurrenceParams } from './channels/cooccurrence.js';
 import { funnelStageMetrics, type FunnelReport } from './evaluate-funnel.js';
 import { Funnel, type FunnelRanker, type FunnelSettings } from './funnel.js';
@@ -79,7 +80,7 @@ const OPTIONS: readonly ModelOption[] = [
   {
     key: 'channels',
     type: 'string',
-    description: 'candidate channels, comma-separated: popularity, cooc, or any registered model kind (als, two-tower, ...)',
+    description: 'candidate channels, comma-separated: popularity, cooc, or a model the ranker was assembled with (als, two-tower)',
   },
   { key: 'candidates', type: 'int', description: 'candidates per channel and merged candidates per user (N)' },
   {
@@ -229,7 +230,8 @@ export class RankerModel implements Recommender, FunnelRanker {
   }
 
   params(): Record<string, unknown> {
-    return { ...this.settings, features: this.funnel.featureNames.length, ...this.info };
+    const channelParams = Object.fromEntries(this.funnel.channels.map((c) => [c.name, c.model.params()]));
+    return { ...this.settings, features: this.funnel.featureNames.length, channelParams, ...this.info };
   }
 
   async save(dir: string): Promise<void> {
@@ -275,7 +277,7 @@ function innerValidation(funnel: Funnel, gbdt: GbdtModel, examples: TrainingExam
   return out;
 }
 
-async function fitRanker(data: TrainingData, params: RankerParams, ctx?: FitContext): Promise<RankerModel> {
+async function fitRanker(channels: ChannelModels, data: TrainingData, params: RankerParams, ctx?: FitContext): Promise<RankerModel> {
   const p = { ...RANKER_DEFAULTS, ...params };
   const settings = funnelSettings(p);
   if (!(p.innerFrac > 0 && p.innerFrac < 1)) throw new InputError(`--inner-frac must be between 0 and 1 (exclusive), got ${p.innerFrac}`);
@@ -298,7 +300,9 @@ async function fitRanker(data: TrainingData, params: RankerParams, ctx?: FitCont
   log.info(
     `ranker: inner split ${inner.train.userId.length} feature / ${inner.test.userId.length} label events; channels ${settings.channels.join(', ')}`,
   );
-  const earlyFunnel = await timed('fit_channels_inner', () => Funnel.fit(early, buildItemGenres(early.items, data.catalog), settings));
+  const earlyFunnel = await timed('fit_channels_inner', () =>
+    Funnel.fit(early, buildItemGenres(early.items, data.catalog), settings, channels),
+  );
   const examples = await timed('examples', () =>
     buildTrainingExamples(earlyFunnel, inner.test, {
       negatives: p.negatives,
@@ -331,7 +335,7 @@ async function fitRanker(data: TrainingData, params: RankerParams, ctx?: FitCont
         .map(([k, v]) => `${k.replace('.ndcg@10', '')} ${v.toFixed(4)}`)
         .join(', ')}`,
     );
-  const funnel = await timed('fit_channels', () => Funnel.fit(data, buildItemGenres(data.items, data.catalog), settings));
+  const funnel = await timed('fit_channels', () => Funnel.fit(data, buildItemGenres(data.items, data.catalog), settings, channels));
   const { config: _config, history, ...gbdtInfo } = trained.info;
   const info: RankerTrainingInfo = {
     gbdt: { ...gbdtInfo, lastValidMetrics: history.at(-1)?.metrics ?? null },
@@ -352,7 +356,7 @@ interface SavedRanker {
   training: RankerTrainingInfo;
 }
 
-async function loadRanker(dir: string): Promise<RankerModel> {
+async function loadRanker(channels: ChannelModels, dir: string): Promise<RankerModel> {
   const file = join(dir, 'ranker.json');
   if (!existsSync(file)) throw new InputError(`${dir}: no ranker.json (not a ranker artifact)`);
   const saved = JSON.parse(readFileSync(file, 'utf8')) as SavedRanker;
@@ -366,17 +370,26 @@ async function loadRanker(dir: string): Promise<RankerModel> {
   };
   const data = buildTrainingData(train, { seed: saved.seed });
   const genres: ItemGenres = loadItemGenres(dir, saved.genres);
-  const funnel = await Funnel.load(dir, data, genres, funnelSettings(saved.params));
+  const funnel = await Funnel.load(dir, data, genres, funnelSettings(saved.params), channels);
   if (funnel.featureNames.join('\n') !== saved.features.join('\n'))
     throw new InputError(`${file}: feature list differs from what this version computes`);
   return new RankerModel(funnel, loadGbdtModel(join(dir, saved.gbdt_model)), saved.params, saved.training);
 }
 
-export const rankerFactory: ModelFactory<RankerParams> = {
-  kind: 'ranker',
-  description: 'multi-channel candidates, GBDT lambdarank (lightgbm/xgboost CLI), MMR re-ranking',
-  defaults: RANKER_DEFAULTS,
-  options: OPTIONS,
-  fit: fitRanker,
-  load: loadRanker,
-};
+/**
+ * The ranker's factory, assembled with the models it may use as channels besides the built-in
+ * popularity and co-occurrence ones (`channels` names them; each is fitted with its own
+ * parameters). Loading a saved ranker needs the same channel models.
+ */
+export function rankerFactory(channels: ChannelModels): ModelFactory<RankerParams> {
+  const clash = Object.keys(channels).find((name) => BUILT_IN_CHANNELS.includes(name));
+  if (clash !== undefined) throw new Error(`ranker channel "${clash}" would hide the built-in channel of that name`);
+  return {
+    kind: 'ranker',
+    description: 'multi-channel candidates, GBDT lambdarank (lightgbm/xgboost CLI), MMR re-ranking',
+    defaults: RANKER_DEFAULTS,
+    options: OPTIONS,
+    fit: (data, params, ctx) => fitRanker(channels, data, params, ctx),
+    load: (dir) => loadRanker(channels, dir),
+  };
+}

@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
 import { formatMetricsTable } from '../../eval/report.js';
 import type { ModelOption } from '../../models/model.js';
-import { getFactory, modelKinds } from '../../models/registry.js';
+import { getFactory, modelKinds } from '../../pipeline/model-registry.js';
 import { trainModel } from '../../pipeline/train.js';
 import { InputError } from '../../util/errors.js';
 import { addSplitOptions, cutoffsOption, floatOption, intOption, printJson, splitSourceFrom, type SplitCliOptions } from '../options.js';

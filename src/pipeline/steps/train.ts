@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { readManifest, type ArtifactManifest } from '../../artifacts/store.js';
 import type { ModelOption } from '../../models/model.js';
-import { getFactory, modelKinds, type AnyModelFactory } from '../../models/registry.js';
+import { getFactory, modelKinds, type AnyModelFactory } from '../model-registry.js';
 import { protocolLabel, type SplitManifest } from '../../split/manifest.js';
 import { metricName } from '../../tracking/limits.js';
 import { trainModel } from '../train.js';
