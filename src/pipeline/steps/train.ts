@@ -96,6 +96,7 @@ export function modelRow(manifest: ArtifactManifest, split: string, model: strin
 
 export const trainStep: StepKind<TrainOptions> = {
   kind: 'train',
+  module: import.meta.url,
   schema,
   produces: (o, { head }) =>
     selectedSplits(o.splits, head).map((s) => ({
