@@ -1,7 +1,8 @@
-import { spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { appendFileSync, cpSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { codeIdentity } from '../../src/util/code-identity.js';
 import { ML_SMALL, tempDir } from '../helpers.js';
@@ -46,7 +47,7 @@ describe('code identity', () => {
 });
 
 describe('a pipeline step whose code changed', () => {
-  it('re-runs without --force; steps whose code did not change stay skipped', () => {
+  it('re-runs without --force; steps whose code did not change stay skipped', async () => {
     // A copy of the built program, so that changing its code leaves the repository alone.
     const install = tempDir();
     cpSync(join(REPO, 'dist'), join(install, 'dist'), { recursive: true });
@@ -60,31 +61,30 @@ describe('a pipeline step whose code changed', () => {
       `name: code\nartifacts: ${work}/a\ndata: {in: ${ML_SMALL}, out: ${work}/data}\nsplits: {tu: {strategy: temporal-user}}\n` +
         'steps:\n  - kind: import\n  - kind: split\n  - kind: train\n    model: als\n    params: {factors: 4, iterations: 1, threads: 1}\n',
     );
-    const run = (): string[] => {
-      const r = spawnSync(process.execPath, [join(install, 'dist/cli/bin.js'), 'train', '--pipeline', file], {
+    // Asynchronous, so the test worker keeps answering the runner while the CLI works.
+    const run = async (): Promise<string[]> => {
+      const { stdout } = await promisify(execFile)(process.execPath, [join(install, 'dist/cli/bin.js'), 'train', '--pipeline', file], {
         cwd: work,
-        encoding: 'utf8',
         env: { ...process.env, RECSYS_QUIET: '1' },
       });
-      expect(r.status, r.stderr).toBe(0);
       // The first block of the output: a header, then one line per unit with its status.
-      return r.stdout
+      return stdout
         .split('\n\n')[0]
         .split('\n')
         .slice(1)
         .map((line) => (line.includes('skipped (unchanged)') ? 'skipped' : / ran /.test(line) ? 'ran' : line));
     };
-    expect(run()).toEqual(['ran', 'ran', 'ran']);
-    expect(run()).toEqual(['skipped', 'skipped', 'skipped']);
+    expect(await run()).toEqual(['ran', 'ran', 'ran']);
+    expect(await run()).toEqual(['skipped', 'skipped', 'skipped']);
     // Code no step reaches: the CLI's own commands.
     appendFileSync(join(install, 'dist/cli/commands/data.js'), '\n// changed\n');
-    expect(run()).toEqual(['skipped', 'skipped', 'skipped']);
+    expect(await run()).toEqual(['skipped', 'skipped', 'skipped']);
     // ALS's code: the train step reaches it, import and split do not.
     appendFileSync(join(install, 'dist/models/als/model.js'), '\n// changed\n');
-    expect(run()).toEqual(['skipped', 'skipped', 'ran']);
-    expect(run()).toEqual(['skipped', 'skipped', 'skipped']);
+    expect(await run()).toEqual(['skipped', 'skipped', 'ran']);
+    expect(await run()).toEqual(['skipped', 'skipped', 'skipped']);
     // The ALS WebAssembly kernels are ALS's code too (appended: a valid custom section named "x").
     appendFileSync(join(install, 'wasm/als.wasm'), Buffer.of(0, 3, 1, 0x78, 0));
-    expect(run()).toEqual(['skipped', 'skipped', 'ran']);
+    expect(await run()).toEqual(['skipped', 'skipped', 'ran']);
   });
 });
