@@ -80,7 +80,7 @@ const OPTIONS: readonly ModelOption[] = [
   {
     key: 'channels',
     type: 'string',
-    description: 'candidate channels, comma-separated: popularity, cooc, or a model the ranker was assembled with (als, two-tower)',
+    description: 'candidate channels, comma-separated: popularity, cooc, or any registered model kind (als, two-tower, ...)',
   },
   { key: 'candidates', type: 'int', description: 'candidates per channel and merged candidates per user (N)' },
   {
