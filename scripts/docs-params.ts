@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { MODELS_DOC, modelParamsMarkdown, replaceGenerated } from '../src/models/params-doc.js';
+import { MODELS_DOC, modelParamsMarkdown, replaceGenerated } from '../src/pipeline/params-doc.js';
 import { writeFileAtomic } from '../src/util/fs.js';
 
 const file = join(new URL('..', import.meta.url).pathname, MODELS_DOC);

@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh || { echo "0 passed, 1 failed"; exit 1; }
 checks_failed=0
 # Formatter and linter (Biome, biome.json), then strict types over src, test and scripts.
-npx biome check . || checks_failed=$((checks_failed + 1))
+npx biome check --error-on-warnings . || checks_failed=$((checks_failed + 1))
 npx tsc -p tsconfig.check.json || checks_failed=$((checks_failed + 1))
 mkdir -p .tmp
 rm -f .tmp/vitest-report.json

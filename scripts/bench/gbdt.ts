@@ -13,7 +13,7 @@ import { encodeNpy } from '../../src/artifacts/npy.js';
 import { predictWithCli } from '../../src/rank/gbdt/cli-predict.js';
 import { loadGbdtModel } from '../../src/rank/gbdt/load.js';
 import { GbdtScoringPool } from '../../src/rank/gbdt/scoring-pool.js';
-import type { FeatureMatrix, GbdtModel } from '../../src/rank/gbdt/model.js';
+import type { FeatureMatrix, GbdtModel } from '../../src/rank/gbdt/engine.js';
 import { trainGbdt } from '../../src/rank/gbdt/train.js';
 import { xgboostCli } from '../../src/rank/gbdt/xgboost-cli.js';
 import { syntheticRankingData, LIGHTGBM_FIXTURES, readLightgbmTsv } from '../../test/rank/gbdt-helpers.js';

@@ -25,7 +25,7 @@ import { writeIndex } from '../../src/index/io.js';
 import { exactBaseline, measureIndex, queryRates, type ExactBaseline, type QueryRates } from '../../src/index/measure.js';
 import { faissThreads } from '../../src/index/native.js';
 import { sampleRows } from '../../src/index/vectors.js';
-import type { Embeddings } from '../../src/models/model.js';
+import type { Embeddings } from '../../src/matrix/embeddings.js';
 import { writeFileAtomic } from '../../src/util/fs.js';
 import { Rng } from '../../src/util/rng.js';
 

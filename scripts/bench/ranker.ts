@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
-import { rankerParamsSchema } from '../../src/models/ranker/ranker.js';
+import { rankerParamsSchema } from '../../src/rank/ranker.js';
 import type { FunnelReport } from '../../src/rank/evaluate-funnel.js';
 import { fmt, gitShort, machineLine, RECSYS, timeCommand, writeSection } from './lib.js';
 

@@ -1,4 +1,4 @@
-import type { Embeddings } from '../models/model.js';
+import type { Embeddings } from '../matrix/embeddings.js';
 import { Rng } from '../util/rng.js';
 
 export interface ClusteredVectorOptions {

@@ -1,5 +1,5 @@
 import { InputError } from '../util/errors.js';
-import type { Embeddings } from '../models/model.js';
+import type { Embeddings } from '../matrix/embeddings.js';
 import type { Metric } from './ann-index.js';
 
 /**

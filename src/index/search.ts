@@ -1,6 +1,6 @@
 import type { Csr } from '../matrix/csr.js';
 import { allocTopK, type TopK } from '../matrix/topk.js';
-import type { Embeddings } from '../models/model.js';
+import type { Embeddings } from '../matrix/embeddings.js';
 import { InputError } from '../util/errors.js';
 import { Progress } from '../util/progress.js';
 import { checkPositiveInt, type AnnIndex } from './ann-index.js';

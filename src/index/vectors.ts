@@ -1,4 +1,4 @@
-import type { Embeddings } from '../models/model.js';
+import type { Embeddings } from '../matrix/embeddings.js';
 import { InputError } from '../util/errors.js';
 import type { Rng } from '../util/rng.js';
 

@@ -2,15 +2,9 @@ import type { z } from 'zod';
 import type { IdMap } from '../data/id-map.js';
 import type { TrainingData } from '../data/training-data.js';
 import type { Csr } from '../matrix/csr.js';
+import type { Embeddings } from '../matrix/embeddings.js';
 import type { TopK } from '../matrix/topk.js';
 import type { ParamsSchema } from './params.js';
-
-/** A dense embedding matrix, row-major: row i is the vector of dense index i. */
-export interface Embeddings {
-  readonly rows: number;
-  readonly dim: number;
-  readonly data: Float32Array;
-}
 
 /**
  * The one interface every model implements, so that the evaluator, the indexer and the

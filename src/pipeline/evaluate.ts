@@ -9,7 +9,7 @@ import { evaluateWithColdItems } from '../eval/cold-items.js';
 import type { Metrics } from '../eval/evaluate.js';
 import { stageReport, type FunnelReport } from '../rank/evaluate-funnel.js';
 import { hasEmbeddings, type Recommender } from '../models/model.js';
-import { getFactory, modelKinds } from '../models/registry.js';
+import { getFactory, modelKinds } from './model-registry.js';
 import { protocolLabel, type SplitManifest } from '../split/manifest.js';
 import type { SplitParams } from '../split/split.js';
 import { InputError } from '../util/errors.js';

@@ -4,6 +4,7 @@ import { gitCommit, newVersionName, type ArtifactRef } from '../artifacts/store.
 import { createTracker, type RetryPolicy, type RunEndStatus, type TrackedRun, type Tracker } from '../tracking/index.js';
 import { endAbandonedRuns, markRunClosed, markRunOpen } from '../tracking/open-runs.js';
 import { metricName } from '../tracking/limits.js';
+import { codeIdentity } from '../util/code-identity.js';
 import { InputError } from '../util/errors.js';
 import { cleanStaleTemps, cleanTemps, tempPathFor } from '../util/fs.js';
 import { hashJson } from '../util/hash.js';
@@ -14,12 +15,13 @@ import { onInterrupt } from './interrupt.js';
 import type { Pipeline } from './load.js';
 import { acquireRootLock } from './lock.js';
 import type { PipelineDetails } from './steps/artifacts.js';
+import { findStepKind } from './steps/registry.js';
 import type { ReportRow, UnitPlan } from './steps/step.js';
 
 /**
  * Runs a pipeline's units in order under the artifact root's lock. A unit whose output was
- * last made from the same fingerprint (its config, the content of its inputs and the recsys
- * version: a release may change what a step computes) is skipped
+ * last made from the same fingerprint (its config, the content of its inputs, the recsys version
+ * and the code its step kind reaches: a code change may change what a step computes) is skipped
  * unless `force`. Each unit that runs is an MLflow run and writes its structured log into its
  * output (run.log.jsonl); the pipeline's own log goes to `<root>/logs/`. On SIGINT/SIGTERM
  * this process's temporary output is removed and the lock released (exit 130/143); what a
@@ -28,7 +30,7 @@ import type { ReportRow, UnitPlan } from './steps/step.js';
 export const RUN_LOG_FILE = 'run.log.jsonl';
 export const LOGS_DIR = 'logs';
 /** Bumped when what goes into a fingerprint changes, so old records no longer match. */
-const FINGERPRINT_FORMAT = 2;
+const FINGERPRINT_FORMAT = 3;
 
 export interface RunOptions {
   /** Run units even when unchanged. */
@@ -92,6 +94,13 @@ function cleanLeftovers(pipeline: Pipeline): void {
   }
 }
 
+/** The identity of the code a unit of `kind` runs: its step kind's module and all that it reaches. */
+function stepCode(kind: string): string {
+  const registered = findStepKind(kind);
+  if (!registered) throw new Error(`no step kind "${kind}"`);
+  return codeIdentity(registered.module);
+}
+
 function slug(label: string): string {
   return label.replace(/[^A-Za-z0-9_.-]+/g, '-');
 }
@@ -134,6 +143,7 @@ export async function runPipeline(pipeline: Pipeline, opts: RunOptions = {}): Pr
         format: FINGERPRINT_FORMAT,
         recsys: recsysVersion(),
         kind: unit.kind,
+        code: stepCode(unit.kind),
         config: unit.config,
         inputs: inputs.identity,
       });

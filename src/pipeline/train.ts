@@ -4,7 +4,7 @@ import { evaluateWithColdItems } from '../eval/cold-items.js';
 import type { Metrics } from '../eval/evaluate.js';
 import { summarisesTraining, type FitContext, type Recommender } from '../models/model.js';
 import { parseParams } from '../models/params.js';
-import { getFactory } from '../models/registry.js';
+import { getFactory } from './model-registry.js';
 import { protocolLabel } from '../split/manifest.js';
 import { log } from '../util/log.js';
 import { prepareExperiment, type Experiment, type SplitSource } from './experiment.js';

@@ -11,6 +11,7 @@ import { mergeCandidates, retrieveAll, type CandidateSet } from './candidates.js
 import {
   POPULARITY_CHANNEL,
   cooccurrenceModel,
+  checkChannelNames,
   fitChannel,
   loadChannel,
   popularityModel,
@@ -18,6 +19,7 @@ import {
   saveChannel,
   type Channel,
   type ChannelContext,
+  type ChannelModels,
 } from './channels/channel.js';
 import { loadCooccurrenceNeighbours, type CooccurrenceModel, type CooccurrenceParams } from './channels/cooccurrence.js';
 import { buildFeatures, featureNames, type FeatureSources } from './features.js';
@@ -98,35 +100,36 @@ export class Funnel {
     this.similarity = this.itemSimilarity();
   }
 
-  private static context(data: TrainingData, settings: FunnelSettings): ChannelContext {
+  private static context(data: TrainingData, settings: FunnelSettings, models: ChannelModels): ChannelContext {
     return {
       history: buildUserHistory(data),
       popularityWindowDays: settings.popularityWindowDays,
       cooccurrence: settings.cooccurrence,
       faissChannels: settings.faissChannels,
+      models,
     };
   }
 
-  /** Fits every channel on `data`. */
-  static async fit(data: TrainingData, genres: ItemGenres, settings: FunnelSettings): Promise<Funnel> {
-    checkFunnelSettings(settings);
-    const ctx = Funnel.context(data, settings);
+  /** Fits every channel on `data`; `models` are the channels besides the built-in ones. */
+  static async fit(data: TrainingData, genres: ItemGenres, settings: FunnelSettings, models: ChannelModels): Promise<Funnel> {
+    checkFunnelSettings(settings, models);
+    const ctx = Funnel.context(data, settings, models);
     const cooc = cooccurrenceModel(data, ctx);
     const channels: Channel[] = [];
     for (const name of settings.channels) channels.push(await fitChannel(name, data, ctx, cooc));
     return new Funnel(data, genres, channels, cooc, ctx, settings);
   }
 
-  static async load(dir: string, data: TrainingData, genres: ItemGenres, settings: FunnelSettings): Promise<Funnel> {
-    checkFunnelSettings(settings);
-    const ctx = Funnel.context(data, settings);
+  static async load(dir: string, data: TrainingData, genres: ItemGenres, settings: FunnelSettings, models: ChannelModels): Promise<Funnel> {
+    checkFunnelSettings(settings, models);
+    const ctx = Funnel.context(data, settings, models);
     const cooc = cooccurrenceModel(data, ctx, loadCooccurrenceNeighbours(join(dir, 'cooc'), data.items.size));
     const channels: Channel[] = [];
     for (const name of settings.channels) channels.push(await loadChannel(name, join(dir, 'channels', name), data, ctx, cooc));
     return new Funnel(data, genres, channels, cooc, ctx, settings);
   }
 
-  /** Writes the co-occurrence table and the registered models' channels under `dir`. */
+  /** Writes the co-occurrence table and the model channels under `dir`. */
   async save(dir: string): Promise<void> {
     mkdirSync(join(dir, 'cooc'), { recursive: true });
     await this.sources.cooccurrence.save(join(dir, 'cooc'));
@@ -199,9 +202,10 @@ export class Funnel {
   }
 }
 
-export function checkFunnelSettings(s: FunnelSettings): void {
+export function checkFunnelSettings(s: FunnelSettings, models: ChannelModels): void {
   if (s.channels.length === 0) throw new InputError('the ranker needs at least one channel');
   if (new Set(s.channels).size !== s.channels.length) throw new InputError(`channels listed twice: ${s.channels.join(',')}`);
+  checkChannelNames(s.channels, models);
   if (!Number.isInteger(s.candidates) || s.candidates < 1) throw new InputError(`candidates must be an integer ≥ 1, got ${s.candidates}`);
   if (!(s.rrfK >= 0)) throw new InputError(`rrf k must be ≥ 0, got ${s.rrfK}`);
   if (!(s.channelTimeoutMs >= 0)) throw new InputError(`channel timeout must be ≥ 0 ms, got ${s.channelTimeoutMs}`);

@@ -4,7 +4,7 @@ import { csrHas } from '../../src/matrix/csr.js';
 import type { TopK } from '../../src/matrix/topk.js';
 import { canFoldIn, hasEmbeddings, type Recommender } from '../../src/models/model.js';
 import { parseParams } from '../../src/models/params.js';
-import { getFactory, modelKinds } from '../../src/models/registry.js';
+import { getFactory, modelKinds } from '../../src/pipeline/model-registry.js';
 import { synthLog } from '../rank/ranker-data.js';
 import { tempDir } from '../helpers.js';
 

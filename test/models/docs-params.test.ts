@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { MODELS_DOC, modelParamsMarkdown, replaceGenerated } from '../../src/models/params-doc.js';
-import { modelKinds } from '../../src/models/registry.js';
+import { MODELS_DOC, modelParamsMarkdown, replaceGenerated } from '../../src/pipeline/params-doc.js';
+import { modelKinds } from '../../src/pipeline/model-registry.js';
 
 const REPO = new URL('../../', import.meta.url).pathname;
 

@@ -143,7 +143,7 @@ describe('channel failures degrade to the other channels', () => {
   });
 
   it('in the funnel, a failing channel leaves the others; when all fail, popularity answers', async () => {
-    const funnel = await Funnel.fit(data, buildItemGenres(data.items, null), settings(['cooc', 'popularity']));
+    const funnel = await Funnel.fit(data, buildItemGenres(data.items, null), settings(['cooc', 'popularity']), {});
     const healthy = funnel.candidates(users, null).set;
     funnel.channels[0].model.recommend = () => {
       throw new Error('boom');
@@ -158,7 +158,7 @@ describe('channel failures degrade to the other channels', () => {
     }
     expect(healthy.items.length).toBeGreaterThan(0);
 
-    const coocOnly = await Funnel.fit(data, buildItemGenres(data.items, null), settings(['cooc']));
+    const coocOnly = await Funnel.fit(data, buildItemGenres(data.items, null), settings(['cooc']), {});
     coocOnly.channels[0].model.recommend = () => {
       throw new Error('boom');
     };

@@ -43,7 +43,7 @@ describe('ranker features', () => {
   const item = (raw: number): number => data.items.indexOf(raw);
 
   it('match hand computations', async () => {
-    const funnel = await Funnel.fit(data, buildItemGenres(data.items, catalog), settings(['popularity']));
+    const funnel = await Funnel.fit(data, buildItemGenres(data.items, catalog), settings(['popularity']), {});
     const names = funnel.featureNames;
     // rows: (u1, 12), (u1, 13), (u3, 12)
     const set: CandidateSet = {
@@ -132,7 +132,7 @@ describe('training examples', () => {
   ]);
 
   it('take labels from the late part and features from the early part only', async () => {
-    const funnel = await Funnel.fit(early, buildItemGenres(early.items, catalog), settings(['popularity', 'cooc']));
+    const funnel = await Funnel.fit(early, buildItemGenres(early.items, catalog), settings(['popularity', 'cooc']), {});
     const ex = buildTrainingExamples(funnel, late, { negatives: 0, distribution: 'popularity', validFrac: 0, maxQueries: 100, seed: 1 });
     const raw = (u: number): number => early.users.rawId(u);
     expect([...ex.trainUsers].map(raw)).toEqual([1, 2, 3]);
@@ -163,7 +163,7 @@ describe('training examples', () => {
   });
 
   it('keep a seeded sample of at most maxQueries users', async () => {
-    const funnel = await Funnel.fit(early, buildItemGenres(early.items, catalog), settings(['popularity']));
+    const funnel = await Funnel.fit(early, buildItemGenres(early.items, catalog), settings(['popularity']), {});
     const opts = { negatives: 0, distribution: 'popularity' as const, validFrac: 0, maxQueries: 2, seed: 5 };
     const a = buildTrainingExamples(funnel, late, opts);
     expect(a.trainUsers.length).toBe(2);
@@ -172,7 +172,7 @@ describe('training examples', () => {
   });
 
   it('add late positives the channels missed and sampled negatives as extra rows', async () => {
-    const funnel = await Funnel.fit(early, buildItemGenres(early.items, catalog), { ...settings(['cooc']), candidates: 1 });
+    const funnel = await Funnel.fit(early, buildItemGenres(early.items, catalog), { ...settings(['cooc']), candidates: 1 }, {});
     const ex = buildTrainingExamples(funnel, late, { negatives: 2, distribution: 'uniform', validFrac: 0, maxQueries: 100, seed: 1 });
     const names = funnel.featureNames;
     const { train } = ex;

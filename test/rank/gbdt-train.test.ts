@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { predictWithCli } from '../../src/rank/gbdt/cli-predict.js';
 import { writeLightgbmTsv } from '../../src/rank/gbdt/data-files.js';
-import { selectGbdtEngine } from '../../src/rank/gbdt/engine-cli.js';
+import { selectGbdtEngine } from '../../src/rank/gbdt/select-engine.js';
 import { lightgbmCli } from '../../src/rank/gbdt/lightgbm-cli.js';
 import { findOnPath } from '../../src/rank/gbdt/program.js';
 import { trainGbdt } from '../../src/rank/gbdt/train.js';

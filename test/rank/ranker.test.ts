@@ -3,10 +3,12 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { writeDataset } from '../../src/data/dataset.js';
 import { importDataset } from '../../src/data/import.js';
 import { buildTrainingData } from '../../src/data/training-data.js';
+import { alsFactory } from '../../src/models/als/model.js';
 import { popularityFactory } from '../../src/models/popularity/popularity.js';
-import { rankerFactory, type RankerModel, type RankerParams } from '../../src/models/ranker/ranker.js';
 import { evaluateRun } from '../../src/pipeline/evaluate.js';
 import { trainModel } from '../../src/pipeline/train.js';
+import { channelModel } from '../../src/rank/channels/channel.js';
+import { rankerFactory, rankerParamsSchema, type RankerModel, type RankerParams } from '../../src/rank/ranker.js';
 import { evaluateFunnel, stageReport } from '../../src/rank/evaluate-funnel.js';
 import { splitInteractions } from '../../src/split/split.js';
 import { ML_SMALL, tempDir } from '../helpers.js';
@@ -24,8 +26,9 @@ const FAST: Partial<RankerParams> = {
 describe('ranker on a synthetic log', () => {
   const { log, catalog } = synthLog({ users: 60, items: 40, eventsPerUser: 15, seed: 3 });
   const split = splitInteractions(log, { strategy: 'temporal-user', frac: 0.8 });
+  const ranker = rankerFactory({});
   const fit = (): Promise<RankerModel> =>
-    rankerFactory.fit(buildTrainingData(split.train, { catalog, seed: 7 }), rankerFactory.params.parse(FAST)) as Promise<RankerModel>;
+    ranker.fit(buildTrainingData(split.train, { catalog, seed: 7 }), ranker.params.parse(FAST)) as Promise<RankerModel>;
   let model: RankerModel;
   beforeAll(async () => {
     model = await fit();
@@ -114,6 +117,37 @@ describe('ranker on a synthetic log', () => {
   });
 });
 
+describe('a ranker assembled with its channel models', () => {
+  const { log, catalog } = synthLog({ users: 60, items: 40, eventsPerUser: 15, seed: 3 });
+  const data = buildTrainingData(splitInteractions(log, { strategy: 'temporal-user', frac: 0.8 }).train, { catalog, seed: 7 });
+  const tunedAls = { factors: 4, iterations: 2, regularization: 0.5, threads: 1 };
+  const ranker = rankerFactory({ als: channelModel(alsFactory, tunedAls) });
+  const params = ranker.params.parse({ ...FAST, channels: 'als,popularity' });
+  const dir = tempDir();
+  let model: RankerModel;
+  beforeAll(async () => {
+    model = (await ranker.fit(data, params)) as RankerModel;
+    await model.save(dir);
+  });
+
+  it('fits its ALS channel with the parameters it was given, records them, and loads it back', async () => {
+    const als = model.funnel.channels.find((c) => c.name === 'als');
+    expect(als?.model.params()).toMatchObject(tunedAls);
+    expect(model.trainingSummary().channelParams).toMatchObject({ als: tunedAls, popularity: {} });
+    const users = Int32Array.from({ length: 20 }, (_, u) => u);
+    const loaded = await ranker.load(dir);
+    expect(loaded.recommend(users, 5, null).items).toEqual(model.recommend(users, 5, null).items);
+    expect((loaded as RankerModel).trainingSummary().channelParams).toEqual(model.trainingSummary().channelParams);
+  });
+
+  it('knows only the channels it was given: fitting or loading another names the ones it knows', async () => {
+    const bare = rankerFactory({});
+    await expect(bare.fit(data, params)).rejects.toThrow('unknown channel "als" (known: popularity, cooc)');
+    await expect(bare.load(dir)).rejects.toThrow('unknown channel "als" (known: popularity, cooc)');
+    expect(() => rankerFactory({ cooc: channelModel(alsFactory) })).toThrow('ranker channel "cooc" would hide the built-in channel');
+  });
+});
+
 describe('ranker on ml-latest-small (xgboost CLI)', () => {
   const root = tempDir();
   const data = join(root, 'ml-small');
@@ -134,7 +168,7 @@ describe('ranker on ml-latest-small (xgboost CLI)', () => {
     const ranker = result.model as RankerModel;
     // The manifest: the hyper-parameters as the schema declares them, what fitting learned apart.
     expect(result.manifest.config.params).toEqual({
-      ...rankerFactory.params.parse({}),
+      ...rankerParamsSchema.parse({}),
       channels: 'popularity,cooc',
       trees: 60,
       learning_rate: 0.1,

@@ -3,7 +3,7 @@ import { enforceGates, parseGate } from '../../eval/gates.js';
 import { formatMetricsTable } from '../../eval/report.js';
 import { evaluateRun } from '../../pipeline/evaluate.js';
 import { formatFunnelReport } from '../../rank/evaluate-funnel.js';
-import { modelKinds } from '../../models/registry.js';
+import { modelKinds } from '../../pipeline/model-registry.js';
 import { InputError } from '../../util/errors.js';
 import { addSplitOptions, collect, cutoffsOption, intOption, printJson, splitSourceFrom, type SplitCliOptions } from '../options.js';
 import { addPipelineOptions, runPipelineCommand, type PipelineCliOptions } from './pipeline.js';

@@ -16,7 +16,7 @@ export interface PipelineCliOptions {
 export function addPipelineOptions(cmd: Command, what: string): Command {
   return cmd
     .option('--pipeline <file>', `run ${what} of a pipeline file (pipelines/*.yaml, see docs/pipeline.md)`)
-    .option('--force', 'with --pipeline: run steps even when their inputs and config are unchanged', false);
+    .option('--force', 'with --pipeline: run steps even when their inputs, config and code are unchanged', false);
 }
 
 /**

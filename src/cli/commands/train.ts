@@ -1,7 +1,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { formatMetricsTable } from '../../eval/report.js';
 import { paramSpecs, type ParamSpec } from '../../models/params.js';
-import { getFactory, modelKinds } from '../../models/registry.js';
+import { getFactory, modelKinds } from '../../pipeline/model-registry.js';
 import { trainModel } from '../../pipeline/train.js';
 import { InputError } from '../../util/errors.js';
 import { addSplitOptions, cutoffsOption, intOption, printJson, splitSourceFrom, type SplitCliOptions } from '../options.js';

@@ -5,21 +5,14 @@ import { readNpyFloat32, readNpyInt32, writeNpy } from '../../artifacts/npy.js';
 import { IdMap } from '../../data/id-map.js';
 import type { TrainingData } from '../../data/training-data.js';
 import { csrFromCoo, type Csr } from '../../matrix/csr.js';
+import type { Embeddings } from '../../matrix/embeddings.js';
 import type { TopK } from '../../matrix/topk.js';
 import { InputError } from '../../util/errors.js';
 import { writeJsonAtomic } from '../../util/fs.js';
 import { recsysVersion } from '../../util/version.js';
 import { takeRows } from '../../index/vectors.js';
 import { DenseScorer } from '../als/scorer.js';
-import type {
-  Embeddings,
-  FitContext,
-  HasEmbeddings,
-  ModelFactory,
-  Recommender,
-  RecommendsColdItems,
-  SummarisesTraining,
-} from '../model.js';
+import type { FitContext, HasEmbeddings, ModelFactory, Recommender, RecommendsColdItems, SummarisesTraining } from '../model.js';
 import { parseParams } from '../params.js';
 import { EmbeddingTable } from './adam.js';
 import { initBackend } from './backend.js';

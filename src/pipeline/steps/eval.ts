@@ -50,6 +50,7 @@ function modelsOf(o: EvalOptions, split: string, at: StepContext): string[] {
 
 export const evalStep: StepKind<EvalOptions> = {
   kind: 'eval',
+  module: import.meta.url,
   schema,
   produces: (o, { head }) => selectedSplits(o.splits, head).map((s) => ({ token: `eval:${s}`, output: evalArtifactName(s) })),
   needs: (o, at) =>

@@ -62,6 +62,7 @@ async function describeInputs(data: DataSpec): Promise<InputFile[]> {
 
 export const importStep: StepKind<Record<string, never>> = {
   kind: 'import',
+  module: import.meta.url,
   schema: z.object({}).strict(),
   produces: () => [{ token: 'dataset', output: 'dataset' }],
   needs: () => [],

@@ -41,6 +41,7 @@ export function indexArtifactName(model: string, split: string): string {
 
 export const indexStep: StepKind<IndexOptions> = {
   kind: 'index',
+  module: import.meta.url,
   schema,
   ...modelStepGraph('index', indexArtifactName),
   plan(o, { head, step }) {

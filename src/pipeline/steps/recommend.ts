@@ -30,6 +30,7 @@ export function recsArtifactName(model: string, split: string): string {
 
 export const recommendStep: StepKind<RecommendOptions> = {
   kind: 'recommend',
+  module: import.meta.url,
   schema,
   ...modelStepGraph('recs', recsArtifactName),
   plan(o, { head, step }) {

@@ -17,6 +17,7 @@ export interface PipelineStep {
 
 interface RegisteredKind {
   readonly kind: string;
+  readonly module: string;
   validate(options: unknown, at: StepContext): { step: PipelineStep | null; issues: DocIssue[] };
 }
 
@@ -24,6 +25,7 @@ interface RegisteredKind {
 function register<O>(k: StepKind<O>): RegisteredKind {
   return {
     kind: k.kind,
+    module: k.module,
     validate(options, at) {
       const parsed = k.schema.safeParse(options);
       if (!parsed.success) return { step: null, issues: docIssues(parsed.error, k.schema, ['steps', at.step]) };

@@ -41,6 +41,7 @@ export function unknownSplits(listed: readonly string[] | undefined, head: Pipel
 
 export const splitStep: StepKind<SplitOptions> = {
   kind: 'split',
+  module: import.meta.url,
   schema,
   produces: (o, { head }) => selectedSplits(o.splits, head).map((s) => ({ token: `split:${s}`, output: splitArtifactName(s) })),
   needs: () => [],

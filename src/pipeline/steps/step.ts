@@ -7,13 +7,15 @@ import type { PipelineHead } from '../spec.js';
 /**
  * What a step kind provides to the runner. A step of the file becomes one or more units
  * (e.g. one per split); each unit writes one output (an artifact under the root, or the
- * dataset directory) and is skipped when the fingerprint of its config and inputs equals
+ * dataset directory) and is skipped when the fingerprint of its config, inputs and code equals
  * the one recorded by the output's last successful run.
  *
  * Adding a step kind: one module exporting a `StepKind`, listed in steps/registry.ts.
  */
 export interface StepKind<O> {
   readonly kind: string;
+  /** The URL of the module defining it (its `import.meta.url`): a unit's fingerprint includes the code it reaches. */
+  readonly module: string;
   /** The step's options (every key but `kind`); unknown keys are errors. */
   readonly schema: z.ZodType<O, z.ZodTypeDef, unknown>;
   /** What the step makes, as tokens later steps may need (see `Need`). */

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { readManifest, type ArtifactManifest } from '../../artifacts/store.js';
 import { safeParseParams } from '../../models/params.js';
-import { getFactory, modelKinds } from '../../models/registry.js';
+import { getFactory, modelKinds } from '../model-registry.js';
 import { protocolLabel, type SplitManifest } from '../../split/manifest.js';
 import { metricName } from '../../tracking/limits.js';
 import { trainModel } from '../train.js';
@@ -70,6 +70,7 @@ export function modelRow(manifest: ArtifactManifest, split: string, model: strin
 
 export const trainStep: StepKind<TrainOptions> = {
   kind: 'train',
+  module: import.meta.url,
   schema,
   produces: (o, { head }) =>
     selectedSplits(o.splits, head).map((s) => ({

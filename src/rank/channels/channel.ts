@@ -7,16 +7,33 @@ import { readIndex, writeIndex } from '../../index/io.js';
 import { searchExcluding } from '../../index/search.js';
 import type { Csr } from '../../matrix/csr.js';
 import type { TopK } from '../../matrix/topk.js';
-import { hasEmbeddings, type Recommender } from '../../models/model.js';
+import { hasEmbeddings, type ModelFactory, type Recommender } from '../../models/model.js';
+import { parseParams, type ParamsSchema } from '../../models/params.js';
 import { InputError } from '../../util/errors.js';
 import { log } from '../../util/log.js';
 import type { UserHistory } from '../history.js';
 import { CooccurrenceModel, cooccurrenceNeighbours, type CooccurrenceParams } from './cooccurrence.js';
 import { RecentPopularityModel } from './recent-popularity.js';
 
-/** Channel names with their own implementation here; any other name is a registered model kind. */
+/** Channel names with their own implementation here; any other channel is a model the ranker is given. */
 export const POPULARITY_CHANNEL = 'popularity';
 export const COOCCURRENCE_CHANNEL = 'cooc';
+export const BUILT_IN_CHANNELS: readonly string[] = [POPULARITY_CHANNEL, COOCCURRENCE_CHANNEL];
+
+/** A model the ranker can fit as a candidate channel: its factory and the hyper-parameters to fit it with. */
+export interface ChannelModel {
+  readonly factory: ModelFactory;
+  /** Checked against the factory's schema, its defaults filled in (e.g. a tuned ALS). */
+  readonly params: Readonly<Record<string, unknown>>;
+}
+
+/** The models a ranker may use as channels besides the built-in ones, by channel name. */
+export type ChannelModels = Readonly<Record<string, ChannelModel>>;
+
+export function channelModel<S extends ParamsSchema>(factory: ModelFactory<S>, params: Record<string, unknown> = {}): ChannelModel {
+  // Channels hold factories of different schemas; `params` is checked against this one's here.
+  return { factory: factory as unknown as ModelFactory, params: parseParams(factory.kind, factory.params, params) };
+}
 
 /**
  * One candidate source: a Recommender, asked either directly or, for models listed as FAISS
@@ -34,8 +51,9 @@ export interface ChannelContext {
   readonly history: UserHistory;
   readonly popularityWindowDays: number;
   readonly cooccurrence: CooccurrenceParams;
-  /** Registered model kinds searched through FAISS (e.g. two-tower). */
+  /** Channels searched through FAISS (e.g. two-tower). */
   readonly faissChannels: readonly string[];
+  readonly models: ChannelModels;
 }
 
 export function retrieve(channel: Channel, users: Int32Array, n: number, exclude: Csr | null): TopK {
@@ -50,11 +68,16 @@ function embeddingIndex(model: Recommender, name: string): AnnIndex {
   return buildIndex(model.itemEmbeddings(), { factory: 'Flat', metric: 'ip' }).index;
 }
 
-/** Registered models are looked up lazily: the registry itself lists the ranker, which uses this module. */
-async function factoryOf(kind: string) {
-  const { getFactory } = await import('../../models/registry.js');
-  if (kind === 'ranker') throw new InputError('the ranker cannot be a channel of itself');
-  return getFactory(kind);
+/** Throws naming the first of `names` that is neither built in nor one of `models`. */
+export function checkChannelNames(names: readonly string[], models: ChannelModels): void {
+  const known = [...BUILT_IN_CHANNELS, ...Object.keys(models)];
+  const unknown = names.find((n) => !known.includes(n));
+  if (unknown !== undefined) throw new InputError(`unknown channel "${unknown}" (known: ${known.join(', ')})`);
+}
+
+function modelOf(name: string, models: ChannelModels): ChannelModel {
+  checkChannelNames([name], models);
+  return models[name];
 }
 
 function sameSpace(model: Recommender, data: TrainingData, name: string): void {
@@ -85,16 +108,16 @@ export function popularityModel(data: TrainingData, ctx: ChannelContext): Recent
 export async function fitChannel(name: string, data: TrainingData, ctx: ChannelContext, cooc: CooccurrenceModel): Promise<Channel> {
   if (name === POPULARITY_CHANNEL) return { name, model: popularityModel(data, ctx), index: null };
   if (name === COOCCURRENCE_CHANNEL) return { name, model: cooc, index: null };
-  const factory = await factoryOf(name);
+  const { factory, params } = modelOf(name, ctx.models);
   log.info(`ranker: fitting channel ${name} on ${data.train.userId.length} interactions`);
-  const model = await factory.fit(data, factory.params.parse({}));
+  const model = await factory.fit(data, params);
   sameSpace(model, data, name);
   return { name, model, index: ctx.faissChannels.includes(name) ? embeddingIndex(model, name) : null };
 }
 
-/** Saves a registered model's channel into `dir` (the built-in ones live in the ranker's own files). */
+/** Saves a model channel into `dir` (the built-in ones live in the ranker's own files). */
 export async function saveChannel(channel: Channel, dir: string): Promise<void> {
-  if (channel.name === POPULARITY_CHANNEL || channel.name === COOCCURRENCE_CHANNEL) return;
+  if (BUILT_IN_CHANNELS.includes(channel.name)) return;
   mkdirSync(dir, { recursive: true });
   await channel.model.save(dir);
   if (channel.index) writeIndex(channel.index, join(dir, 'index.faiss'));
@@ -109,7 +132,7 @@ export async function loadChannel(
 ): Promise<Channel> {
   if (name === POPULARITY_CHANNEL) return { name, model: popularityModel(data, ctx), index: null };
   if (name === COOCCURRENCE_CHANNEL) return { name, model: cooc, index: null };
-  const model = await (await factoryOf(name)).load(dir);
+  const model = await modelOf(name, ctx.models).factory.load(dir);
   sameSpace(model, data, name);
   const indexFile = join(dir, 'index.faiss');
   return { name, model, index: existsSync(indexFile) ? readIndex(indexFile) : null };

@@ -1,8 +1,8 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { InputError } from '../../util/errors.js';
-import { selectGbdtEngine } from './engine-cli.js';
-import type { GbdtModel } from './model.js';
+import { selectGbdtEngine } from './select-engine.js';
+import type { GbdtModel } from './engine.js';
 import type { Env } from './program.js';
 import { validateFeatureRows, type FeatureRows } from './ranking-data.js';
 import { runEngine, withEngineDir } from './train.js';

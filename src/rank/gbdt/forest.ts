@@ -1,6 +1,6 @@
 import { InputError } from '../../util/errors.js';
 import { writeFileAtomic } from '../../util/fs.js';
-import type { FeatureMatrix, GbdtEngine, GbdtModel } from './model.js';
+import type { FeatureMatrix, GbdtEngine, GbdtModel } from './engine.js';
 
 /**
  * A tree ensemble flattened into typed arrays, the form both engines' models are evaluated in.

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { InputError } from '../../util/errors.js';
 import { parseLightgbmModel } from './lightgbm-model.js';
-import type { GbdtModel } from './model.js';
+import type { GbdtModel } from './engine.js';
 import { parseXgboostModel } from './xgboost-model.js';
 
 /**

@@ -1,5 +1,5 @@
 import { InputError } from '../../util/errors.js';
-import type { FeatureMatrix } from './model.js';
+import type { FeatureMatrix } from './engine.js';
 
 /** Rows of features to score: row-major, nRows × nFeatures, NaN for a missing value. */
 export interface FeatureRows {

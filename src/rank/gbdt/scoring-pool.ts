@@ -2,7 +2,7 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { RecsysError } from '../../util/errors.js';
 import { ForestModel, SCORE_ROWS_SOURCE, type Forest } from './forest.js';
-import type { FeatureMatrix, GbdtModel } from './model.js';
+import type { FeatureMatrix, GbdtModel } from './engine.js';
 
 /**
  * Scores large batches on several threads: this thread plus `threads - 1` worker_threads,

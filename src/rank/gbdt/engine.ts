@@ -1,6 +1,7 @@
 /**
  * The shared shape of a trained gradient-boosted tree ensemble, whichever program trained it.
  * The ranker scores candidates through `predict` in-process: no process is spawned per request.
+ * A leaf module: the ranker and every engine depend on it, it imports nothing.
  */
 
 /** The command-line program that trains (and can itself predict with) a model. */

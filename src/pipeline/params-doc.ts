@@ -1,5 +1,5 @@
-import { paramsTable } from './params.js';
-import { getFactory, modelKinds } from './registry.js';
+import { paramsTable } from '../models/params.js';
+import { getFactory, modelKinds } from './model-registry.js';
 
 /** The file whose hyper-parameter tables are generated from the models' schemas (scripts/docs-params.ts). */
 export const MODELS_DOC = 'docs/models.md';

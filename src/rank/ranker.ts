@@ -1,25 +1,26 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { readNpy, readNpyFloat32, readNpyInt32, writeNpy } from '../../artifacts/npy.js';
-import { countDistinct } from '../../data/dataset.js';
-import { selectRows, type Interactions } from '../../data/interactions.js';
-import { buildTrainingData, type TrainingData } from '../../data/training-data.js';
-import { buildTargets } from '../../eval/protocol.js';
-import type { Csr } from '../../matrix/csr.js';
-import type { TopK } from '../../matrix/topk.js';
-import { DEFAULT_RRF_K } from '../../rank/candidates.js';
-import { funnelStageMetrics, type FunnelReport } from '../../rank/evaluate-funnel.js';
-import { Funnel, type FunnelRanker, type FunnelSettings } from '../../rank/funnel.js';
-import { gbdtParamsSchema, loadGbdtModel, trainGbdt, type GbdtModel, type GbdtTrainInfo } from '../../rank/gbdt/index.js';
-import { buildItemGenres, loadItemGenres, saveItemGenres, type ItemGenres } from '../../rank/item-genres.js';
-import { buildTrainingExamples, type TrainingExamples } from '../../rank/training-set.js';
-import { splitInteractions } from '../../split/split.js';
-import { InputError } from '../../util/errors.js';
-import { writeJsonAtomic } from '../../util/fs.js';
-import { log } from '../../util/log.js';
-import type { FitContext, ModelFactory, NamesSources, Recommender, SummarisesTraining } from '../model.js';
-import { parseParams } from '../params.js';
+import { readNpy, readNpyFloat32, readNpyInt32, writeNpy } from '../artifacts/npy.js';
+import { countDistinct } from '../data/dataset.js';
+import { selectRows, type Interactions } from '../data/interactions.js';
+import { buildTrainingData, type TrainingData } from '../data/training-data.js';
+import { buildTargets } from '../eval/protocol.js';
+import type { Csr } from '../matrix/csr.js';
+import type { TopK } from '../matrix/topk.js';
+import { DEFAULT_RRF_K } from './candidates.js';
+import { BUILT_IN_CHANNELS, type ChannelModels } from './channels/channel.js';
+import { funnelStageMetrics, type FunnelReport } from './evaluate-funnel.js';
+import { Funnel, type FunnelRanker, type FunnelSettings } from './funnel.js';
+import { gbdtParamsSchema, loadGbdtModel, trainGbdt, type GbdtModel, type GbdtTrainInfo } from './gbdt/index.js';
+import { buildItemGenres, loadItemGenres, saveItemGenres, type ItemGenres } from './item-genres.js';
+import { buildTrainingExamples, type TrainingExamples } from './training-set.js';
+import { splitInteractions } from '../split/split.js';
+import { InputError } from '../util/errors.js';
+import { writeJsonAtomic } from '../util/fs.js';
+import { log } from '../util/log.js';
+import type { FitContext, ModelFactory, NamesSources, Recommender, SummarisesTraining } from '../models/model.js';
+import { parseParams } from '../models/params.js';
 
 const atLeast = (min: number) => z.number().int().min(min);
 const gbdt = gbdtParamsSchema.shape;
@@ -183,7 +184,8 @@ export class RankerModel implements Recommender, NamesSources, SummarisesTrainin
   }
 
   trainingSummary(): Record<string, unknown> {
-    return { features: this.funnel.featureNames.length, ...this.info };
+    const channelParams = Object.fromEntries(this.funnel.channels.map((c) => [c.name, c.model.params()]));
+    return { features: this.funnel.featureNames.length, channelParams, ...this.info };
   }
 
   async save(dir: string): Promise<void> {
@@ -229,7 +231,7 @@ function innerValidation(funnel: Funnel, gbdt: GbdtModel, examples: TrainingExam
   return out;
 }
 
-async function fitRanker(data: TrainingData, p: RankerParams, ctx?: FitContext): Promise<RankerModel> {
+async function fitRanker(channels: ChannelModels, data: TrainingData, p: RankerParams, ctx?: FitContext): Promise<RankerModel> {
   const settings = funnelSettings(p);
   const seconds: Record<string, number> = {};
   const timed = async <T>(name: string, step: () => Promise<T> | T): Promise<T> => {
@@ -246,7 +248,9 @@ async function fitRanker(data: TrainingData, p: RankerParams, ctx?: FitContext):
   log.info(
     `ranker: inner split ${inner.train.userId.length} feature / ${inner.test.userId.length} label events; channels ${settings.channels.join(', ')}`,
   );
-  const earlyFunnel = await timed('fit_channels_inner', () => Funnel.fit(early, buildItemGenres(early.items, data.catalog), settings));
+  const earlyFunnel = await timed('fit_channels_inner', () =>
+    Funnel.fit(early, buildItemGenres(early.items, data.catalog), settings, channels),
+  );
   const examples = await timed('examples', () =>
     buildTrainingExamples(earlyFunnel, inner.test, {
       negatives: p.negatives,
@@ -279,7 +283,7 @@ async function fitRanker(data: TrainingData, p: RankerParams, ctx?: FitContext):
         .map(([k, v]) => `${k.replace('.ndcg@10', '')} ${v.toFixed(4)}`)
         .join(', ')}`,
     );
-  const funnel = await timed('fit_channels', () => Funnel.fit(data, buildItemGenres(data.items, data.catalog), settings));
+  const funnel = await timed('fit_channels', () => Funnel.fit(data, buildItemGenres(data.items, data.catalog), settings, channels));
   const { config: _config, history, ...gbdtInfo } = trained.info;
   const info: RankerTrainingInfo = {
     gbdt: { ...gbdtInfo, lastValidMetrics: history.at(-1)?.metrics ?? null },
@@ -300,7 +304,7 @@ interface SavedRanker {
   training: RankerTrainingInfo;
 }
 
-async function loadRanker(dir: string): Promise<RankerModel> {
+async function loadRanker(channels: ChannelModels, dir: string): Promise<RankerModel> {
   const file = join(dir, 'ranker.json');
   if (!existsSync(file)) throw new InputError(`${dir}: no ranker.json (not a ranker artifact)`);
   const saved = JSON.parse(readFileSync(file, 'utf8')) as SavedRanker;
@@ -315,16 +319,25 @@ async function loadRanker(dir: string): Promise<RankerModel> {
   };
   const data = buildTrainingData(train, { seed: saved.seed });
   const genres: ItemGenres = loadItemGenres(dir, saved.genres);
-  const funnel = await Funnel.load(dir, data, genres, funnelSettings(params));
+  const funnel = await Funnel.load(dir, data, genres, funnelSettings(params), channels);
   if (funnel.featureNames.join('\n') !== saved.features.join('\n'))
     throw new InputError(`${file}: feature list differs from what this version computes`);
   return new RankerModel(funnel, loadGbdtModel(join(dir, saved.gbdt_model)), params, saved.training);
 }
 
-export const rankerFactory: ModelFactory<typeof rankerParamsSchema, RankerModel> = {
-  kind: 'ranker',
-  description: 'multi-channel candidates, GBDT lambdarank (lightgbm/xgboost CLI), MMR re-ranking',
-  params: rankerParamsSchema,
-  fit: fitRanker,
-  load: loadRanker,
-};
+/**
+ * The ranker's factory, assembled with the models it may use as channels besides the built-in
+ * popularity and co-occurrence ones (`channels` names them; each is fitted with its own
+ * parameters). Loading a saved ranker needs the same channel models.
+ */
+export function rankerFactory(channels: ChannelModels): ModelFactory<typeof rankerParamsSchema, RankerModel> {
+  const clash = Object.keys(channels).find((name) => BUILT_IN_CHANNELS.includes(name));
+  if (clash !== undefined) throw new Error(`ranker channel "${clash}" would hide the built-in channel of that name`);
+  return {
+    kind: 'ranker',
+    description: 'multi-channel candidates, GBDT lambdarank (lightgbm/xgboost CLI), MMR re-ranking',
+    params: rankerParamsSchema,
+    fit: (data, params, ctx) => fitRanker(channels, data, params, ctx),
+    load: (dir) => loadRanker(channels, dir),
+  };
+}
