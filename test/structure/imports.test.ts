@@ -6,13 +6,15 @@ const SRC = new URL('../../src', import.meta.url).pathname;
 /**
  * The layers of src, lowest first: a module imports only from its own layer and those below it,
  * never from a layer beside it in the same group. A layer is a folder under src, or a file where
- * one sits lower than its folder: models/model.ts, the interface every model implements, is what
- * the evaluator programs against, while the models themselves use the evaluator's metrics.
+ * one sits lower than its folder: models/model.ts, the interface every model implements (with
+ * models/params.ts, how its factory declares hyper-parameters), is what the evaluator programs
+ * against, while the models themselves use the evaluator's metrics.
  */
 const LAYERS: readonly (readonly string[])[] = [
   ['util'],
   ['matrix', 'sampling', 'onnx', 'artifacts', 'tracking'],
   ['data', 'index'],
+  ['models/params.ts'],
   ['models/model.ts'],
   ['eval'],
   ['split'],
