@@ -1,11 +1,12 @@
 import { basename, dirname } from 'node:path';
-import { createArtifact, recordMetrics, type ArtifactManifest, type ManifestFields } from '../artifacts/store.js';
+import { ARTIFACT_FOLDER_OUTPUT, createArtifact, recordMetrics, type ArtifactManifest, type ManifestFields } from '../artifacts/store.js';
 import { evaluateWithColdItems } from '../eval/cold-items.js';
 import type { Metrics } from '../eval/evaluate.js';
 import type { FitContext, Recommender } from '../models/model.js';
 import { getFactory } from '../models/registry.js';
 import { protocolLabel } from '../split/manifest.js';
 import { log } from '../util/log.js';
+import { claimOutput } from '../util/output.js';
 import { prepareExperiment, type Experiment, type SplitSource } from './experiment.js';
 
 export interface TrainRequest {
@@ -35,6 +36,7 @@ export interface TrainResult {
 
 /** Fits a model on the training side of a split, saves it as a new artifact version, evaluates it on the test side. */
 export async function trainModel(req: TrainRequest): Promise<TrainResult> {
+  claimOutput(req.out, ARTIFACT_FOLDER_OUTPUT, { inputs: [req.datasetDir] });
   const factory = getFactory(req.kind);
   const experiment = await prepareExperiment(req.datasetDir, req.split, { seed: req.seed, tags: true });
   const params = { ...factory.defaults, ...req.params };

@@ -1,7 +1,10 @@
+import { dirname } from 'node:path';
 import { Command, Option } from 'commander';
 import { formatMetricsTable } from '../../eval/report.js';
 import type { ModelOption } from '../../models/model.js';
 import { getFactory, modelKinds } from '../../models/registry.js';
+import { ARTIFACT_FOLDER_OUTPUT } from '../../artifacts/store.js';
+import { withStandaloneOutput } from '../../pipeline/standalone.js';
 import { trainModel } from '../../pipeline/train.js';
 import { InputError } from '../../util/errors.js';
 import { addSplitOptions, cutoffsOption, floatOption, intOption, printJson, splitSourceFrom, type SplitCliOptions } from '../options.js';
@@ -53,7 +56,10 @@ export function trainCommand(): Command {
         if (!split) throw new InputError('--split is required');
         const params: Record<string, unknown> = {};
         for (const opt of factory.options ?? []) if (o[opt.key] !== undefined) params[opt.key] = o[opt.key];
-        const result = await trainModel({ kind, datasetDir: o.data, split, params, seed: o.seed, out: o.out, ks: o.k });
+        const result = await withStandaloneOutput(
+          { out: o.out, kind: ARTIFACT_FOLDER_OUTPUT, root: dirname(o.out), inputs: [o.data] },
+          () => trainModel({ kind, datasetDir: o.data, split, params, seed: o.seed, out: o.out, ks: o.k }),
+        );
         if (o.json) printJson({ artifact: result.dir, fit_seconds: result.fitSeconds, ...result.metrics });
         else
           process.stdout.write(

@@ -1,0 +1,64 @@
+import { existsSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { InputError } from '../util/errors.js';
+import { cleanTemps } from '../util/fs.js';
+import { claimOutput, type ClaimOptions, type OutputKind } from '../util/output.js';
+import { onInterrupt } from './interrupt.js';
+import { acquireRootLock, LOCK_FILE, RootLockedError, type RootLock } from './lock.js';
+
+/**
+ * What a standalone writing command (`recsys data import|synth`, `split`, `train`, `index`,
+ * `recommend --all-users`, `eval --dump-recs`) runs under:
+ * - its output is claimed (util/output.ts) before any work: exit 2 naming the path otherwise;
+ * - an artifact root it writes under is locked, with the lock pipeline runs take
+ *   (pipeline/lock.ts): while a pipeline holds it the command is refused (exit 2, naming the
+ *   holder), and no pipeline starts while the command writes;
+ * - SIGINT/SIGTERM remove this process's temporary files beside and inside the output (a
+ *   version being built, a GBDT engine's work folder) and release the lock (exit 130/143);
+ *   what SIGKILL leaves is removed by the next run that writes there.
+ */
+export interface StandaloneOutput extends ClaimOptions {
+  /** The output path: a file or a directory. */
+  readonly out: string;
+  readonly kind: OutputKind;
+  /** The artifact root the command writes under (`train`, `index`): locked, created if absent. */
+  readonly root?: string;
+}
+
+export async function withStandaloneOutput<T>(o: StandaloneOutput, body: () => Promise<T>): Promise<T> {
+  claimOutput(o.out, o.kind, o);
+  const lock = lockOutput(o.out, o.root);
+  const removeHandlers = onInterrupt(async () => {
+    for (const dir of [dirname(resolve(o.out)), o.out]) {
+      if (existsSync(dir) && statSync(dir).isDirectory()) cleanTemps(dir, (pid) => pid === process.pid);
+    }
+    lock?.release();
+  });
+  try {
+    return await body();
+  } finally {
+    removeHandlers();
+    lock?.release();
+  }
+}
+
+/**
+ * The lock of the artifact root `out` lies under: the nearest directory from `out` up that
+ * holds a lock file, else `root` when given; null when there is none to take.
+ */
+function lockOutput(out: string, root: string | undefined): RootLock | null {
+  let at = root;
+  for (let d = resolve(out); dirname(d) !== d; d = dirname(d)) {
+    if (existsSync(join(d, LOCK_FILE))) {
+      at = d;
+      break;
+    }
+  }
+  if (at === undefined) return null;
+  try {
+    return acquireRootLock(at, `recsys ${process.argv.slice(2).join(' ')}`);
+  } catch (err) {
+    if (err instanceof RootLockedError) throw new InputError(`refusing to write ${out}: ${err.message}`);
+    throw err;
+  }
+}
