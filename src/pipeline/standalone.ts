@@ -1,7 +1,8 @@
 import { existsSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { InputError } from '../util/errors.js';
-import { cleanTemps } from '../util/fs.js';
+import { cleanStaleTemps, cleanTemps } from '../util/fs.js';
+import { log } from '../util/log.js';
 import { claimOutput, type ClaimOptions, type OutputKind } from '../util/output.js';
 import { onInterrupt } from './interrupt.js';
 import { acquireRootLock, LOCK_FILE, RootLockedError, type RootLock } from './lock.js';
@@ -15,7 +16,7 @@ import { acquireRootLock, LOCK_FILE, RootLockedError, type RootLock } from './lo
  *   holder), and no pipeline starts while the command writes;
  * - SIGINT/SIGTERM remove this process's temporary files beside and inside the output (a
  *   version being built, a GBDT engine's work folder) and release the lock (exit 130/143);
- *   what SIGKILL leaves is removed by the next run that writes there.
+ *   what a killed process left there (SIGKILL, a crash) is removed when the next one starts.
  */
 export interface StandaloneOutput extends ClaimOptions {
   /** The output path: a file or a directory. */
@@ -28,10 +29,11 @@ export interface StandaloneOutput extends ClaimOptions {
 export async function withStandaloneOutput<T>(o: StandaloneOutput, body: () => Promise<T>): Promise<T> {
   claimOutput(o.out, o.kind, o);
   const lock = lockOutput(o.out, o.root);
+  for (const dir of tempHomes(o.out)) {
+    for (const name of cleanStaleTemps(dir)) log.info(`removed unfinished output ${join(dir, name)} (left by a process that was killed)`);
+  }
   const removeHandlers = onInterrupt(async () => {
-    for (const dir of [dirname(resolve(o.out)), o.out]) {
-      if (existsSync(dir) && statSync(dir).isDirectory()) cleanTemps(dir, (pid) => pid === process.pid);
-    }
+    for (const dir of tempHomes(o.out)) cleanTemps(dir, (pid) => pid === process.pid);
     lock?.release();
   });
   try {
@@ -40,6 +42,11 @@ export async function withStandaloneOutput<T>(o: StandaloneOutput, body: () => P
     removeHandlers();
     lock?.release();
   }
+}
+
+/** Where the command's temporary files live: beside the output, and inside it when it is a folder. */
+function tempHomes(out: string): string[] {
+  return [dirname(resolve(out)), out].filter((d) => existsSync(d) && statSync(d).isDirectory());
 }
 
 /**

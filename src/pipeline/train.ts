@@ -6,6 +6,7 @@ import type { FitContext, Recommender } from '../models/model.js';
 import { getFactory } from '../models/registry.js';
 import { protocolLabel } from '../split/manifest.js';
 import { log } from '../util/log.js';
+import { makeDirs } from '../util/fs.js';
 import { claimOutput } from '../util/output.js';
 import { prepareExperiment, type Experiment, type SplitSource } from './experiment.js';
 
@@ -44,7 +45,8 @@ export async function trainModel(req: TrainRequest): Promise<TrainResult> {
     `training ${req.kind} on ${experiment.training.users.size} users × ${experiment.training.items.size} items (${experiment.train.userId.length} interactions)`,
   );
   const started = performance.now();
-  const model = await factory.fit(experiment.training, params, req.ctx);
+  makeDirs(req.out);
+  const model = await factory.fit(experiment.training, params, { ...req.ctx, tempDir: req.out });
   const fitSeconds = (performance.now() - started) / 1000;
   log.event('train.fit', { kind: req.kind, seconds: fitSeconds, params: model.params() });
   // Evaluated before the artifact is created, so `latest` moves only once the whole step succeeded.

@@ -320,6 +320,7 @@ async function fitRanker(data: TrainingData, params: RankerParams, ctx?: FitCont
         valid: examples.valid,
         env: { OMP_WAIT_POLICY: 'PASSIVE', ...process.env },
         onIteration: (i, m) => ctx?.onEpoch?.(i, m),
+        tempIn: ctx?.tempDir,
       },
     ),
   );

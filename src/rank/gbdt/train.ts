@@ -1,7 +1,8 @@
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InputError, RecsysError } from '../../util/errors.js';
+import { makeDirs, tempPathFor } from '../../util/fs.js';
 import { log } from '../../util/log.js';
 import { Progress } from '../../util/progress.js';
 import { selectGbdtEngine, type MetricLine, type SelectedEngine } from './engine-cli.js';
@@ -20,6 +21,12 @@ export interface TrainGbdtOptions {
   timeoutMs?: number;
   /** Keeps the config, data and model files there; by default a temporary folder, removed after. */
   workDir?: string;
+  /**
+   * Where that temporary folder goes (default: the system's temporary directory). Under an
+   * artifact folder it has a temporary name there, so the next run writing there removes what
+   * a killed training left.
+   */
+  tempIn?: string;
   /** Environment for finding and running the program (PATH, LIGHTGBM_BIN); default process.env. */
   env?: Env;
   onIteration?: (iteration: number, metrics: Record<string, number>) => void;
@@ -98,9 +105,10 @@ export function runEngine(
 }
 
 /** A folder for the program's files: `workDir` if given (kept), else a temporary one (removed). */
-export async function withEngineDir<T>(workDir: string | undefined, body: (dir: string) => Promise<T>): Promise<T> {
-  const dir = workDir ?? mkdtempSync(join(tmpdir(), 'recsys-gbdt-'));
-  mkdirSync(dir, { recursive: true });
+export async function withEngineDir<T>(at: Pick<TrainGbdtOptions, 'workDir' | 'tempIn'>, body: (dir: string) => Promise<T>): Promise<T> {
+  const { workDir, tempIn } = at;
+  const dir = workDir ?? (tempIn ? tempPathFor(join(tempIn, 'gbdt')) : mkdtempSync(join(tmpdir(), 'recsys-gbdt-')));
+  makeDirs(dir);
   try {
     return await body(dir);
   } finally {
@@ -141,7 +149,7 @@ export async function trainGbdt(
   log.info(`gbdt: training with ${cli.engine}${version ? ` ${version}` : ''} (${program}): ${selected.reason}`);
   log.event('gbdt.engine', { engine: cli.engine, program, version, reason: selected.reason });
 
-  return withEngineDir(opts.workDir, async (dir) => {
+  return withEngineDir(opts, async (dir) => {
     const files = {
       train: cli.writeData(dir, 'train', train),
       valid: valid ? cli.writeData(dir, 'valid', valid) : null,
