@@ -3,7 +3,7 @@ import { basename, join } from 'node:path';
 import { InputError } from '../util/errors.js';
 import { sha256File } from '../util/hash.js';
 import { writeJsonAtomic } from '../util/fs.js';
-import { directoryKind, writeOutputDir, type ClaimOptions, type OutputKind } from '../util/output.js';
+import { directoryKind, writeOutputDir } from '../util/output.js';
 import type { Interactions, ItemCatalog, Tags } from './interactions.js';
 import { readNumericParquet, readRowsParquet, writeNumericParquet, writeRowsParquet } from './parquet.js';
 
@@ -65,33 +65,30 @@ export interface DatasetContent {
 
 /**
  * A dataset directory as an output (util/output.ts): replaced only when it holds dataset.json
- * and nothing but a dataset's files and `alsoHolds` (files a caller keeps in it: the pipeline's
- * import record and run log).
+ * and nothing but a dataset's files, the copied README and what a pipeline keeps there (its
+ * import record, pipeline/steps/import.ts, and the unit's log, pipeline/runner.ts).
  */
-export function datasetOutput(alsoHolds: readonly string[] = []): OutputKind {
-  return directoryKind('dataset directory', META_FILE, [INTERACTIONS_FILE, ITEMS_FILE, TAGS_FILE, 'README.txt', 'README', ...alsoHolds]);
-}
+export const DATASET_OUTPUT = directoryKind('dataset directory', META_FILE, [
+  INTERACTIONS_FILE,
+  ITEMS_FILE,
+  TAGS_FILE,
+  'README.txt',
+  'README',
+  'pipeline-import.json',
+  'run.log.jsonl',
+]);
 
 /** Writes a dataset directory atomically: it appears complete or not at all. */
-export async function writeDataset(
-  outDir: string,
-  content: DatasetContent,
-  claim: ClaimOptions & { kind?: OutputKind } = {},
-): Promise<DatasetMeta> {
-  return writeOutputDir(
-    outDir,
-    claim.kind ?? datasetOutput(),
-    async (tmp) => {
-      await writeInteractionsParquet(join(tmp, INTERACTIONS_FILE), content.interactions);
-      if (content.catalog) await writeCatalogParquet(join(tmp, ITEMS_FILE), content.catalog);
-      if (content.tags) await writeTagsParquet(join(tmp, TAGS_FILE), content.tags);
-      for (const file of content.copyFiles ?? []) copyFileSync(file, join(tmp, basename(file)));
-      const meta = describeInteractions(content, await sha256File(join(tmp, INTERACTIONS_FILE)));
-      writeJsonAtomic(join(tmp, META_FILE), meta);
-      return meta;
-    },
-    claim,
-  );
+export async function writeDataset(outDir: string, content: DatasetContent): Promise<DatasetMeta> {
+  return writeOutputDir(outDir, DATASET_OUTPUT, async (tmp) => {
+    await writeInteractionsParquet(join(tmp, INTERACTIONS_FILE), content.interactions);
+    if (content.catalog) await writeCatalogParquet(join(tmp, ITEMS_FILE), content.catalog);
+    if (content.tags) await writeTagsParquet(join(tmp, TAGS_FILE), content.tags);
+    for (const file of content.copyFiles ?? []) copyFileSync(file, join(tmp, basename(file)));
+    const meta = describeInteractions(content, await sha256File(join(tmp, INTERACTIONS_FILE)));
+    writeJsonAtomic(join(tmp, META_FILE), meta);
+    return meta;
+  });
 }
 
 export async function writeInteractionsParquet(path: string, x: Interactions): Promise<void> {

@@ -6,7 +6,7 @@ import { log } from '../util/log.js';
 import { Progress } from '../util/progress.js';
 import { readCsv, type CsvOptions, type CsvRecord } from './csv.js';
 import { claimOutput } from '../util/output.js';
-import { datasetOutput, writeDataset, type DatasetMeta, type SourceFile } from './dataset.js';
+import { DATASET_OUTPUT, writeDataset, type DatasetMeta, type SourceFile } from './dataset.js';
 import type { Interactions, ItemCatalog, Tags } from './interactions.js';
 
 /**
@@ -34,8 +34,6 @@ export interface ImportOptions {
   /** `csv` only. */
   readonly delimiter?: string;
   readonly encoding?: 'utf8' | 'latin1';
-  /** Files a previous output at `out` may hold besides the dataset's own (see `datasetOutput`). */
-  readonly outputAlsoHolds?: readonly string[];
 }
 
 /** How many skipped rows are described in the report and dataset.json. */
@@ -355,8 +353,7 @@ function requireInput(path: string, what: string): void {
 
 /** Imports a dataset and writes it atomically to `opts.out`. */
 export async function importDataset(opts: ImportOptions): Promise<DatasetMeta> {
-  const claim = { kind: datasetOutput(opts.outputAlsoHolds), inputs: [opts.input] };
-  claimOutput(opts.out, claim.kind, claim);
+  claimOutput(opts.out, DATASET_OUTPUT, { inputs: [opts.input] });
   const bad = new BadRows(opts.skipBad ?? false);
   let interactions: Interactions;
   let catalog: ItemCatalog | null = null;
@@ -417,21 +414,17 @@ export async function importDataset(opts: ImportOptions): Promise<DatasetMeta> {
     }
   }
   if (bad.rows > 0) log.warn(`skipped ${bad.rows} malformed rows; first: ${bad.first.join(' | ')}`);
-  const meta = await writeDataset(
-    opts.out,
-    {
-      interactions,
-      catalog,
-      tags,
-      source: { kind: `import:${opts.format}`, files: await describeSources(inputs), params: { columns: opts.columns } },
-      skipped: { rows: bad.rows, first: bad.first },
-      // MovieLens' usage license asks that its README travel with any copy of the data.
-      copyFiles: ['README.txt', 'README']
-        .map((f) => join(opts.format === 'csv' ? dirname(opts.input) : opts.input, f))
-        .filter((f) => existsSync(f)),
-    },
-    claim,
-  );
+  const meta = await writeDataset(opts.out, {
+    interactions,
+    catalog,
+    tags,
+    source: { kind: `import:${opts.format}`, files: await describeSources(inputs), params: { columns: opts.columns } },
+    skipped: { rows: bad.rows, first: bad.first },
+    // MovieLens' usage license asks that its README travel with any copy of the data.
+    copyFiles: ['README.txt', 'README']
+      .map((f) => join(opts.format === 'csv' ? dirname(opts.input) : opts.input, f))
+      .filter((f) => existsSync(f)),
+  });
   log.event('data.import', { out: opts.out, counts: meta.counts, skipped: bad.rows });
   return meta;
 }

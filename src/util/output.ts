@@ -99,19 +99,14 @@ export function claimOutput(path: string, kind: OutputKind, opts: ClaimOptions =
  * when `build` succeeds; a previous output there is replaced only after the new one is complete.
  * The claim is checked before the build and again before the swap.
  */
-export async function writeOutputDir<T>(
-  finalDir: string,
-  kind: OutputKind,
-  build: (tmpDir: string) => Promise<T>,
-  opts: ClaimOptions = {},
-): Promise<T> {
-  claimOutput(finalDir, kind, opts);
+export async function writeOutputDir<T>(finalDir: string, kind: OutputKind, build: (tmpDir: string) => Promise<T>): Promise<T> {
+  claimOutput(finalDir, kind);
   makeDirs(dirname(finalDir));
   const tmp = tempPathFor(finalDir);
   mkdirSync(tmp);
   try {
     const result = await build(tmp);
-    claimOutput(finalDir, kind, opts);
+    claimOutput(finalDir, kind);
     if (lstatOrNull(finalDir) === null) renameSync(tmp, finalDir);
     else {
       const old = tempPathFor(finalDir);

@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander';
-import { datasetOutput, readDatasetMeta } from '../../data/dataset.js';
+import { DATASET_OUTPUT, readDatasetMeta } from '../../data/dataset.js';
 import { importDataset, parseColumnMapping, type ImportFormat } from '../../data/import.js';
 import { SYNTH_DEFAULTS, synthesizeDataset } from '../../data/synth.js';
 import { withStandaloneOutput } from '../../pipeline/standalone.js';
@@ -33,7 +33,7 @@ export function dataCommand(): Command {
         skipBad: boolean;
         json: boolean;
       }) => {
-        const meta = await withStandaloneOutput({ out: o.out, kind: datasetOutput(), inputs: [o.in] }, () =>
+        const meta = await withStandaloneOutput({ out: o.out, kind: DATASET_OUTPUT, inputs: [o.in] }, () =>
           importDataset({
             format: o.format,
             input: o.in,
@@ -59,7 +59,7 @@ export function dataCommand(): Command {
     .requiredOption('--out <dir>', 'dataset directory to write')
     .option('--json', 'print dataset.json instead of a summary', false)
     .action(async (o: { users: number; items: number; interactions: number; seed: number; out: string; json: boolean }) => {
-      const meta = await withStandaloneOutput({ out: o.out, kind: datasetOutput() }, () =>
+      const meta = await withStandaloneOutput({ out: o.out, kind: DATASET_OUTPUT }, () =>
         synthesizeDataset(o.out, { users: o.users, items: o.items, interactions: o.interactions, seed: o.seed }),
       );
       if (o.json) printJson(meta);

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
-import { datasetOutput, META_FILE } from '../../data/dataset.js';
+import { DATASET_OUTPUT, META_FILE } from '../../data/dataset.js';
 import { importDataset } from '../../data/import.js';
 import { writeJsonAtomic } from '../../util/fs.js';
 import { claimOutput } from '../../util/output.js';
@@ -16,8 +16,6 @@ import type { StepKind, UnitInputs, UnitState } from './step.js';
  * so an unchanged input is not hashed again.
  */
 export const IMPORT_RECORD_FILE = 'pipeline-import.json';
-/** The runner moves each unit's log into its output (runner.ts RUN_LOG_FILE). */
-const UNIT_LOG_FILE = 'run.log.jsonl';
 
 interface InputFile {
   readonly path: string;
@@ -82,7 +80,7 @@ export const importStep: StepKind<Record<string, never>> = {
         kind: 'import',
         label: 'import',
         output: data.out,
-        claim: () => claimOutput(data.out, datasetOutput([IMPORT_RECORD_FILE, UNIT_LOG_FILE]), { inputs: [data.in ?? ''] }),
+        claim: () => claimOutput(data.out, DATASET_OUTPUT, { inputs: data.in === undefined ? [] : [data.in] }),
         config: {
           format: data.format,
           in: data.in,
@@ -109,7 +107,6 @@ export const importStep: StepKind<Record<string, never>> = {
             columns: data.columns,
             delimiter: data.delimiter,
             encoding: data.encoding,
-            outputAlsoHolds: [IMPORT_RECORD_FILE, UNIT_LOG_FILE],
           });
           work.run.setTags({ 'recsys.dataset.sha256': meta.interactions_sha256 });
           writeJsonAtomic(join(data.out, IMPORT_RECORD_FILE), { fingerprint: work.fingerprint, inputs: described } satisfies ImportRecord);
