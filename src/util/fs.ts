@@ -30,17 +30,22 @@ export function makeDirs(dir: string): void {
   }
 }
 
-/** Writes a file under a temporary name, then renames it into place. */
-export function writeFileAtomic(path: string, data: string | Uint8Array): void {
-  makeDirs(dirname(path));
+/** Makes `path` with `write` under a temporary name beside it, then renames it into place. */
+function writeThroughTemp(path: string, write: (tmp: string) => void): void {
   const tmp = tempPathFor(path);
   try {
-    writeFileSync(tmp, data);
+    write(tmp);
     renameSync(tmp, path);
   } catch (err) {
     rmSync(tmp, { force: true });
     throw err;
   }
+}
+
+/** Writes a file under a temporary name, then renames it into place. */
+export function writeFileAtomic(path: string, data: string | Uint8Array): void {
+  makeDirs(dirname(path));
+  writeThroughTemp(path, (tmp) => writeFileSync(tmp, data));
 }
 
 export function writeJsonAtomic(path: string, value: unknown): void {
@@ -58,14 +63,7 @@ export function moveFile(from: string, to: string): void {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
   }
-  const tmp = tempPathFor(to);
-  try {
-    copyFileSync(from, tmp);
-    renameSync(tmp, to);
-  } catch (err) {
-    rmSync(tmp, { force: true });
-    throw err;
-  }
+  writeThroughTemp(to, (tmp) => copyFileSync(from, tmp));
   rmSync(from, { force: true });
 }
 

@@ -68,6 +68,14 @@ async function expectUntouched(args: string[], path: string, kept: string, reaso
   expect(snapshot(kept)).toEqual(before);
 }
 
+/** A new folder under the test's holding one file of the user's. */
+function userFolder(name: string, file: string): string {
+  const dir = join(work, name);
+  mkdirSync(dir);
+  writeFileSync(join(dir, file), `the user's ${file}\n`);
+  return dir;
+}
+
 function writeRatings(dir: string): void {
   mkdirSync(dir, { recursive: true });
   const rows = ['userId,movieId,rating,timestamp'];
@@ -86,9 +94,7 @@ beforeAll(async () => {
 
 describe('an output path is replaced only when it holds a previous output of the same kind', () => {
   it('data import refuses an existing directory of other files and leaves them as they were', async () => {
-    const dir = join(work, 'mine');
-    mkdirSync(dir);
-    writeFileSync(join(dir, 'notes.txt'), 'my notes\n');
+    const dir = userFolder('mine', 'notes.txt');
     await expectUntouched(
       ['data', 'import', '--in', input, '--out', dir],
       dir,
@@ -154,9 +160,7 @@ describe('an output path is replaced only when it holds a previous output of the
   });
 
   it('train and index add versions only to an artifact folder: a folder of other files is refused', async () => {
-    const folder = join(work, 'docs');
-    mkdirSync(folder);
-    writeFileSync(join(folder, 'report.md'), '# mine\n');
+    const folder = userFolder('docs', 'report.md');
     await expectUntouched(
       ['train', 'popularity', '--data', data, '--out', folder],
       folder,
@@ -203,9 +207,7 @@ describe('an output path is replaced only when it holds a previous output of the
   });
 
   it('a pipeline refuses a data.out holding other files before its first step', async () => {
-    const dir = join(work, 'pipeline-data');
-    mkdirSync(dir);
-    writeFileSync(join(dir, 'keep.csv'), 'a,b\n');
+    const dir = userFolder('pipeline-data', 'keep.csv');
     const file = join(work, 'p-foreign.yaml');
     writeFileSync(
       file,
@@ -266,9 +268,7 @@ describe('impossible, unwritable and mistyped output paths exit 2 at once', () =
   // A read-only bind mount in a private mount namespace: gone when the command ends.
   const canMount = spawnSync('unshare', ['-m', 'true']).status === 0;
   it.skipIf(!canMount)('a read-only mount (root ignores chmod 555, not a read-only file system)', async () => {
-    const ro = join(work, 'ro');
-    mkdirSync(ro);
-    writeFileSync(join(ro, 'kept.txt'), 'kept\n');
+    const ro = userFolder('ro', 'kept.txt');
     const before = snapshot(ro);
     const r = await run('unshare', [
       '-m',

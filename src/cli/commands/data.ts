@@ -16,7 +16,10 @@ export function dataCommand(): Command {
       '--in <path>',
       'input directory (movielens: ratings.csv [movies.csv tags.csv]; ml100k: u.data [u.item]) or CSV file (csv)',
     )
-    .requiredOption('--out <dir>', 'dataset directory to write (replaced only when the import succeeds)')
+    .requiredOption(
+      '--out <dir>',
+      'dataset directory to write (an existing one only if it is a dataset directory, once the import succeeds)',
+    )
     .option('--columns <map>', 'csv format: user=COL,item=COL[,rating=COL][,timestamp=COL]')
     .option('--delimiter <char>', 'csv format: field delimiter', ',')
     .addOption(new Option('--encoding <enc>', 'csv format: text encoding').choices(['utf8', 'latin1']).default('utf8'))
