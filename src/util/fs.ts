@@ -67,18 +67,21 @@ export function moveFile(from: string, to: string): void {
   rmSync(from, { force: true });
 }
 
-/** Removes temporary leftovers (see `tempPathFor`) of processes that are no longer running. */
-export function cleanStaleTemps(dir: string): string[] {
-  return cleanTemps(dir, (pid) => pid !== process.pid && !processAlive(pid));
+/**
+ * Removes temporary leftovers (see `tempPathFor`) of processes that are no longer running;
+ * with `finalName`, only the temporaries of that name.
+ */
+export function cleanStaleTemps(dir: string, finalName?: string): string[] {
+  return cleanTemps(dir, (pid) => pid !== process.pid && !processAlive(pid), finalName);
 }
 
-/** Removes the temporary entries in `dir` whose owner process id satisfies `owned`; returns their names. */
-export function cleanTemps(dir: string, owned: (pid: number) => boolean): string[] {
+/** Removes the temporary entries in `dir` (of `finalName`, if given) whose owner process id satisfies `owned`; returns their names. */
+export function cleanTemps(dir: string, owned: (pid: number) => boolean, finalName?: string): string[] {
   if (!existsSync(dir)) return [];
   const removed: string[] = [];
   for (const name of readdirSync(dir)) {
     const m = /\.tmp-(\d+)-[a-z0-9]+$/.exec(name);
-    if (!m || !isTempName(name)) continue;
+    if (!m || !isTempName(name) || (finalName !== undefined && !name.startsWith(`.${finalName}.tmp-`))) continue;
     if (owned(Number(m[1]))) {
       rmSync(join(dir, name), { recursive: true, force: true });
       removed.push(name);

@@ -315,44 +315,65 @@ describe('temporary paths live beside their final path: nothing assumes two path
 
 describe('an interrupted GBDT training leaves nothing behind', () => {
   const ranker = join(work, 'ranker-root', 'ranker');
-  const systemTemps = (): string[] => readdirSync(tmpdir()).filter((n) => n.startsWith('recsys-gbdt-'));
+  const systemTemps = (): string[] => readdirSync(tmpdir()).filter((n) => n.includes('recsys-gbdt'));
   const engineDirs = (pid?: number): string[] =>
-    existsSync(ranker) ? readdirSync(ranker).filter((n) => n.startsWith(pid === undefined ? '.gbdt.tmp-' : `.gbdt.tmp-${pid}-`)) : [];
+    existsSync(ranker)
+      ? readdirSync(ranker).filter((n) => n.startsWith(pid === undefined ? '.recsys-gbdt.tmp-' : `.recsys-gbdt.tmp-${pid}-`))
+      : [];
 
-  /** `recsys train ranker`, sent `signal` once the GBDT engine's work folder exists. */
-  async function killDuringGbdt(signal: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null; pid: number }> {
-    const args = ['train', 'ranker', '--data', data, '--out', ranker, '--channels', 'popularity,cooc', '--trees', '50'];
+  /** The engine programs (xgboost, lightgbm) `pid` started. */
+  const engines = (pid: number): number[] =>
+    (spawnSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' }).stdout ?? '').split('\n').filter(Boolean).map(Number);
+
+  /** Running, not a zombie waiting to be reaped. */
+  const running = (pid: number): boolean => existsSync(`/proc/${pid}/stat`) && !/\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+
+  /**
+   * `recsys train ranker`, sent `signal` once the GBDT engine's work folder exists, or once the
+   * engine program runs (then with rounds enough to outlast the test: the signal must stop it).
+   */
+  async function killDuringGbdt(
+    signal: NodeJS.Signals,
+    waitForEngine: boolean,
+  ): Promise<{ code: number | null; signal: NodeJS.Signals | null; pid: number; engines: number[] }> {
+    const trees = waitForEngine ? '100000' : '50';
+    const args = ['train', 'ranker', '--data', data, '--out', ranker, '--channels', 'popularity,cooc', '--trees', trees];
     const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, RECSYS_QUIET: '0' } });
+    const pid = child.pid ?? -1;
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
       child.on('exit', (code, sig) => resolve({ code, signal: sig })),
     );
     const deadline = Date.now() + 90_000;
-    while (engineDirs(child.pid).length === 0) {
+    while (engineDirs(pid).length === 0 || (waitForEngine && engines(pid).length === 0)) {
       if (child.exitCode !== null || Date.now() > deadline) throw new Error(`the child never reached the GBDT training:\n${stderr}`);
       await new Promise((r) => setTimeout(r, 5));
     }
+    const started = engines(pid);
     child.kill(signal);
-    return { ...(await exited), pid: child.pid ?? -1 };
+    return { ...(await exited), pid, engines: started };
   }
 
-  it('SIGTERM: its work folder is removed at once and the lock released (exit 143)', async () => {
+  it('SIGTERM: the engine program is stopped, its work folder removed and the lock released (exit 143)', async () => {
     const before = systemTemps();
-    const r = await killDuringGbdt('SIGTERM');
+    const r = await killDuringGbdt('SIGTERM', true);
     expect(r.code).toBe(143);
+    expect(r.engines.length).toBeGreaterThan(0);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(r.engines.filter(running)).toEqual([]);
     expect(engineDirs()).toEqual([]);
     expect(systemTemps()).toEqual(before);
     expect(existsSync(join(ranker, '..', '.lock'))).toBe(false);
   });
 
   it('SIGKILL: the work folder, under the artifact folder, is removed by the next run there', async () => {
-    const r = await killDuringGbdt('SIGKILL');
+    const r = await killDuringGbdt('SIGKILL', false);
     expect(r.signal).toBe('SIGKILL');
     expect(engineDirs(r.pid)).toHaveLength(1);
     const next = await recsys(['train', 'popularity', '--data', data, '--out', ranker]);
     expect(next.code, next.stderr).toBe(0);
-    expect(next.stderr).toContain(`.gbdt.tmp-${r.pid}-`);
+    expect(next.stderr).toContain(`.recsys-gbdt.tmp-${r.pid}-`);
     expect(engineDirs()).toEqual([]);
     expect(readdirSync(ranker).filter((n) => n.includes('.tmp-'))).toEqual([]);
   });

@@ -1,8 +1,8 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InputError, RecsysError } from '../../util/errors.js';
-import { makeDirs, tempPathFor } from '../../util/fs.js';
+import { cleanStaleTemps, makeDirs, tempPathFor } from '../../util/fs.js';
 import { log } from '../../util/log.js';
 import { Progress } from '../../util/progress.js';
 import { selectGbdtEngine, type MetricLine, type SelectedEngine } from './engine-cli.js';
@@ -22,9 +22,9 @@ export interface TrainGbdtOptions {
   /** Keeps the config, data and model files there; by default a temporary folder, removed after. */
   workDir?: string;
   /**
-   * Where that temporary folder goes (default: the system's temporary directory). Under an
-   * artifact folder it has a temporary name there, so the next run writing there removes what
-   * a killed training left.
+   * Where that temporary folder goes (default: the system's temporary directory), named
+   * `.recsys-gbdt.tmp-<pid>-<random>`: those of dead processes are removed when the next
+   * training starts there, or, under an artifact folder, by the next run writing there.
    */
   tempIn?: string;
   /** Environment for finding and running the program (PATH, LIGHTGBM_BIN); default process.env. */
@@ -104,10 +104,13 @@ export function runEngine(
   });
 }
 
+const ENGINE_DIR = 'recsys-gbdt';
+
 /** A folder for the program's files: `workDir` if given (kept), else a temporary one (removed). */
 export async function withEngineDir<T>(at: Pick<TrainGbdtOptions, 'workDir' | 'tempIn'>, body: (dir: string) => Promise<T>): Promise<T> {
-  const { workDir, tempIn } = at;
-  const dir = workDir ?? (tempIn ? tempPathFor(join(tempIn, 'gbdt')) : mkdtempSync(join(tmpdir(), 'recsys-gbdt-')));
+  const { workDir, tempIn = tmpdir() } = at;
+  if (!workDir) cleanStaleTemps(tempIn, ENGINE_DIR);
+  const dir = workDir ?? tempPathFor(join(tempIn, ENGINE_DIR));
   makeDirs(dir);
   try {
     return await body(dir);
