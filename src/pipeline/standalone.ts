@@ -1,5 +1,5 @@
 import { existsSync, statSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { InputError } from '../util/errors.js';
 import { cleanStaleTemps, cleanTemps } from '../util/fs.js';
 import { log } from '../util/log.js';
@@ -29,11 +29,12 @@ export interface StandaloneOutput extends ClaimOptions {
 export async function withStandaloneOutput<T>(o: StandaloneOutput, body: () => Promise<T>): Promise<T> {
   claimOutput(o.out, o.kind, o);
   const lock = lockOutput(o.out, o.root);
-  for (const dir of tempHomes(o.out)) {
-    for (const name of cleanStaleTemps(dir)) log.info(`removed unfinished output ${join(dir, name)} (left by a process that was killed)`);
+  for (const { dir, name } of tempHomes(o.out)) {
+    for (const left of cleanStaleTemps(dir, name))
+      log.info(`removed unfinished output ${join(dir, left)} (left by a process that was killed)`);
   }
   const removeHandlers = onInterrupt(async () => {
-    for (const dir of tempHomes(o.out)) cleanTemps(dir, (pid) => pid === process.pid);
+    for (const { dir } of tempHomes(o.out)) cleanTemps(dir, (pid) => pid === process.pid);
     lock?.release();
   });
   try {
@@ -44,9 +45,13 @@ export async function withStandaloneOutput<T>(o: StandaloneOutput, body: () => P
   }
 }
 
-/** Where the command's temporary files live: beside the output, and inside it when it is a folder. */
-function tempHomes(out: string): string[] {
-  return [dirname(resolve(out)), out].filter((d) => existsSync(d) && statSync(d).isDirectory());
+/**
+ * Where the command's temporary files live: beside the output (there only those named after
+ * it are the command's kind), and inside it when it is a folder (a claimed output: all ours).
+ */
+function tempHomes(out: string): { dir: string; name?: string }[] {
+  const homes = [{ dir: dirname(resolve(out)), name: basename(resolve(out)) }, { dir: out }];
+  return homes.filter(({ dir }) => existsSync(dir) && statSync(dir).isDirectory());
 }
 
 /**
