@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readdirSync, renameSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { ARTIFACT_ROOT_OUTPUT, gitCommit, newVersionName, type ArtifactRef } from '../artifacts/store.js';
 import { createTracker, type RetryPolicy, type RunEndStatus, type TrackedRun, type Tracker } from '../tracking/index.js';
@@ -221,7 +221,7 @@ async function runUnit(unit: UnitPlan, tracker: Tracker, c: UnitRunContext): Pro
     setLogFile(c.logFile);
     const kept = join(root, LOGS_DIR, `${slug(unit.label)}-${newVersionName()}.failed.jsonl`);
     mkdirSync(dirname(kept), { recursive: true });
-    if (existsSync(unitLog)) renameSync(unitLog, kept);
+    if (existsSync(unitLog)) moveFile(unitLog, kept);
     log.error(`${unit.label} failed; its log: ${kept}`, { event: 'unit.failed', unit: unit.label });
     c.current.run = null;
     await endTrackedRun(root, run, 'FAILED');
