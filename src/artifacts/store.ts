@@ -14,7 +14,8 @@ import {
 } from 'node:fs';
 import { basename, dirname, join, relative } from 'node:path';
 import { InputError } from '../util/errors.js';
-import { cleanStaleTemps, tempPathFor, writeJsonAtomic } from '../util/fs.js';
+import { cleanStaleTemps, isTempName, makeDirs, tempPathFor, writeJsonAtomic } from '../util/fs.js';
+import type { OutputKind } from '../util/output.js';
 import { sha256File } from '../util/hash.js';
 import { log } from '../util/log.js';
 import { recsysVersion } from '../util/version.js';
@@ -135,7 +136,7 @@ export async function createArtifact(
   build: (dir: string) => Promise<void>,
 ): Promise<CreatedArtifact> {
   const parent = join(root, name);
-  mkdirSync(parent, { recursive: true });
+  makeDirs(parent);
   for (const removed of cleanStaleTemps(parent))
     log.info(`removed unfinished artifact ${join(parent, removed)} (left by a process that died)`);
   const version = newVersionName();
@@ -166,6 +167,22 @@ export async function createArtifact(
     throw err;
   }
 }
+
+/**
+ * An artifact folder (`<root>/<name>`) as an output (util/output.ts): versions are added to
+ * it, so it may hold only versions, `latest` and unfinished versions.
+ */
+export const ARTIFACT_FOLDER_OUTPUT: OutputKind = {
+  what: 'artifact folder',
+  type: 'directory',
+  notOurs(path) {
+    const foreign = readdirSync(path).find((n) => n !== LATEST && !isTempName(n) && !existsSync(join(path, n, MANIFEST_FILE)));
+    return foreign === undefined ? null : `it holds ${foreign}, which is not an artifact version`;
+  },
+};
+
+/** An artifact root as an output: artifact folders, logs and the lock are added to any directory. */
+export const ARTIFACT_ROOT_OUTPUT: OutputKind = { what: 'artifact root', type: 'directory', notOurs: () => null };
 
 /** Atomically points `<parent>/latest` at `version` (a new symlink renamed over the old). */
 export function pointLatest(parent: string, version: string): void {

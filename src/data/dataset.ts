@@ -2,7 +2,8 @@ import { copyFileSync, existsSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { InputError } from '../util/errors.js';
 import { sha256File } from '../util/hash.js';
-import { withAtomicDir, writeJsonAtomic } from '../util/fs.js';
+import { writeJsonAtomic } from '../util/fs.js';
+import { directoryKind, writeOutputDir } from '../util/output.js';
 import type { Interactions, ItemCatalog, Tags } from './interactions.js';
 import { readNumericParquet, readRowsParquet, writeNumericParquet, writeRowsParquet } from './parquet.js';
 
@@ -62,9 +63,24 @@ export interface DatasetContent {
   readonly copyFiles?: string[];
 }
 
+/**
+ * A dataset directory as an output (util/output.ts): replaced only when it holds dataset.json
+ * and nothing but a dataset's files, the copied README and what a pipeline keeps there (its
+ * import record, pipeline/steps/import.ts, and the unit's log, pipeline/runner.ts).
+ */
+export const DATASET_OUTPUT = directoryKind('dataset directory', META_FILE, [
+  INTERACTIONS_FILE,
+  ITEMS_FILE,
+  TAGS_FILE,
+  'README.txt',
+  'README',
+  'pipeline-import.json',
+  'run.log.jsonl',
+]);
+
 /** Writes a dataset directory atomically: it appears complete or not at all. */
 export async function writeDataset(outDir: string, content: DatasetContent): Promise<DatasetMeta> {
-  return withAtomicDir(outDir, async (tmp) => {
+  return writeOutputDir(outDir, DATASET_OUTPUT, async (tmp) => {
     await writeInteractionsParquet(join(tmp, INTERACTIONS_FILE), content.interactions);
     if (content.catalog) await writeCatalogParquet(join(tmp, ITEMS_FILE), content.catalog);
     if (content.tags) await writeTagsParquet(join(tmp, TAGS_FILE), content.tags);

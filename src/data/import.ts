@@ -5,7 +5,8 @@ import { sha256File } from '../util/hash.js';
 import { log } from '../util/log.js';
 import { Progress } from '../util/progress.js';
 import { readCsv, type CsvOptions, type CsvRecord } from './csv.js';
-import { writeDataset, type DatasetMeta, type SourceFile } from './dataset.js';
+import { claimOutput } from '../util/output.js';
+import { DATASET_OUTPUT, writeDataset, type DatasetMeta, type SourceFile } from './dataset.js';
 import type { Interactions, ItemCatalog, Tags } from './interactions.js';
 
 /**
@@ -352,6 +353,7 @@ function requireInput(path: string, what: string): void {
 
 /** Imports a dataset and writes it atomically to `opts.out`. */
 export async function importDataset(opts: ImportOptions): Promise<DatasetMeta> {
+  claimOutput(opts.out, DATASET_OUTPUT, { inputs: [opts.input] });
   const bad = new BadRows(opts.skipBad ?? false);
   let interactions: Interactions;
   let catalog: ItemCatalog | null = null;

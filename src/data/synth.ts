@@ -2,7 +2,8 @@ import { InputError } from '../util/errors.js';
 import { log } from '../util/log.js';
 import { Progress } from '../util/progress.js';
 import { Rng } from '../util/rng.js';
-import { writeDataset, type DatasetMeta } from './dataset.js';
+import { claimOutput } from '../util/output.js';
+import { DATASET_OUTPUT, writeDataset, type DatasetMeta } from './dataset.js';
 import { allocInteractions, type Interactions, type ItemCatalog } from './interactions.js';
 import { makeClusters } from './synth/clusters.js';
 import { generateEvents, type EventStats } from './synth/events.js';
@@ -196,6 +197,7 @@ function catalogOf(items: SynthItems): ItemCatalog {
  * (interactions.parquet, items.parquet, dataset.json with source {kind: 'synth', params}).
  */
 export async function synthesizeDataset(outDir: string, given: Partial<SynthParams> = {}): Promise<DatasetMeta> {
+  claimOutput(outDir, DATASET_OUTPUT);
   const started = Date.now();
   const data = generateSynthetic(given);
   log.info(`synth: ${data.params.interactions} events generated in ${((Date.now() - started) / 1000).toFixed(1)}s; writing ${outDir}`);

@@ -1,10 +1,12 @@
-import { closeSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, openSync, rmSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
 import type { Interactions, ItemCatalog } from '../data/interactions.js';
 import { countDistinct } from '../data/dataset.js';
 import { csrFromCoo, type Csr } from '../matrix/csr.js';
 import type { TopK } from '../matrix/topk.js';
 import type { Recommender } from '../models/model.js';
-import { tempPathFor } from '../util/fs.js';
+import { makeDirs, tempPathFor } from '../util/fs.js';
+import { commitOutputFile, readBytes, type OutputKind } from '../util/output.js';
 import { log } from '../util/log.js';
 import { Progress } from '../util/progress.js';
 import { itemStats, listBeyondAccuracy } from './beyond-accuracy.js';
@@ -132,16 +134,28 @@ export function evaluateTargets(
   return metrics;
 }
 
+const DUMP_HEADER = 'user_id,item_id,rank\n';
+
+/** The `--dump-recs` CSV as an output (util/output.ts): replaced only when it starts with its header. */
+export const RECS_DUMP_OUTPUT: OutputKind = {
+  what: 'recommendations CSV',
+  type: 'file',
+  notOurs: (path) =>
+    readBytes(path, 0, DUMP_HEADER.length).toString('utf8') === DUMP_HEADER ? null : `its first line is not ${DUMP_HEADER.trim()}`,
+};
+
 /** Streams recommendations to CSV under a temporary name; renamed into place on commit. */
 class RecsDump {
   private readonly tmp: string;
   private readonly fd: number;
   private buffer: string[] = [];
+  private closed = false;
 
   constructor(private readonly path: string) {
     this.tmp = tempPathFor(path);
+    makeDirs(dirname(path));
     this.fd = openSync(this.tmp, 'w');
-    this.buffer.push('user_id,item_id,rank\n');
+    this.buffer.push(DUMP_HEADER);
   }
 
   write(rawUser: number, top: TopK, row: number, rawItem: (i: number) => number): void {
@@ -160,12 +174,18 @@ class RecsDump {
 
   commit(): void {
     this.flush();
-    closeSync(this.fd);
-    renameSync(this.tmp, this.path);
+    this.close();
+    commitOutputFile(this.tmp, this.path, RECS_DUMP_OUTPUT);
   }
 
   abort(): void {
-    closeSync(this.fd);
+    this.close();
     rmSync(this.tmp, { force: true });
+  }
+
+  private close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    closeSync(this.fd);
   }
 }

@@ -92,6 +92,12 @@ export function summarisesTraining<M extends Recommender>(m: M): m is M & Summar
 export interface FitContext {
   /** Called once per epoch/iteration with metrics worth tracking (loss, time, ...). */
   onEpoch?: (epoch: number, metrics: Record<string, number>) => void;
+  /**
+   * A folder for temporary files of the fit (the GBDT engine's data), given temporary names
+   * there (util/fs.ts tempPathFor): the artifact folder, so a killed fit's leftovers are
+   * removed by the next run writing there. Default: the system's temporary directory.
+   */
+  tempDir?: string;
 }
 
 /** Creates (fits) and loads one kind of model. */

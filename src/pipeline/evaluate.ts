@@ -12,7 +12,9 @@ import { hasEmbeddings, type Recommender } from '../models/model.js';
 import { getFactory, modelKinds } from './model-registry.js';
 import { protocolLabel, type SplitManifest } from '../split/manifest.js';
 import type { SplitParams } from '../split/split.js';
+import { RECS_DUMP_OUTPUT } from '../eval/evaluate.js';
 import { InputError } from '../util/errors.js';
+import { claimOutput } from '../util/output.js';
 import { checkTrainedOn, prepareExperiment, trainedOn, type SplitSource } from './experiment.js';
 
 export interface EvalRequest {
@@ -49,6 +51,7 @@ function sameSplit(a: SplitParams, b: Record<string, unknown>): boolean {
 }
 
 export async function evaluateRun(req: EvalRequest): Promise<EvalOutcome> {
+  if (req.dumpRecs !== undefined) claimOutput(req.dumpRecs, RECS_DUMP_OUTPUT);
   if (modelKinds().includes(req.model) && !existsSync(req.model)) {
     if (!req.datasetDir || !req.split) throw new InputError(`evaluating model kind "${req.model}" needs --data and --split`);
     const factory = getFactory(req.model);

@@ -1,6 +1,7 @@
 import { copyFileSync, linkSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import {
+  ARTIFACT_FOLDER_OUTPUT,
   createArtifact,
   MANIFEST_FILE,
   METRICS_FILE,
@@ -20,6 +21,7 @@ import { hasEmbeddings, type Recommender } from '../models/model.js';
 import { getFactory } from './model-registry.js';
 import { InputError } from '../util/errors.js';
 import { log } from '../util/log.js';
+import { claimOutput } from '../util/output.js';
 import { Rng } from '../util/rng.js';
 import type { AnnIndex } from '../index/ann-index.js';
 
@@ -57,6 +59,11 @@ export async function loadModelArtifact(path: string): Promise<{ dir: string; ma
   return { dir, manifest, model: await getFactory(manifest.kind).load(dir) };
 }
 
+/** The artifact folder an index version goes to: `out`, or the model's own folder. */
+export function indexOutput(req: Pick<IndexRequest, 'model' | 'out'>): string {
+  return req.out ?? dirname(resolveArtifactDir(req.model));
+}
+
 /** Hard-links (or copies, across file systems) a version's files into a new version being built. */
 function linkFiles(from: string, to: string, skip: Set<string>): void {
   for (const name of readdirSync(from)) {
@@ -77,6 +84,8 @@ function linkFiles(from: string, to: string, skip: Set<string>): void {
  * and recorded in the manifest.
  */
 export async function indexModel(req: IndexRequest): Promise<{ dir: string; report: IndexReport }> {
+  const out = indexOutput(req);
+  claimOutput(out, ARTIFACT_FOLDER_OUTPUT);
   const { dir: modelDir, manifest, model } = await loadModelArtifact(req.model);
   if (!hasEmbeddings(model)) throw new InputError(`${modelDir}: a ${manifest.kind} model has no item embeddings to index`);
   const items = model.itemEmbeddings();
@@ -97,7 +106,6 @@ export async function indexModel(req: IndexRequest): Promise<{ dir: string; repo
     `index ${req.factory}: ${stats.rows} × ${stats.dim} in ${stats.seconds.total.toFixed(2)} s, recall@10 ${measurement.recall.toFixed(4)}, ` +
       `${measurement.index.batchedQps.toFixed(0)} queries/s batched (exact: ${measurement.exact.batchedQps.toFixed(0)})`,
   );
-  const out = req.out ?? dirname(modelDir);
   let bytes = 0;
   const created = await createArtifact(
     dirname(out),

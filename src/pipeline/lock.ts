@@ -1,8 +1,8 @@
-import { linkSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { linkSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { RecsysError } from '../util/errors.js';
-import { processAlive, tempPathFor } from '../util/fs.js';
+import { makeDirs, processAlive, tempPathFor } from '../util/fs.js';
 import { log } from '../util/log.js';
 
 /**
@@ -13,6 +13,16 @@ import { log } from '../util/log.js';
  * naming its pid (exit code 1).
  */
 export const LOCK_FILE = '.lock';
+
+/** The lock is held by a live process (`holder`). */
+export class RootLockedError extends RecsysError {
+  constructor(
+    message: string,
+    readonly holder: LockOwner,
+  ) {
+    super(message);
+  }
+}
 
 export interface LockOwner {
   readonly pid: number;
@@ -87,7 +97,7 @@ function takeOver(path: string, stale: LockOwner | null): boolean {
 }
 
 export function acquireRootLock(root: string, command: string): RootLock {
-  mkdirSync(root, { recursive: true });
+  makeDirs(root);
   const path = join(root, LOCK_FILE);
   const owner: LockOwner = { pid: process.pid, host: hostname(), started_at: new Date().toISOString(), command };
   for (let attempt = 0; attempt < 5; attempt++) {
@@ -95,9 +105,10 @@ export function acquireRootLock(root: string, command: string): RootLock {
     const held = readOwner(path);
     const dead = held === null || (held.host === owner.host && held.pid !== process.pid && !processAlive(held.pid));
     if (!dead) {
-      throw new RecsysError(
+      throw new RootLockedError(
         `${path}: another run holds the artifact root: ${describe(held)}. Wait for it to finish` +
           (held.host === owner.host ? '' : `, or, if that process is gone from ${held.host}, delete the lock file`),
+        held,
       );
     }
     if (takeOver(path, held)) {

@@ -1,8 +1,10 @@
-import { renameSync, rmSync } from 'node:fs';
+import { rmSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { NumericParquetWriter } from '../data/parquet.js';
 import { seenMatrix } from '../eval/evaluate.js';
 import { InputError } from '../util/errors.js';
-import { tempPathFor } from '../util/fs.js';
+import { makeDirs, tempPathFor } from '../util/fs.js';
+import { claimOutput, commitOutputFile, readBytes, type OutputKind } from '../util/output.js';
 import { log } from '../util/log.js';
 import { Progress } from '../util/progress.js';
 import { checkTrainedOn, prepareExperiment, trainedOn } from './experiment.js';
@@ -26,6 +28,29 @@ export interface BatchRecommendReport {
   readonly seconds: number;
 }
 
+const RECS_COLUMNS = ['user_id', 'item_id', 'rank', 'score', 'channel'];
+const PARQUET_MAGIC = 'PAR1';
+
+/**
+ * The `--all-users` Parquet file as an output (util/output.ts): replaced only when it is
+ * Parquet (magic bytes at both ends) whose footer names the columns written here.
+ */
+export const RECS_OUTPUT: OutputKind = {
+  what: 'recommendations Parquet file',
+  type: 'file',
+  notOurs(path) {
+    const size = statSync(path).size;
+    const tail = readBytes(path, Math.max(0, size - 8), 8);
+    if (size < 12 || readBytes(path, 0, 4).toString('latin1') !== PARQUET_MAGIC || tail.subarray(4).toString('latin1') !== PARQUET_MAGIC)
+      return 'it is not a Parquet file';
+    // The footer's schema, with the column names, comes first in it.
+    const footerLength = tail.readUInt32LE(0);
+    const footer = readBytes(path, Math.max(0, size - 8 - footerLength), Math.min(footerLength, 4096)).toString('latin1');
+    const missing = RECS_COLUMNS.find((c) => !footer.includes(c));
+    return missing === undefined ? null : `it has no column ${missing}`;
+  },
+};
+
 /**
  * `recsys recommend --all-users`: the final top-k of every training user of a model, with
  * seen items filtered, written to Parquet as (user_id, item_id, rank, score, channel) for a
@@ -34,6 +59,7 @@ export interface BatchRecommendReport {
  * the model's kind for single-source models.
  */
 export async function recommendAllUsers(req: BatchRecommendRequest): Promise<BatchRecommendReport> {
+  claimOutput(req.out, RECS_OUTPUT);
   const { dir, manifest, model } = await loadModelArtifact(req.model);
   const trained = trainedOn(dir, manifest);
   const exp = await prepareExperiment(trained.dataset.dir, trained.params);
@@ -45,6 +71,7 @@ export async function recommendAllUsers(req: BatchRecommendRequest): Promise<Bat
   const batch = req.batchSize ?? 2048;
   const k = req.k;
   let labels: readonly string[] | null = null;
+  makeDirs(dirname(req.out));
   const tmp = tempPathFor(req.out);
   const progress = new Progress('recommend', nUsers, 'users');
   let writer: NumericParquetWriter | null = null;
@@ -90,7 +117,7 @@ export async function recommendAllUsers(req: BatchRecommendRequest): Promise<Bat
     }
     if (!writer) throw new InputError(`${dir}: the model has no users`);
     await writer.finish(tmp);
-    renameSync(tmp, req.out);
+    commitOutputFile(tmp, req.out, RECS_OUTPUT);
   } catch (err) {
     rmSync(tmp, { force: true });
     throw err;

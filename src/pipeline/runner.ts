@@ -1,14 +1,15 @@
-import { existsSync, mkdirSync, readdirSync, renameSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { gitCommit, newVersionName, type ArtifactRef } from '../artifacts/store.js';
+import { ARTIFACT_ROOT_OUTPUT, gitCommit, newVersionName, type ArtifactRef } from '../artifacts/store.js';
 import { createTracker, type RetryPolicy, type RunEndStatus, type TrackedRun, type Tracker } from '../tracking/index.js';
 import { endAbandonedRuns, markRunClosed, markRunOpen } from '../tracking/open-runs.js';
 import { metricName } from '../tracking/limits.js';
 import { codeIdentity } from '../util/code-identity.js';
 import { InputError } from '../util/errors.js';
-import { cleanStaleTemps, cleanTemps, tempPathFor } from '../util/fs.js';
+import { cleanStaleTemps, cleanTemps, moveFile, tempPathFor } from '../util/fs.js';
 import { hashJson } from '../util/hash.js';
 import { log, setLogFile } from '../util/log.js';
+import { claimOutput } from '../util/output.js';
 import { recsysVersion } from '../util/version.js';
 import { checkPipelineGates, type GateResult } from './gates.js';
 import { onInterrupt } from './interrupt.js';
@@ -118,6 +119,8 @@ export async function runPipeline(pipeline: Pipeline, opts: RunOptions = {}): Pr
   const { head } = pipeline;
   const root = head.artifacts;
   const units = selectUnits(pipeline, opts);
+  claimOutput(root, ARTIFACT_ROOT_OUTPUT);
+  for (const unit of units) unit.claim?.();
   const tracker = createTracker({ root, retry: opts.trackingRetry });
   const lock = acquireRootLock(root, opts.command ?? `recsys pipeline ${head.file}`);
   const logFile = join(root, LOGS_DIR, `${head.name}-${newVersionName()}.jsonl`);
@@ -228,7 +231,7 @@ async function runUnit(unit: UnitPlan, tracker: Tracker, c: UnitRunContext): Pro
     setLogFile(c.logFile);
     const kept = join(root, LOGS_DIR, `${slug(unit.label)}-${newVersionName()}.failed.jsonl`);
     mkdirSync(dirname(kept), { recursive: true });
-    if (existsSync(unitLog)) renameSync(unitLog, kept);
+    if (existsSync(unitLog)) moveFile(unitLog, kept);
     log.error(`${unit.label} failed; its log: ${kept}`, { event: 'unit.failed', unit: unit.label });
     c.current.run = null;
     await endTrackedRun(root, run, 'FAILED');
@@ -239,7 +242,8 @@ async function runUnit(unit: UnitPlan, tracker: Tracker, c: UnitRunContext): Pro
   run.setTags({ 'recsys.artifact.path': resolve(dir) });
   log.event('unit.done', { unit: unit.label, dir });
   setLogFile(c.logFile);
-  renameSync(unitLog, join(dir, RUN_LOG_FILE));
+  // The dataset directory may be on another file system than the root.
+  moveFile(unitLog, join(dir, RUN_LOG_FILE));
   c.current.run = null;
   await endTrackedRun(root, run, 'FINISHED');
   return dir;

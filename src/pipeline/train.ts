@@ -1,5 +1,5 @@
 import { basename, dirname } from 'node:path';
-import { createArtifact, recordMetrics, type ArtifactManifest, type ManifestFields } from '../artifacts/store.js';
+import { ARTIFACT_FOLDER_OUTPUT, createArtifact, recordMetrics, type ArtifactManifest, type ManifestFields } from '../artifacts/store.js';
 import { evaluateWithColdItems } from '../eval/cold-items.js';
 import type { Metrics } from '../eval/evaluate.js';
 import { summarisesTraining, type FitContext, type Recommender } from '../models/model.js';
@@ -7,6 +7,8 @@ import { parseParams } from '../models/params.js';
 import { getFactory } from './model-registry.js';
 import { protocolLabel } from '../split/manifest.js';
 import { log } from '../util/log.js';
+import { makeDirs } from '../util/fs.js';
+import { claimOutput } from '../util/output.js';
 import { prepareExperiment, type Experiment, type SplitSource } from './experiment.js';
 
 export interface TrainRequest {
@@ -36,6 +38,7 @@ export interface TrainResult {
 
 /** Fits a model on the training side of a split, saves it as a new artifact version, evaluates it on the test side. */
 export async function trainModel(req: TrainRequest): Promise<TrainResult> {
+  claimOutput(req.out, ARTIFACT_FOLDER_OUTPUT, { inputs: [req.datasetDir] });
   const factory = getFactory(req.kind);
   // Checked before any data is read: a bad value fails at once.
   const params = parseParams(req.kind, factory.params, req.params);
@@ -44,7 +47,8 @@ export async function trainModel(req: TrainRequest): Promise<TrainResult> {
     `training ${req.kind} on ${experiment.training.users.size} users × ${experiment.training.items.size} items (${experiment.train.userId.length} interactions)`,
   );
   const started = performance.now();
-  const model = await factory.fit(experiment.training, params, req.ctx);
+  makeDirs(req.out);
+  const model = await factory.fit(experiment.training, params, { ...req.ctx, tempDir: req.out });
   const fitSeconds = (performance.now() - started) / 1000;
   log.event('train.fit', { kind: req.kind, seconds: fitSeconds, params: model.params() });
   // Evaluated before the artifact is created, so `latest` moves only once the whole step succeeded.

@@ -272,6 +272,7 @@ async function fitRanker(channels: ChannelModels, data: TrainingData, p: RankerP
         valid: examples.valid,
         env: { OMP_WAIT_POLICY: 'PASSIVE', ...process.env },
         onIteration: (i, m) => ctx?.onEpoch?.(i, m),
+        tempIn: ctx?.tempDir,
       },
     ),
   );

@@ -6,7 +6,8 @@ import { IdMap } from '../data/id-map.js';
 import { csrFromCoo } from '../matrix/csr.js';
 import { buildTargets } from '../eval/protocol.js';
 import { InputError } from '../util/errors.js';
-import { withAtomicDir, writeJsonAtomic } from '../util/fs.js';
+import { writeJsonAtomic } from '../util/fs.js';
+import { directoryKind, writeOutputDir } from '../util/output.js';
 import { sha256 } from '../util/hash.js';
 import type { Interactions } from '../data/interactions.js';
 import type { Split, SplitParams } from './split.js';
@@ -41,6 +42,9 @@ export interface SplitManifest {
 }
 
 export const SPLIT_FILE = 'split.json';
+
+/** A split directory as an output (util/output.ts): replaced only when it is one. */
+export const SPLIT_OUTPUT = directoryKind('split directory', SPLIT_FILE, ['train.parquet', 'test.parquet']);
 
 export function describeSplit(split: Split, dataset: Pick<Dataset, 'dir' | 'meta'>): SplitManifest {
   const p = split.params;
@@ -87,7 +91,7 @@ export function protocolLabel(p: Pick<SplitManifest, 'strategy' | 'frac' | 'n' |
 
 /** Writes train.parquet, test.parquet and split.json atomically. */
 export async function writeSplit(dir: string, split: Split, manifest: SplitManifest): Promise<void> {
-  await withAtomicDir(dir, async (tmp) => {
+  await writeOutputDir(dir, SPLIT_OUTPUT, async (tmp) => {
     await writeInteractionsParquet(join(tmp, 'train.parquet'), split.train);
     await writeInteractionsParquet(join(tmp, 'test.parquet'), split.test);
     writeJsonAtomic(join(tmp, SPLIT_FILE), manifest);

@@ -1,5 +1,5 @@
-import { mkdirSync, renameSync, rmSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 
 /**
  * Temporary names are `.<final-name>.tmp-<pid>-<random>` in the same folder, so the final
@@ -14,12 +14,27 @@ export function isTempName(name: string): boolean {
   return /^\..+\.tmp-\d+-[a-z0-9]+$/.test(name);
 }
 
-/** Writes a file under a temporary name, then renames it into place. */
-export function writeFileAtomic(path: string, data: string | Uint8Array): void {
-  mkdirSync(dirname(path), { recursive: true });
+/**
+ * `mkdir -p` that fails rather than loops: Node 20's recursive mkdirSync retries forever where
+ * the file system answers ENOENT for a parent that exists (`/proc/x`, `/sys/x`).
+ */
+export function makeDirs(dir: string): void {
+  const missing: string[] = [];
+  for (let d = resolve(dir); !existsSync(d) && dirname(d) !== d; d = dirname(d)) missing.push(d);
+  for (const d of missing.reverse()) {
+    try {
+      mkdirSync(d);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+  }
+}
+
+/** Makes `path` with `write` under a temporary name beside it, then renames it into place. */
+function writeThroughTemp(path: string, write: (tmp: string) => void): void {
   const tmp = tempPathFor(path);
   try {
-    writeFileSync(tmp, data);
+    write(tmp);
     renameSync(tmp, path);
   } catch (err) {
     rmSync(tmp, { force: true });
@@ -27,47 +42,46 @@ export function writeFileAtomic(path: string, data: string | Uint8Array): void {
   }
 }
 
+/** Writes a file under a temporary name, then renames it into place. */
+export function writeFileAtomic(path: string, data: string | Uint8Array): void {
+  makeDirs(dirname(path));
+  writeThroughTemp(path, (tmp) => writeFileSync(tmp, data));
+}
+
 export function writeJsonAtomic(path: string, value: unknown): void {
   writeFileAtomic(path, `${JSON.stringify(value, null, 2)}\n`);
 }
 
 /**
- * Builds a directory under a temporary name and renames it to `finalDir` only when `build`
- * succeeds. An existing `finalDir` is replaced only after the new one is complete.
+ * Renames a file; across file systems (EXDEV: e.g. the artifact root on tmpfs, the dataset on
+ * disk) copies it to a temporary name beside `to`, renames that into place and removes `from`.
  */
-export async function withAtomicDir<T>(finalDir: string, build: (tmpDir: string) => Promise<T>): Promise<T> {
-  mkdirSync(dirname(finalDir), { recursive: true });
-  const tmp = tempPathFor(finalDir);
-  mkdirSync(tmp, { recursive: true });
+export function moveFile(from: string, to: string): void {
   try {
-    const result = await build(tmp);
-    if (existsSync(finalDir)) {
-      const old = tempPathFor(finalDir);
-      renameSync(finalDir, old);
-      renameSync(tmp, finalDir);
-      rmSync(old, { recursive: true, force: true });
-    } else {
-      renameSync(tmp, finalDir);
-    }
-    return result;
+    renameSync(from, to);
+    return;
   } catch (err) {
-    rmSync(tmp, { recursive: true, force: true });
-    throw err;
+    if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
   }
+  writeThroughTemp(to, (tmp) => copyFileSync(from, tmp));
+  rmSync(from, { force: true });
 }
 
-/** Removes temporary leftovers (see `tempPathFor`) of processes that are no longer running. */
-export function cleanStaleTemps(dir: string): string[] {
-  return cleanTemps(dir, (pid) => pid !== process.pid && !processAlive(pid));
+/**
+ * Removes temporary leftovers (see `tempPathFor`) of processes that are no longer running;
+ * with `finalName`, only the temporaries of that name.
+ */
+export function cleanStaleTemps(dir: string, finalName?: string): string[] {
+  return cleanTemps(dir, (pid) => pid !== process.pid && !processAlive(pid), finalName);
 }
 
-/** Removes the temporary entries in `dir` whose owner process id satisfies `owned`; returns their names. */
-export function cleanTemps(dir: string, owned: (pid: number) => boolean): string[] {
+/** Removes the temporary entries in `dir` (of `finalName`, if given) whose owner process id satisfies `owned`; returns their names. */
+export function cleanTemps(dir: string, owned: (pid: number) => boolean, finalName?: string): string[] {
   if (!existsSync(dir)) return [];
   const removed: string[] = [];
   for (const name of readdirSync(dir)) {
     const m = /\.tmp-(\d+)-[a-z0-9]+$/.exec(name);
-    if (!m || !isTempName(name)) continue;
+    if (!m || !isTempName(name) || (finalName !== undefined && !name.startsWith(`.${finalName}.tmp-`))) continue;
     if (owned(Number(m[1]))) {
       rmSync(join(dir, name), { recursive: true, force: true });
       removed.push(name);

@@ -1,7 +1,8 @@
 import { Command, Option } from 'commander';
-import { readDatasetMeta } from '../../data/dataset.js';
+import { DATASET_OUTPUT, readDatasetMeta } from '../../data/dataset.js';
 import { importDataset, parseColumnMapping, type ImportFormat } from '../../data/import.js';
 import { SYNTH_DEFAULTS, synthesizeDataset } from '../../data/synth.js';
+import { withStandaloneOutput } from '../../pipeline/standalone.js';
 import { intOption, printJson } from '../options.js';
 
 export function dataCommand(): Command {
@@ -15,7 +16,10 @@ export function dataCommand(): Command {
       '--in <path>',
       'input directory (movielens: ratings.csv [movies.csv tags.csv]; ml100k: u.data [u.item]) or CSV file (csv)',
     )
-    .requiredOption('--out <dir>', 'dataset directory to write (replaced only when the import succeeds)')
+    .requiredOption(
+      '--out <dir>',
+      'dataset directory to write (an existing one only if it is a dataset directory, once the import succeeds)',
+    )
     .option('--columns <map>', 'csv format: user=COL,item=COL[,rating=COL][,timestamp=COL]')
     .option('--delimiter <char>', 'csv format: field delimiter', ',')
     .addOption(new Option('--encoding <enc>', 'csv format: text encoding').choices(['utf8', 'latin1']).default('utf8'))
@@ -32,15 +36,17 @@ export function dataCommand(): Command {
         skipBad: boolean;
         json: boolean;
       }) => {
-        const meta = await importDataset({
-          format: o.format,
-          input: o.in,
-          out: o.out,
-          skipBad: o.skipBad,
-          columns: o.columns ? parseColumnMapping(o.columns) : undefined,
-          delimiter: o.delimiter,
-          encoding: o.encoding,
-        });
+        const meta = await withStandaloneOutput({ out: o.out, kind: DATASET_OUTPUT, inputs: [o.in] }, () =>
+          importDataset({
+            format: o.format,
+            input: o.in,
+            out: o.out,
+            skipBad: o.skipBad,
+            columns: o.columns ? parseColumnMapping(o.columns) : undefined,
+            delimiter: o.delimiter,
+            encoding: o.encoding,
+          }),
+        );
         if (o.json) printJson(meta);
         else printSummary(o.out, meta);
       },
@@ -56,7 +62,9 @@ export function dataCommand(): Command {
     .requiredOption('--out <dir>', 'dataset directory to write')
     .option('--json', 'print dataset.json instead of a summary', false)
     .action(async (o: { users: number; items: number; interactions: number; seed: number; out: string; json: boolean }) => {
-      const meta = await synthesizeDataset(o.out, { users: o.users, items: o.items, interactions: o.interactions, seed: o.seed });
+      const meta = await withStandaloneOutput({ out: o.out, kind: DATASET_OUTPUT }, () =>
+        synthesizeDataset(o.out, { users: o.users, items: o.items, interactions: o.interactions, seed: o.seed }),
+      );
       if (o.json) printJson(meta);
       else printSummary(o.out, meta);
     });

@@ -1,7 +1,9 @@
 import { Command } from 'commander';
 import { enforceGates, parseGate } from '../../eval/gates.js';
 import { formatMetricsTable } from '../../eval/report.js';
+import { RECS_DUMP_OUTPUT } from '../../eval/evaluate.js';
 import { evaluateRun } from '../../pipeline/evaluate.js';
+import { withStandaloneOutput } from '../../pipeline/standalone.js';
 import { formatFunnelReport } from '../../rank/evaluate-funnel.js';
 import { modelKinds } from '../../pipeline/model-registry.js';
 import { InputError } from '../../util/errors.js';
@@ -48,18 +50,21 @@ export function evalCommand(): Command {
   return cmd.action(async (o: SplitCliOptions & EvalCliOptions & Partial<PipelineCliOptions>) => {
     if (o.pipeline)
       return runPipelineCommand({ ...o, pipeline: o.pipeline }, { kinds: ['eval'], split: o.split }, 'recsys eval --pipeline');
-    if (!o.model) throw new InputError('recsys eval: --model (or --pipeline FILE) is required');
+    const model = o.model;
+    if (!model) throw new InputError('recsys eval: --model (or --pipeline FILE) is required');
     const gates = o.failUnder.map(parseGate);
-    const outcome = await evaluateRun({
-      model: o.model,
-      datasetDir: o.data,
-      split: splitSourceFrom(o),
-      ks: o.k,
-      dumpRecs: o.dumpRecs,
-      seed: o.seed,
-      viaIndex: o.viaIndex ? { nprobe: o.nprobe, efSearch: o.efSearch } : undefined,
-      stages: o.stages,
-    });
+    const evaluate = () =>
+      evaluateRun({
+        model,
+        datasetDir: o.data,
+        split: splitSourceFrom(o),
+        ks: o.k,
+        dumpRecs: o.dumpRecs,
+        seed: o.seed,
+        viaIndex: o.viaIndex ? { nprobe: o.nprobe, efSearch: o.efSearch } : undefined,
+        stages: o.stages,
+      });
+    const outcome = o.dumpRecs ? await withStandaloneOutput({ out: o.dumpRecs, kind: RECS_DUMP_OUTPUT }, evaluate) : await evaluate();
     if (o.json) printJson({ protocol: outcome.protocol, ...outcome.metrics, ...(outcome.funnel ? { funnel: outcome.funnel } : {}) });
     else process.stdout.write(`${formatMetricsTable(outcome.metrics, `${o.model} on ${outcome.protocol}`)}\n`);
     if (outcome.funnel && !o.json) process.stdout.write(`\n${formatFunnelReport(outcome.funnel, o.k)}\n`);

@@ -1,5 +1,8 @@
 import { Command, Option } from 'commander';
-import { indexModel } from '../../pipeline/index-model.js';
+import { dirname } from 'node:path';
+import { ARTIFACT_FOLDER_OUTPUT } from '../../artifacts/store.js';
+import { indexModel, indexOutput } from '../../pipeline/index-model.js';
+import { withStandaloneOutput } from '../../pipeline/standalone.js';
 import type { Metric } from '../../index/ann-index.js';
 import { InputError } from '../../util/errors.js';
 import { intOption, printJson } from '../options.js';
@@ -39,17 +42,21 @@ export function indexCommand(): Command {
       json: boolean;
     }) => {
       if (o.pipeline) return runPipelineCommand({ ...o, pipeline: o.pipeline }, { kinds: ['index'] }, 'recsys index --pipeline');
-      if (!o.model) throw new InputError('recsys index: --model (or --pipeline FILE) is required');
-      const { dir, report } = await indexModel({
-        model: o.model,
-        factory: o.factory,
-        metric: o.metric,
-        nprobe: o.nprobe,
-        efSearch: o.efSearch,
-        mipsTransform: o.mipsTransform,
-        out: o.out,
-        seed: o.seed,
-      });
+      const model = o.model;
+      if (!model) throw new InputError('recsys index: --model (or --pipeline FILE) is required');
+      const out = indexOutput({ model, out: o.out });
+      const { dir, report } = await withStandaloneOutput({ out, kind: ARTIFACT_FOLDER_OUTPUT, root: dirname(out) }, () =>
+        indexModel({
+          model,
+          factory: o.factory,
+          metric: o.metric,
+          nprobe: o.nprobe,
+          efSearch: o.efSearch,
+          mipsTransform: o.mipsTransform,
+          out,
+          seed: o.seed,
+        }),
+      );
       if (o.json) {
         printJson({ artifact: dir, ...report });
         return;

@@ -1,5 +1,6 @@
 import { Command } from 'commander';
-import { recommendAllUsers, recommendForHistory } from '../../pipeline/recommend.js';
+import { RECS_OUTPUT, recommendAllUsers, recommendForHistory } from '../../pipeline/recommend.js';
+import { withStandaloneOutput } from '../../pipeline/standalone.js';
 import { InputError } from '../../util/errors.js';
 import { intOption, printJson } from '../options.js';
 
@@ -18,7 +19,10 @@ export function recommendCommand(): Command {
         if (o.allUsers === (o.history !== undefined)) throw new InputError('give exactly one of --all-users and --history');
         if (o.allUsers) {
           if (!o.out) throw new InputError('--all-users needs --out FILE.parquet');
-          const report = await recommendAllUsers({ model: o.model, k: o.k, out: o.out, batchSize: o.batchSize });
+          const out = o.out;
+          const report = await withStandaloneOutput({ out, kind: RECS_OUTPUT }, () =>
+            recommendAllUsers({ model: o.model, k: o.k, out, batchSize: o.batchSize }),
+          );
           if (o.json) printJson(report);
           else
             process.stdout.write(

@@ -1,8 +1,9 @@
 import { Command } from 'commander';
 import { loadDataset } from '../../data/dataset.js';
-import { describeSplit, writeSplit } from '../../split/manifest.js';
+import { describeSplit, SPLIT_OUTPUT, writeSplit } from '../../split/manifest.js';
 import { splitInteractions } from '../../split/split.js';
 import { InputError } from '../../util/errors.js';
+import { withStandaloneOutput } from '../../pipeline/standalone.js';
 import { addSplitOptions, printJson, splitSourceFrom, type SplitCliOptions } from '../options.js';
 
 export function splitCommand(): Command {
@@ -16,10 +17,13 @@ export function splitCommand(): Command {
   return cmd.action(async (o: SplitCliOptions & { data: string; out: string; strategy?: string; seed?: string; json?: boolean }) => {
     const source = splitSourceFrom({ ...o, split: o.strategy ?? o.split, splitSeed: o.seed !== undefined ? Number(o.seed) : o.splitSeed });
     if (!source || 'dir' in source) throw new InputError('--strategy must be a split strategy');
-    const dataset = await loadDataset(o.data, { catalog: false });
-    const split = splitInteractions(dataset.interactions, source);
-    const manifest = describeSplit(split, dataset);
-    await writeSplit(o.out, split, manifest);
+    const manifest = await withStandaloneOutput({ out: o.out, kind: SPLIT_OUTPUT, inputs: [o.data] }, async () => {
+      const dataset = await loadDataset(o.data, { catalog: false });
+      const split = splitInteractions(dataset.interactions, source);
+      const described = describeSplit(split, dataset);
+      await writeSplit(o.out, split, described);
+      return described;
+    });
     printJson(manifest);
   });
 }

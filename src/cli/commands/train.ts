@@ -1,7 +1,10 @@
+import { dirname } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { formatMetricsTable } from '../../eval/report.js';
 import { paramSpecs, type ParamSpec } from '../../models/params.js';
 import { getFactory, modelKinds } from '../../pipeline/model-registry.js';
+import { ARTIFACT_FOLDER_OUTPUT } from '../../artifacts/store.js';
+import { withStandaloneOutput } from '../../pipeline/standalone.js';
 import { trainModel } from '../../pipeline/train.js';
 import { InputError } from '../../util/errors.js';
 import { addSplitOptions, cutoffsOption, intOption, printJson, splitSourceFrom, type SplitCliOptions } from '../options.js';
@@ -59,7 +62,10 @@ export function trainCommand(): Command {
         const split = splitSourceFrom(o);
         if (!split) throw new InputError('--split is required');
         const params = Object.fromEntries(options.map(({ spec, option }) => [spec.key, o[option.attributeName()]]));
-        const result = await trainModel({ kind, datasetDir: o.data, split, params, seed: o.seed, out: o.out, ks: o.k });
+        const result = await withStandaloneOutput(
+          { out: o.out, kind: ARTIFACT_FOLDER_OUTPUT, root: dirname(o.out), inputs: [o.data] },
+          () => trainModel({ kind, datasetDir: o.data, split, params, seed: o.seed, out: o.out, ks: o.k }),
+        );
         if (o.json) printJson({ artifact: result.dir, fit_seconds: result.fitSeconds, ...result.metrics });
         else
           process.stdout.write(

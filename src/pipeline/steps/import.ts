@@ -1,9 +1,10 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
-import { META_FILE } from '../../data/dataset.js';
+import { DATASET_OUTPUT, META_FILE } from '../../data/dataset.js';
 import { importDataset } from '../../data/import.js';
 import { writeJsonAtomic } from '../../util/fs.js';
+import { claimOutput } from '../../util/output.js';
 import { sha256File } from '../../util/hash.js';
 import type { DataSpec } from '../spec.js';
 import type { StepKind, UnitInputs, UnitState } from './step.js';
@@ -80,6 +81,7 @@ export const importStep: StepKind<Record<string, never>> = {
         kind: 'import',
         label: 'import',
         output: data.out,
+        claim: () => claimOutput(data.out, DATASET_OUTPUT, { inputs: data.in === undefined ? [] : [data.in] }),
         config: {
           format: data.format,
           in: data.in,

@@ -106,6 +106,8 @@ export interface UnitPlan {
   readonly label: string;
   /** The artifact name under the root, or the dataset directory (import). */
   readonly output: string;
+  /** Checks, before any unit runs, that an output outside the artifact root may be written (util/output.ts). */
+  claim?(): void;
   readonly split?: string;
   /** The unit's settings: MLflow params, and hashed into the fingerprint. */
   readonly config: Record<string, unknown>;

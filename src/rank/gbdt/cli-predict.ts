@@ -29,7 +29,7 @@ export async function predictWithCli(
   const env = opts.env ?? process.env;
   const selected = selectGbdtEngine(model.engine, env);
   const { cli } = selected;
-  return withEngineDir(opts.workDir, async (dir) => {
+  return withEngineDir(opts, async (dir) => {
     const t0 = Date.now();
     model.save(join(dir, cli.modelFile));
     const files = { model: cli.modelFile, data: cli.writeData(dir, 'data', rows), output: 'pred.txt' };

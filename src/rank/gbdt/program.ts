@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, statSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { RecsysError } from '../../util/errors.js';
@@ -80,11 +80,31 @@ class StreamTail {
  * (with the end of its stderr, or stdout when stderr is empty) when it cannot start, exits
  * with a non-zero code or a signal, or runs longer than `timeoutMs`.
  */
+/**
+ * Programs running now: killed when this process exits (a SIGINT/SIGTERM handler ends with
+ * process.exit), so none outlives it working in a folder that is being removed.
+ */
+const running = new Set<ChildProcess>();
+
+function stopOnExit(child: ChildProcess): void {
+  if (running.size === 0) process.on('exit', stopRunning);
+  running.add(child);
+  child.on('close', () => {
+    running.delete(child);
+    if (running.size === 0) process.off('exit', stopRunning);
+  });
+}
+
+function stopRunning(): void {
+  for (const child of running) child.kill('SIGKILL');
+}
+
 export function runProgram(opts: RunOptions): Promise<ProgramRun> {
   const command = [opts.program, ...opts.args].join(' ');
   const start = Date.now();
   return new Promise((resolve, reject) => {
     const child = spawn(opts.program, opts.args, { cwd: opts.cwd, env: opts.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    stopOnExit(child);
     const out = new StreamTail(opts.onLine);
     const err = new StreamTail(opts.onLine);
     child.stdout.setEncoding('utf8').on('data', (c: string) => out.push(c));

@@ -1,7 +1,8 @@
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InputError, RecsysError } from '../../util/errors.js';
+import { cleanStaleTemps, makeDirs, tempPathFor } from '../../util/fs.js';
 import { log } from '../../util/log.js';
 import { Progress } from '../../util/progress.js';
 import type { MetricLine } from './engine-cli.js';
@@ -21,6 +22,12 @@ export interface TrainGbdtOptions {
   timeoutMs?: number;
   /** Keeps the config, data and model files there; by default a temporary folder, removed after. */
   workDir?: string;
+  /**
+   * Where that temporary folder goes (default: the system's temporary directory), named
+   * `.recsys-gbdt.tmp-<pid>-<random>`: those of dead processes are removed when the next
+   * training starts there, or, under an artifact folder, by the next run writing there.
+   */
+  tempIn?: string;
   /** Environment for finding and running the program (PATH, LIGHTGBM_BIN); default process.env. */
   env?: Env;
   onIteration?: (iteration: number, metrics: Record<string, number>) => void;
@@ -98,10 +105,14 @@ export function runEngine(
   });
 }
 
+const ENGINE_DIR = 'recsys-gbdt';
+
 /** A folder for the program's files: `workDir` if given (kept), else a temporary one (removed). */
-export async function withEngineDir<T>(workDir: string | undefined, body: (dir: string) => Promise<T>): Promise<T> {
-  const dir = workDir ?? mkdtempSync(join(tmpdir(), 'recsys-gbdt-'));
-  mkdirSync(dir, { recursive: true });
+export async function withEngineDir<T>(at: Pick<TrainGbdtOptions, 'workDir' | 'tempIn'>, body: (dir: string) => Promise<T>): Promise<T> {
+  const { workDir, tempIn = tmpdir() } = at;
+  if (!workDir) cleanStaleTemps(tempIn, ENGINE_DIR);
+  const dir = workDir ?? tempPathFor(join(tempIn, ENGINE_DIR));
+  makeDirs(dir);
   try {
     return await body(dir);
   } finally {
@@ -138,7 +149,7 @@ export async function trainGbdt(train: RankingData, params: GbdtParamsInput = {}
   log.info(`gbdt: training with ${cli.engine}${version ? ` ${version}` : ''} (${program}): ${selected.reason}`);
   log.event('gbdt.engine', { engine: cli.engine, program, version, reason: selected.reason });
 
-  return withEngineDir(opts.workDir, async (dir) => {
+  return withEngineDir(opts, async (dir) => {
     const files = {
       train: cli.writeData(dir, 'train', train),
       valid: valid ? cli.writeData(dir, 'valid', valid) : null,
