@@ -1,5 +1,5 @@
 import { basename, dirname } from 'node:path';
-import { createArtifact, recordMetrics, type ArtifactManifest, type ManifestFields } from '../artifacts/store.js';
+import { createArtifact, type ArtifactManifest, type CreateOptions, type ManifestFields } from '../artifacts/store.js';
 import { evaluateWithColdItems } from '../eval/cold-items.js';
 import type { Metrics } from '../eval/evaluate.js';
 import type { FitContext, Recommender } from '../models/model.js';
@@ -22,6 +22,8 @@ export interface TrainRequest {
   readonly ctx?: FitContext;
   /** Lineage and details the caller adds to the manifest (the pipeline runner does). */
   readonly manifest?: Pick<ManifestFields, 'lineage' | 'details'>;
+  /** Runs on the complete version before `latest` moves (the pipeline moves the step's log into it). */
+  readonly finish?: CreateOptions['finish'];
 }
 
 export interface TrainResult {
@@ -62,7 +64,7 @@ export async function trainModel(req: TrainRequest): Promise<TrainResult> {
       details: { ...req.manifest?.details, fit_seconds: fitSeconds },
     },
     (tmp) => model.save(tmp),
+    { finish: req.finish },
   );
-  recordMetrics(dir, protocol, metrics);
   return { dir, manifest, metrics, model, experiment, fitSeconds };
 }
