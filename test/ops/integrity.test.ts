@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { cpSync, existsSync, readdirSync, readFileSync, readlinkSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync, readlinkSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { readManifest } from '../../src/artifacts/store.js';
@@ -274,5 +274,21 @@ describe('a truncated manifest under a root', () => {
     const verify = await recsys(['artifacts', 'verify', r]);
     expect(verify.code).toBe(2);
     expect(verify.stdout).toMatch(new RegExp(`^BAD \\* recs-als-tu/\\S+ {2}${literal(manifestPath)}: `, 'm'));
+  });
+
+  it("a pipeline whose output's latest manifest is broken warns and makes that step again, leaving the broken version", async () => {
+    const p = tempDir();
+    cpSync(work, p, { recursive: true, verbatimSymlinks: true });
+    const pipelineFile = join(p, 'p.yaml');
+    writeFileSync(pipelineFile, readFileSync(file, 'utf8').replaceAll(work, p));
+    const broken = latestDir(join(p, 'artifacts'), 'eval-tu');
+    writeFileSync(join(broken, 'manifest.json'), '{"name": "eval-tu", "fil');
+    const run = await recsys(['train', '--pipeline', pipelineFile]);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stderr).toContain(`warning: ${join(broken, 'manifest.json')}: `);
+    expect(run.stdout).toMatch(/eval tu\s+ran/);
+    expect(run.stdout).toMatch(/train als-tu\s+skipped \(unchanged\)/);
+    expect(latestDir(join(p, 'artifacts'), 'eval-tu')).not.toBe(broken);
+    expect(existsSync(join(broken, 'manifest.json'))).toBe(true);
   });
 });
