@@ -225,7 +225,8 @@ async function runUnit(unit: UnitPlan, tracker: Tracker, c: UnitRunContext): Pro
   });
   c.current.run = starting;
   const run = await starting;
-  markRunOpen(root, { runId: run.runId, location: tracker.location, label: unit.label, heartbeat: unitLog });
+  const mark = { runId: run.runId, location: tracker.location, label: unit.label };
+  markRunOpen(root, { ...mark, heartbeat: unitLog });
   setLogFile(unitLog);
   log.event('unit.start', { unit: unit.label, fingerprint: c.fingerprint, lineage: c.lineage, config: unit.config });
   /** From here on the unit's events go to the pipeline's log; the unit's log is final. */
@@ -233,6 +234,7 @@ async function runUnit(unit: UnitPlan, tracker: Tracker, c: UnitRunContext): Pro
     log.event('unit.log_closed', { unit: unit.label });
     setLogFile(c.logFile);
     renameSync(unitLog, join(dir, RUN_LOG_FILE));
+    markRunOpen(root, { ...mark, heartbeat: c.logFile });
   };
   let dir: string;
   try {
