@@ -1,9 +1,20 @@
-import { existsSync, lstatSync, readlinkSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, renameSync, rmSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { InputError } from '../util/errors.js';
 import { cleanStaleTemps, tempPathFor } from '../util/fs.js';
 import { log } from '../util/log.js';
-import { LATEST, listArtifacts, MANIFEST_FILE, pointLatest, type ArtifactListing, type ArtifactRef } from './store.js';
+import {
+  artifactNames,
+  LATEST,
+  latestVersionOf,
+  MANIFEST_FILE,
+  pointLatest,
+  scanArtifacts,
+  type ArtifactListing,
+  type ArtifactRef,
+  type BrokenVersion,
+} from './store.js';
+import { defaultVerifyOptions, verifyArtifact, type VerifyOptions } from './verify.js';
 
 /**
  * `recsys artifacts gc --keep N` and `promote`. Run them under the artifact root's lock
@@ -23,6 +34,8 @@ function baselineOf(a: ArtifactListing): ArtifactRef | null {
 export interface GcPlan {
   readonly keep: ArtifactListing[];
   readonly remove: ArtifactListing[];
+  /** Versions whose manifest cannot be read: never removed (what they were built from is unknown), reported. */
+  readonly broken: BrokenVersion[];
 }
 
 /**
@@ -32,7 +45,7 @@ export interface GcPlan {
  */
 export function planGc(root: string, keep: number): GcPlan {
   if (!Number.isInteger(keep) || keep < 0) throw new InputError(`--keep must be an integer ≥ 0, got ${keep}`);
-  const all = listArtifacts(root);
+  const { versions: all, broken } = scanArtifacts(root);
   const byKey = new Map(all.map((a) => [refKey(a), a]));
   const kept = new Set<string>();
   const pending: ArtifactRef[] = [];
@@ -55,7 +68,7 @@ export function planGc(root: string, keep: number): GcPlan {
   for (let r = pending.pop(); r; r = pending.pop()) {
     for (const dep of byKey.get(refKey(r))?.manifest.lineage ?? []) mark(dep);
   }
-  return { keep: all.filter((a) => kept.has(refKey(a))), remove: all.filter((a) => !kept.has(refKey(a))) };
+  return { keep: all.filter((a) => kept.has(refKey(a))), remove: all.filter((a) => !kept.has(refKey(a))), broken };
 }
 
 /** Removes what `planGc` does not keep (and temporary leftovers of dead processes). */
@@ -89,19 +102,22 @@ export function findVersion(root: string, spec: string): ArtifactRef & { root: s
     return { root: dirname(dirname(asDir)), name: basename(dirname(asDir)), version: basename(asDir) };
   }
   const [name, version] = spec.includes('/') ? [dirname(spec), basename(spec)] : [null, spec];
-  const found = listArtifacts(root).filter((a) => a.version === version && (name === null || a.name === name));
+  // Looked up by path, not by reading every manifest: another version's broken manifest does not matter here.
+  const found =
+    version === LATEST
+      ? []
+      : (name === null ? artifactNames(root) : [name]).filter((n) => existsSync(join(root, n, version, MANIFEST_FILE)));
   if (found.length === 0) throw new InputError(`${spec}: no such complete artifact version under ${root} (see \`recsys artifacts list\`)`);
-  if (found.length > 1)
-    throw new InputError(`${spec}: several artifacts have this version (${found.map((f) => f.name).join(', ')}); write NAME/VERSION`);
-  return { root, name: found[0].name, version };
+  if (found.length > 1) throw new InputError(`${spec}: several artifacts have this version (${found.join(', ')}); write NAME/VERSION`);
+  return { root, name: found[0], version };
 }
 
-/** Points `latest` of the version's artifact at it (atomically). */
-export function promote(root: string, spec: string): Promotion {
+/** Points `latest` of the version's artifact at it (atomically), once the version is checked against its manifest. */
+export async function promote(root: string, spec: string, verify: VerifyOptions = defaultVerifyOptions()): Promise<Promotion> {
   const v = findVersion(root, spec);
   const parent = join(v.root, v.name);
-  const link = join(parent, LATEST);
-  const from = existsSync(link) && lstatSync(link).isSymbolicLink() ? basename(readlinkSync(link)) : null;
+  await verifyArtifact(join(parent, v.version), verify);
+  const from = latestVersionOf(parent);
   pointLatest(parent, v.version);
   log.event('artifact.promoted', { name: v.name, from, to: v.version });
   return { name: v.name, from, to: v.version, dir: join(parent, v.version) };

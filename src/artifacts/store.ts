@@ -18,6 +18,7 @@ import { cleanStaleTemps, isTempName, makeDirs, tempPathFor, writeJsonAtomic } f
 import type { OutputKind } from '../util/output.js';
 import { sha256File } from '../util/hash.js';
 import { log } from '../util/log.js';
+import { reachPhase } from '../util/phase.js';
 import { recsysVersion } from '../util/version.js';
 
 /**
@@ -29,6 +30,8 @@ import { recsysVersion } from '../util/version.js';
 export const MANIFEST_FILE = 'manifest.json';
 export const METRICS_FILE = 'metrics.json';
 export const LATEST = 'latest';
+/** The structured log of the pipeline step that made a version. */
+export const RUN_LOG_FILE = 'run.log.jsonl';
 
 export interface ArtifactFile {
   readonly path: string;
@@ -98,24 +101,43 @@ function libraryVersions(): Record<string, string> {
   return { node: process.version, recsys: recsysVersion() };
 }
 
+/** What `newVersionName` makes, e.g. 20261201T163320016Z-11302. */
+export const VERSION_NAME = /^\d{8}T\d{9}Z-\d+$/;
+
 /** Sortable, unique version names: UTC time to the millisecond plus the process id. */
 export function newVersionName(now = new Date()): string {
   const stamp = now.toISOString().replace(/[-:]/g, '').replace('.', '');
   return `${stamp}-${process.pid}`;
 }
 
-/** Every file under `dir` (relative paths, sorted) with size and sha256. */
-export async function describeFiles(dir: string): Promise<ArtifactFile[]> {
-  const out: ArtifactFile[] = [];
-  const walk = async (d: string): Promise<void> => {
+/**
+ * Files of a version the manifest does not list: the manifest itself, and metrics.json, which
+ * evaluating the version later rewrites (its content is the manifest's `metrics`).
+ */
+export const UNLISTED_FILES: ReadonlySet<string> = new Set([MANIFEST_FILE, METRICS_FILE]);
+
+/** The relative paths of the files under `dir` a manifest lists, sorted. */
+export function listedPaths(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string): void => {
     for (const name of readdirSync(d).sort()) {
       const p = join(d, name);
-      const st = statSync(p);
-      if (st.isDirectory()) await walk(p);
-      else if (name !== MANIFEST_FILE) out.push({ path: relative(dir, p), bytes: st.size, sha256: await sha256File(p) });
+      if (statSync(p).isDirectory()) walk(p);
+      else if (!(d === dir && UNLISTED_FILES.has(name))) out.push(relative(dir, p));
     }
   };
-  await walk(dir);
+  walk(dir);
+  return out;
+}
+
+/** Every file under `dir` a manifest lists (relative paths, sorted) with size and sha256, except those in `except`. */
+export async function describeFiles(dir: string, except: ReadonlySet<string> = new Set()): Promise<ArtifactFile[]> {
+  const out: ArtifactFile[] = [];
+  for (const path of listedPaths(dir)) {
+    if (except.has(path)) continue;
+    const p = join(dir, path);
+    out.push({ path, bytes: statSync(p).size, sha256: await sha256File(p) });
+  }
   return out;
 }
 
@@ -124,16 +146,27 @@ export interface CreatedArtifact {
   readonly manifest: ArtifactManifest;
 }
 
+export interface CreateOptions {
+  /**
+   * Runs on the version once its files, metrics.json and manifest are written, before it is
+   * renamed into place and `latest` moves (e.g. evaluate it, move the step's log into it).
+   * Files it adds are described into the manifest; metrics it records are kept.
+   */
+  readonly finish?: (dir: string) => Promise<void>;
+}
+
 /**
  * Builds a new version of artifact `name` under `root`: `build` writes files into a
- * temporary directory; then the manifest is written, the directory renamed into place and
- * `latest` moved to it. On error nothing is left behind and `latest` is untouched.
+ * temporary directory; then metrics.json and the manifest are written, `finish` runs, the
+ * directory is renamed into place and, last, `latest` moved to it. On error nothing is left
+ * behind and `latest` is untouched; a kill at any point leaves `latest` on a complete version.
  */
 export async function createArtifact(
   root: string,
   name: string,
   fields: ManifestFields,
   build: (dir: string) => Promise<void>,
+  options: CreateOptions = {},
 ): Promise<CreatedArtifact> {
   const parent = join(root, name);
   makeDirs(parent);
@@ -145,7 +178,9 @@ export async function createArtifact(
   mkdirSync(tmp);
   try {
     await build(tmp);
-    const manifest: ArtifactManifest = {
+    if (fields.metrics && Object.keys(fields.metrics).length > 0) writeJsonAtomic(join(tmp, METRICS_FILE), fields.metrics);
+    await reachPhase('artifact.built', name);
+    let manifest: ArtifactManifest = {
       name,
       version,
       created_at: new Date().toISOString(),
@@ -158,9 +193,20 @@ export async function createArtifact(
       files: await describeFiles(tmp),
     };
     writeJsonAtomic(join(tmp, MANIFEST_FILE), manifest);
+    if (options.finish) {
+      await options.finish(tmp);
+      // Re-read: `finish` may have recorded metrics; files it added are hashed, the others were.
+      const finished = readManifest(tmp);
+      const described = new Set(finished.files.map((f) => f.path));
+      manifest = { ...finished, files: [...finished.files, ...(await describeFiles(tmp, described))].sort(byPath) };
+      writeJsonAtomic(join(tmp, MANIFEST_FILE), manifest);
+    }
+    await reachPhase('artifact.complete', name);
     renameSync(tmp, finalDir);
+    await reachPhase('artifact.renamed', name);
     pointLatest(parent, version);
     log.event('artifact.created', { name, version, dir: finalDir });
+    await reachPhase('artifact.latest', name);
     return { dir: finalDir, manifest };
   } catch (err) {
     rmSync(tmp, { recursive: true, force: true });
@@ -183,6 +229,10 @@ export const ARTIFACT_FOLDER_OUTPUT: OutputKind = {
 
 /** An artifact root as an output: artifact folders, logs and the lock are added to any directory. */
 export const ARTIFACT_ROOT_OUTPUT: OutputKind = { what: 'artifact root', type: 'directory', notOurs: () => null };
+
+function byPath(a: ArtifactFile, b: ArtifactFile): number {
+  return a.path < b.path ? -1 : a.path > b.path ? 1 : 0;
+}
 
 /** Atomically points `<parent>/latest` at `version` (a new symlink renamed over the old). */
 export function pointLatest(parent: string, version: string): void {
@@ -207,11 +257,17 @@ export function resolveArtifactDir(path: string): string {
 
 export function readManifest(dir: string): ArtifactManifest {
   const path = join(dir, MANIFEST_FILE);
+  let manifest: unknown;
   try {
-    return JSON.parse(readFileSync(path, 'utf8')) as ArtifactManifest;
+    manifest = JSON.parse(readFileSync(path, 'utf8'));
   } catch (err) {
     throw new InputError(`${path}: ${(err as Error).message}`);
   }
+  const m = manifest as Partial<ArtifactManifest> | null;
+  if (typeof m !== 'object' || m === null || !Array.isArray(m.files) || typeof m.metrics !== 'object' || m.metrics === null) {
+    throw new InputError(`${path}: not an artifact manifest (no "files" list or "metrics")`);
+  }
+  return m as ArtifactManifest;
 }
 
 /**
@@ -233,20 +289,66 @@ export interface ArtifactListing {
   readonly manifest: ArtifactManifest;
 }
 
-/** All complete versions under `root`, by name then version (oldest first). */
-export function listArtifacts(root: string): ArtifactListing[] {
+/** A version whose manifest cannot be read: listed apart, never used, never removed by gc. */
+export interface BrokenVersion {
+  readonly name: string;
+  readonly version: string;
+  readonly dir: string;
+  /** One line naming the file and what is wrong. */
+  readonly problem: string;
+}
+
+export interface ArtifactScan {
+  readonly versions: ArtifactListing[];
+  readonly broken: BrokenVersion[];
+}
+
+/** The artifact names under `root` (folders, not hidden ones). */
+export function artifactNames(root: string): string[] {
   if (!existsSync(root)) return [];
-  const out: ArtifactListing[] = [];
-  for (const name of readdirSync(root).sort()) {
+  return readdirSync(root)
+    .sort()
+    .filter((name) => !name.startsWith('.') && lstatSync(join(root, name)).isDirectory());
+}
+
+/** The version `<parent>/latest` points at, or null. */
+export function latestVersionOf(parent: string): string | null {
+  const link = join(parent, LATEST);
+  return existsSync(link) && lstatSync(link).isSymbolicLink() ? basename(readlinkSync(link)) : null;
+}
+
+/** Every version under `root` with a manifest, by name then version (oldest first); unreadable manifests apart. */
+export function scanArtifacts(root: string): ArtifactScan {
+  const versions: ArtifactListing[] = [];
+  const broken: BrokenVersion[] = [];
+  for (const name of artifactNames(root)) {
     const parent = join(root, name);
-    if (!lstatSync(parent).isDirectory() || name.startsWith('.')) continue;
-    const latestLink = join(parent, LATEST);
-    const latest = existsSync(latestLink) && lstatSync(latestLink).isSymbolicLink() ? basename(readlinkSync(latestLink)) : null;
+    const latest = latestVersionOf(parent);
     for (const version of readdirSync(parent).sort()) {
       const dir = join(parent, version);
       if (version === LATEST || version.startsWith('.') || !existsSync(join(dir, MANIFEST_FILE))) continue;
-      out.push({ name, version, dir, latest: version === latest, manifest: readManifest(dir) });
+      try {
+        versions.push({ name, version, dir, latest: version === latest, manifest: readManifest(dir) });
+      } catch (err) {
+        broken.push({ name, version, dir, problem: (err as Error).message });
+      }
     }
   }
-  return out;
+  return { versions, broken };
+}
+
+/**
+ * All complete versions under `root`, by name then version (oldest first). A version whose
+ * manifest cannot be read is reported (a warning naming it) and skipped: one broken version
+ * does not hide the others.
+ */
+export function listArtifacts(root: string): ArtifactListing[] {
+  const { versions, broken } = scanArtifacts(root);
+  for (const b of broken) {
+    log.warn(`${b.problem}; version ${b.name}/${b.version} skipped and left as it is (see \`recsys artifacts verify\`)`, {
+      event: 'artifact.broken',
+      dir: b.dir,
+    });
+  }
+  return versions;
 }

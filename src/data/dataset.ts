@@ -1,7 +1,7 @@
 import { copyFileSync, existsSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { InputError } from '../util/errors.js';
-import { sha256File } from '../util/hash.js';
+import { sha256File, verifyHashes } from '../util/hash.js';
 import { writeJsonAtomic } from '../util/fs.js';
 import { directoryKind, writeOutputDir } from '../util/output.js';
 import type { Interactions, ItemCatalog, Tags } from './interactions.js';
@@ -197,10 +197,21 @@ export async function readInteractionsParquet(path: string): Promise<Interaction
   };
 }
 
-/** Loads a dataset directory; item metadata and tags are loaded when present and asked for. */
+/**
+ * Loads a dataset directory; item metadata and tags are loaded when present and asked for.
+ * interactions.parquet must still be the file dataset.json records (its sha256 is what splits
+ * and models refer to), unless `RECSYS_VERIFY=size`.
+ */
 export async function loadDataset(dir: string, opts: { catalog?: boolean; tags?: boolean } = {}): Promise<Dataset> {
   const meta = readDatasetMeta(dir);
-  const interactions = await readInteractionsParquet(join(dir, INTERACTIONS_FILE));
+  const interactionsPath = join(dir, INTERACTIONS_FILE);
+  if (!existsSync(interactionsPath)) throw new InputError(`${interactionsPath}: missing (${META_FILE} records it)`);
+  if (verifyHashes() && (await sha256File(interactionsPath)) !== meta.interactions_sha256) {
+    throw new InputError(
+      `${interactionsPath}: sha256 differs from the one ${META_FILE} records (the file was replaced or changed after import); import the dataset again`,
+    );
+  }
+  const interactions = await readInteractionsParquet(interactionsPath);
   const itemsPath = join(dir, ITEMS_FILE);
   const tagsPath = join(dir, TAGS_FILE);
   const catalog = opts.catalog !== false && existsSync(itemsPath) ? await readCatalog(itemsPath) : null;

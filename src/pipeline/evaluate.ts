@@ -4,7 +4,8 @@ import { searchExcluding } from '../index/search.js';
 import type { Csr } from '../matrix/csr.js';
 import type { TopK } from '../matrix/topk.js';
 import { INDEX_FILE, openModelIndex } from './index-model.js';
-import { readManifest, recordMetrics, resolveArtifactDir } from '../artifacts/store.js';
+import { recordMetrics } from '../artifacts/store.js';
+import { openArtifact } from '../artifacts/verify.js';
 import { evaluateWithColdItems } from '../eval/cold-items.js';
 import type { Metrics } from '../eval/evaluate.js';
 import { stageReport, type FunnelReport } from '../rank/evaluate-funnel.js';
@@ -61,8 +62,7 @@ export async function evaluateRun(req: EvalRequest): Promise<EvalOutcome> {
     const funnel = req.stages ? stageReport(model, exp.train, exp.test, { ks: req.ks, catalog: exp.dataset.catalog }) : undefined;
     return { metrics, protocol: protocolLabel(exp.split), split: exp.split, artifactDir: null, funnel };
   }
-  const dir = resolveArtifactDir(req.model);
-  const manifest = readManifest(dir);
+  const { dir, manifest } = await openArtifact(req.model);
   const trained = trainedOn(dir, manifest);
   const split: SplitSource = req.split ?? trained.params;
   if (!('dir' in split) && !sameSplit(split, trained.split as unknown as Record<string, unknown>)) {

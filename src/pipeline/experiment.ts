@@ -1,8 +1,11 @@
-import type { ArtifactManifest } from '../artifacts/store.js';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { loadDataset, type Dataset } from '../data/dataset.js';
 import type { Interactions } from '../data/interactions.js';
 import { buildTrainingData, type TrainingData } from '../data/training-data.js';
-import { describeSplit, isSplitDir, readSplitDir, type SplitManifest } from '../split/manifest.js';
+import { MANIFEST_FILE, type ArtifactManifest } from '../artifacts/store.js';
+import { verifyArtifact } from '../artifacts/verify.js';
+import { checkSplitMatches, describeSplit, isSplitDir, readSplitDir, splitParamsOf, type SplitManifest } from '../split/manifest.js';
 import { splitInteractions, type SplitParams } from '../split/split.js';
 import { InputError } from '../util/errors.js';
 import { log } from '../util/log.js';
@@ -30,10 +33,14 @@ export async function prepareExperiment(
   let test: Interactions;
   if ('dir' in source) {
     if (!isSplitDir(source.dir)) throw new InputError(`${source.dir}: not a split directory`);
+    // A pipeline's split artifact: its manifest records every file's hash.
+    const artifact = existsSync(join(source.dir, MANIFEST_FILE));
+    if (artifact) await verifyArtifact(source.dir);
     const saved = await readSplitDir(source.dir);
     if (saved.manifest.input.interactions_sha256 !== dataset.meta.interactions_sha256) {
       throw new InputError(`${source.dir}: split was made from different data than ${datasetDir} (interactions sha256 differs)`);
     }
+    if (!artifact) checkSplitMatches(source.dir, saved, dataset);
     ({ manifest, train, test } = saved);
   } else {
     const split = splitInteractions(dataset.interactions, source);
@@ -55,11 +62,7 @@ export interface TrainedOn {
 export function trainedOn(dir: string, manifest: ArtifactManifest): TrainedOn {
   const split = manifest.split as unknown as SplitManifest | undefined;
   if (!manifest.dataset || !split) throw new InputError(`${dir}: the artifact records no dataset or split it was trained on`);
-  return {
-    dataset: manifest.dataset,
-    split,
-    params: { strategy: split.strategy, frac: split.frac ?? 0, n: split.n ?? undefined, seed: split.seed ?? undefined },
-  };
+  return { dataset: manifest.dataset, split, params: splitParamsOf(split) };
 }
 
 /** Refuses an experiment whose data or split differ from what the model in `dir` was trained on. */

@@ -5,10 +5,12 @@ import {
   createArtifact,
   MANIFEST_FILE,
   METRICS_FILE,
+  RUN_LOG_FILE,
   readManifest,
   resolveArtifactDir,
   type ArtifactManifest,
 } from '../artifacts/store.js';
+import { openArtifact } from '../artifacts/verify.js';
 import { writeNpy } from '../artifacts/npy.js';
 import type { Metric } from '../index/ann-index.js';
 import { buildIndex, DEFAULT_INDEX_SEED, type BuildStats } from '../index/build.js';
@@ -45,6 +47,8 @@ export interface IndexRequest {
   readonly sampleQueries?: number;
   /** Details the caller adds to the manifest (the pipeline runner does), over the model's. */
   readonly details?: Record<string, unknown>;
+  /** Runs on the complete new version before `latest` moves to it (the pipeline evaluates the serving stage there). */
+  readonly finish?: (dir: string, report: IndexReport) => Promise<void>;
 }
 
 export interface IndexReport {
@@ -53,9 +57,9 @@ export interface IndexReport {
   readonly measurement: IndexMeasurement;
 }
 
+/** A model artifact, checked against its manifest (artifacts/verify.ts) and loaded. */
 export async function loadModelArtifact(path: string): Promise<{ dir: string; manifest: ArtifactManifest; model: Recommender }> {
-  const dir = resolveArtifactDir(path);
-  const manifest = readManifest(dir);
+  const { dir, manifest } = await openArtifact(path);
   return { dir, manifest, model: await getFactory(manifest.kind).load(dir) };
 }
 
@@ -106,6 +110,7 @@ export async function indexModel(req: IndexRequest): Promise<{ dir: string; repo
     `index ${req.factory}: ${stats.rows} × ${stats.dim} in ${stats.seconds.total.toFixed(2)} s, recall@10 ${measurement.recall.toFixed(4)}, ` +
       `${measurement.index.batchedQps.toFixed(0)} queries/s batched (exact: ${measurement.exact.batchedQps.toFixed(0)})`,
   );
+  const finish = req.finish;
   let bytes = 0;
   const created = await createArtifact(
     dirname(out),
@@ -132,10 +137,12 @@ export async function indexModel(req: IndexRequest): Promise<{ dir: string; repo
       details: { ...manifest.details, ...req.details, index: { ...stats, measurement } },
     },
     async (tmp) => {
-      linkFiles(modelDir, tmp, new Set([MANIFEST_FILE, METRICS_FILE, INDEX_FILE, INDEX_IDS_FILE]));
+      // The model's files only: its log and bookkeeping are the model step's, not this version's.
+      linkFiles(modelDir, tmp, new Set([MANIFEST_FILE, METRICS_FILE, RUN_LOG_FILE, INDEX_FILE, INDEX_IDS_FILE]));
       bytes = writeIndex(index, join(tmp, INDEX_FILE));
       writeNpy(join(tmp, INDEX_IDS_FILE), model.items.ids);
     },
+    { finish: finish && ((tmp) => finish(tmp, { build: stats, bytes, measurement })) },
   );
   return { dir: created.dir, report: { build: stats, bytes, measurement } };
 }

@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { ARTIFACT_ROOT_OUTPUT, gitCommit, newVersionName, type ArtifactRef } from '../artifacts/store.js';
+import { ARTIFACT_ROOT_OUTPUT, gitCommit, newVersionName, RUN_LOG_FILE, type ArtifactRef } from '../artifacts/store.js';
 import { createTracker, type RetryPolicy, type RunEndStatus, type TrackedRun, type Tracker } from '../tracking/index.js';
 import { endAbandonedRuns, markRunClosed, markRunOpen } from '../tracking/open-runs.js';
 import { metricName } from '../tracking/limits.js';
@@ -10,6 +10,7 @@ import { cleanStaleTemps, cleanTemps, moveFile, tempPathFor } from '../util/fs.j
 import { hashJson } from '../util/hash.js';
 import { log, setLogFile } from '../util/log.js';
 import { claimOutput } from '../util/output.js';
+import { reachPhase } from '../util/phase.js';
 import { recsysVersion } from '../util/version.js';
 import { checkPipelineGates, type GateResult } from './gates.js';
 import { onInterrupt } from './interrupt.js';
@@ -28,7 +29,6 @@ import type { ReportRow, UnitPlan } from './steps/step.js';
  * this process's temporary output is removed and the lock released (exit 130/143); what a
  * killed process leaves behind is removed by the next run.
  */
-export const RUN_LOG_FILE = 'run.log.jsonl';
 export const LOGS_DIR = 'logs';
 /** Bumped when what goes into a fingerprint changes, so old records no longer match. */
 const FINGERPRINT_FORMAT = 3;
@@ -124,10 +124,13 @@ export async function runPipeline(pipeline: Pipeline, opts: RunOptions = {}): Pr
   const tracker = createTracker({ root, retry: opts.trackingRetry });
   const lock = acquireRootLock(root, opts.command ?? `recsys pipeline ${head.file}`);
   const logFile = join(root, LOGS_DIR, `${head.name}-${newVersionName()}.jsonl`);
-  const current: { run: TrackedRun | null } = { run: null };
+  const current: CurrentRun = { run: null, ending: null };
   const removeHandlers = onInterrupt(async () => {
+    // The run first: if its end cannot be delivered in time, its open mark and its log (the
+    // time it last made progress) stay for the next run to end it as KILLED.
+    if (current.ending) await current.ending;
+    else if (current.run) await endTrackedRun(root, await current.run, 'KILLED');
     for (const dir of tempDirs(pipeline)) cleanTemps(dir, (pid) => pid === process.pid);
-    if (current.run) await endTrackedRun(root, current.run, 'KILLED');
     setLogFile(null);
     lock.release();
   });
@@ -199,15 +202,29 @@ interface UnitRunContext {
   readonly tags: Record<string, string>;
   readonly head: Pipeline['head'];
   readonly logFile: string;
-  /** Where the interrupt handler finds the run to mark KILLED. */
-  readonly current: { run: TrackedRun | null };
+  readonly current: CurrentRun;
+}
+
+/** Where the interrupt handler finds the tracked run to end as KILLED, or the end already under way. */
+interface CurrentRun {
+  /** Set from the moment the run is being started (a signal during the start still ends it). */
+  run: Promise<TrackedRun> | null;
+  ending: Promise<void> | null;
+}
+
+/** Ends the unit's run with `status`, visible to the interrupt handler while it is under way. */
+async function endUnitRun(root: string, current: CurrentRun, run: TrackedRun, status: RunEndStatus): Promise<void> {
+  current.ending = endTrackedRun(root, run, status);
+  await current.ending;
+  current.run = null;
+  current.ending = null;
 }
 
 /** Runs one unit as a tracked run with its own log file, moved into its output when it succeeds. */
 async function runUnit(unit: UnitPlan, tracker: Tracker, c: UnitRunContext): Promise<string> {
   const root = c.head.artifacts;
   const unitLog = tempPathFor(join(root, `${slug(unit.label)}.log.jsonl`));
-  const run = await tracker.startRun({
+  const starting = tracker.startRun({
     experiment: c.head.name,
     runName: unit.label,
     params: { step: unit.kind, ...unit.config },
@@ -219,13 +236,23 @@ async function runUnit(unit: UnitPlan, tracker: Tracker, c: UnitRunContext): Pro
       ...(gitCommit() ? { 'mlflow.source.git.commit': gitCommit() as string } : {}),
     },
   });
-  c.current.run = run;
-  markRunOpen(root, { runId: run.runId, location: tracker.location, label: unit.label, heartbeat: unitLog });
+  c.current.run = starting;
+  const run = await starting;
+  const mark = { runId: run.runId, location: tracker.location, label: unit.label };
+  markRunOpen(root, { ...mark, heartbeat: unitLog });
   setLogFile(unitLog);
   log.event('unit.start', { unit: unit.label, fingerprint: c.fingerprint, lineage: c.lineage, config: unit.config });
+  /** From here on the unit's events go to the pipeline's log; the unit's log is final. */
+  const finish = async (dir: string): Promise<void> => {
+    log.event('unit.log_closed', { unit: unit.label });
+    setLogFile(c.logFile);
+    // The dataset directory may be on another file system than the root.
+    moveFile(unitLog, join(dir, RUN_LOG_FILE));
+    markRunOpen(root, { ...mark, heartbeat: c.logFile });
+  };
   let dir: string;
   try {
-    dir = await unit.run({ fingerprint: c.fingerprint, lineage: c.lineage, details: { ...c.details }, run });
+    dir = await unit.run({ fingerprint: c.fingerprint, lineage: c.lineage, details: { ...c.details }, run, finish });
   } catch (err) {
     log.error(`${unit.label} failed: ${(err as Error).message}`, { event: 'unit.failed' });
     setLogFile(c.logFile);
@@ -233,24 +260,24 @@ async function runUnit(unit: UnitPlan, tracker: Tracker, c: UnitRunContext): Pro
     mkdirSync(dirname(kept), { recursive: true });
     if (existsSync(unitLog)) moveFile(unitLog, kept);
     log.error(`${unit.label} failed; its log: ${kept}`, { event: 'unit.failed', unit: unit.label });
-    c.current.run = null;
-    await endTrackedRun(root, run, 'FAILED');
+    await endUnitRun(root, c.current, run, 'FAILED');
     throw err;
   }
   const rows = unit.report(dir);
   run.logMetrics(trackedMetrics(rows));
   run.setTags({ 'recsys.artifact.path': resolve(dir) });
   log.event('unit.done', { unit: unit.label, dir });
-  setLogFile(c.logFile);
-  // The dataset directory may be on another file system than the root.
-  moveFile(unitLog, join(dir, RUN_LOG_FILE));
-  c.current.run = null;
-  await endTrackedRun(root, run, 'FINISHED');
+  await reachPhase('unit.done', unit.label);
+  await endUnitRun(root, c.current, run, 'FINISHED');
   return dir;
 }
 
-/** Ends a run this process started; its open mark goes first, so a finished run is never marked KILLED later. */
+/**
+ * Ends a run this process started; its open mark goes only once the end is delivered (or kept
+ * in the outbox), so a process that dies before that, or exits while a slow server has not
+ * answered, leaves the mark for the next run to end the run as KILLED.
+ */
 async function endTrackedRun(root: string, run: TrackedRun, status: RunEndStatus): Promise<void> {
-  markRunClosed(root, run.runId);
   await run.end(status);
+  markRunClosed(root, run.runId);
 }

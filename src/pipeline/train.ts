@@ -1,5 +1,11 @@
 import { basename, dirname } from 'node:path';
-import { ARTIFACT_FOLDER_OUTPUT, createArtifact, recordMetrics, type ArtifactManifest, type ManifestFields } from '../artifacts/store.js';
+import {
+  ARTIFACT_FOLDER_OUTPUT,
+  createArtifact,
+  type ArtifactManifest,
+  type CreateOptions,
+  type ManifestFields,
+} from '../artifacts/store.js';
 import { evaluateWithColdItems } from '../eval/cold-items.js';
 import type { Metrics } from '../eval/evaluate.js';
 import { summarisesTraining, type FitContext, type Recommender } from '../models/model.js';
@@ -25,6 +31,8 @@ export interface TrainRequest {
   readonly ctx?: FitContext;
   /** Lineage and details the caller adds to the manifest (the pipeline runner does). */
   readonly manifest?: Pick<ManifestFields, 'lineage' | 'details'>;
+  /** Runs on the complete version before `latest` moves (the pipeline moves the step's log into it). */
+  readonly finish?: CreateOptions['finish'];
 }
 
 export interface TrainResult {
@@ -72,7 +80,7 @@ export async function trainModel(req: TrainRequest): Promise<TrainResult> {
       },
     },
     (tmp) => model.save(tmp),
+    { finish: req.finish },
   );
-  recordMetrics(dir, protocol, metrics);
   return { dir, manifest, metrics, model, experiment, fitSeconds };
 }

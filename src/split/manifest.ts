@@ -8,9 +8,9 @@ import { buildTargets } from '../eval/protocol.js';
 import { InputError } from '../util/errors.js';
 import { writeJsonAtomic } from '../util/fs.js';
 import { directoryKind, writeOutputDir } from '../util/output.js';
-import { sha256 } from '../util/hash.js';
+import { sha256, stableStringify } from '../util/hash.js';
 import type { Interactions } from '../data/interactions.js';
-import type { Split, SplitParams } from './split.js';
+import { splitInteractions, type Split, type SplitParams } from './split.js';
 
 /**
  * What a split was and what it holds, recorded beside it (split.json) and in every artifact
@@ -105,10 +105,73 @@ export function isSplitDir(dir: string): boolean {
 export async function readSplitDir(dir: string): Promise<{ manifest: SplitManifest; train: Interactions; test: Interactions }> {
   const path = join(dir, SPLIT_FILE);
   if (!existsSync(path)) throw new InputError(`${dir}: not a split directory (no ${SPLIT_FILE}); make one with \`recsys split\``);
-  const manifest = JSON.parse(readFileSync(path, 'utf8')) as SplitManifest;
+  let manifest: SplitManifest;
+  try {
+    manifest = JSON.parse(readFileSync(path, 'utf8')) as SplitManifest;
+  } catch (err) {
+    throw new InputError(`${path}: ${(err as Error).message}`);
+  }
   return {
     manifest,
     train: await readInteractionsParquet(join(dir, 'train.parquet')),
     test: await readInteractionsParquet(join(dir, 'test.parquet')),
   };
+}
+
+/** The parameters that recompute the split a manifest describes. */
+export function splitParamsOf(m: SplitManifest): SplitParams {
+  return { strategy: m.strategy, frac: m.frac ?? 0, n: m.n ?? undefined, seed: m.seed ?? undefined };
+}
+
+/** An order-independent digest of a table's rows (a sum of per-row hashes): equal for the same rows in any order. */
+function rowsDigest(x: Interactions): string {
+  let lo = 0;
+  let hi = 0;
+  const ts = new Uint32Array(new Float64Array(x.timestamp).buffer);
+  const rating = new Uint32Array(new Float32Array(x.rating).buffer);
+  for (let i = 0; i < x.userId.length; i++) {
+    let h = Math.imul(x.userId[i] ^ 0x9e3779b9, 0x85ebca6b);
+    h = Math.imul(h ^ x.itemId[i] ^ (h >>> 15), 0xc2b2ae35);
+    h = Math.imul(h ^ rating[i] ^ (h >>> 13), 0x27d4eb2f);
+    h = Math.imul(h ^ ts[2 * i] ^ (h >>> 16), 0x165667b1);
+    h = Math.imul(h ^ ts[2 * i + 1] ^ (h >>> 15), 0x85ebca6b);
+    lo = (lo + (h >>> 0)) >>> 0;
+    hi = (hi + ((h ^ (h >>> 16)) >>> 0) * 3) >>> 0;
+  }
+  return `${x.userId.length}:${lo}:${hi}`;
+}
+
+/**
+ * Refuses a split directory (written by `recsys split`) whose split.json, train.parquet or
+ * test.parquet differ from the split split.json describes, recomputed from the dataset it
+ * was made from: an edited split is never used silently.
+ */
+export function checkSplitMatches(
+  dir: string,
+  saved: { manifest: SplitManifest; train: Interactions; test: Interactions },
+  dataset: Pick<Dataset, 'dir' | 'meta' | 'interactions'>,
+): void {
+  const manifestPath = join(dir, SPLIT_FILE);
+  let split: Split;
+  try {
+    split = splitInteractions(dataset.interactions, splitParamsOf(saved.manifest));
+  } catch (err) {
+    throw new InputError(`${manifestPath}: ${(err as Error).message}`);
+  }
+  const comparable = (m: SplitManifest): string => stableStringify({ ...m, input: { ...m.input, dataset_dir: null } });
+  if (comparable(describeSplit(split, dataset)) !== comparable(saved.manifest)) {
+    throw new InputError(
+      `${manifestPath}: differs from the split it describes, recomputed from ${dataset.dir} (edited?); make it again with \`recsys split\``,
+    );
+  }
+  for (const [file, got, want] of [
+    ['train.parquet', saved.train, split.train],
+    ['test.parquet', saved.test, split.test],
+  ] as const) {
+    if (rowsDigest(got) !== rowsDigest(want)) {
+      throw new InputError(
+        `${join(dir, file)}: rows differ from the split ${SPLIT_FILE} describes (edited?); make it again with \`recsys split\``,
+      );
+    }
+  }
 }

@@ -31,7 +31,7 @@ describe('artifacts gc and promote', () => {
     const m3 = await version(root, 'm', [{ name: 's', version: s2 }], m2);
     const m4 = await version(root, 'm', [{ name: 's', version: s2 }], m3);
     const s3 = await version(root, 's', []);
-    promote(root, `m/${m3}`); // roll back: latest is m3, whose baseline is m2 (built from s1)
+    await promote(root, `m/${m3}`); // roll back: latest is m3, whose baseline is m2 (built from s1)
     expect(readlinkSync(join(root, 'm', 'latest'))).toBe(m3);
 
     const plan = planGc(root, 1);
@@ -69,9 +69,9 @@ describe('artifacts gc and promote', () => {
     const root = tempDir();
     const a1 = await version(root, 'a', []);
     const a2 = await version(root, 'a', []);
-    expect(promote(root, a1)).toMatchObject({ name: 'a', from: a2, to: a1 });
-    expect(promote(root, join(root, 'a', a2))).toMatchObject({ from: a1, to: a2 });
-    expect(() => promote(root, 'a/20200101T000000000Z-1')).toThrow('no such complete artifact version');
+    expect(await promote(root, a1)).toMatchObject({ name: 'a', from: a2, to: a1 });
+    expect(await promote(root, join(root, 'a', a2))).toMatchObject({ from: a1, to: a2 });
+    await expect(promote(root, 'a/20200101T000000000Z-1')).rejects.toThrow('no such complete artifact version');
     expect(() => planGc(root, -1)).toThrow('--keep must be an integer ≥ 0');
   });
 });

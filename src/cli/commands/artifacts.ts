@@ -1,14 +1,17 @@
 import { Command } from 'commander';
 import { collectGarbage, findVersion, planGc, promote } from '../../artifacts/gc.js';
 import { listArtifacts, readManifest, resolveArtifactDir } from '../../artifacts/store.js';
+import { defaultVerifyOptions, verifyTree } from '../../artifacts/verify.js';
+import { InputError } from '../../util/errors.js';
+import { log } from '../../util/log.js';
 import { acquireRootLock } from '../../pipeline/lock.js';
 import { intOption, printJson } from '../options.js';
 
 /** Runs `work` holding the artifact root's lock, so it never races a pipeline run. */
-function withRootLock<T>(root: string, command: string, work: () => T): T {
+async function withRootLock<T>(root: string, command: string, work: () => T | Promise<T>): Promise<T> {
   const lock = acquireRootLock(root, command);
   try {
-    return work();
+    return await work();
   } finally {
     lock.release();
   }
@@ -57,9 +60,9 @@ export function artifactsCommand(): Command {
     .description('point latest at another complete version (e.g. roll back), atomically')
     .argument('<version>', 'NAME/VERSION, a version directory, or a version name unique under the root')
     .option('--root <dir>', 'artifact root', 'artifacts')
-    .action((spec: string, o: { root: string }) => {
+    .action(async (spec: string, o: { root: string }) => {
       const root = findVersion(o.root, spec).root;
-      const p = withRootLock(root, 'recsys artifacts promote', () => promote(root, spec));
+      const p = await withRootLock(root, 'recsys artifacts promote', () => promote(root, spec));
       process.stdout.write(`${p.name}: latest ${p.from ?? '(none)'} -> ${p.to}\n`);
     });
   cmd
@@ -68,10 +71,28 @@ export function artifactsCommand(): Command {
     .requiredOption('--keep <n>', 'newest versions kept per artifact', intOption('--keep', 0))
     .option('--root <dir>', 'artifact root', 'artifacts')
     .option('--dry-run', 'print what would be removed, remove nothing', false)
-    .action((o: { keep: number; root: string; dryRun: boolean }) => {
-      const plan = o.dryRun ? planGc(o.root, o.keep) : withRootLock(o.root, 'recsys artifacts gc', () => collectGarbage(o.root, o.keep));
+    .action(async (o: { keep: number; root: string; dryRun: boolean }) => {
+      const plan = o.dryRun
+        ? planGc(o.root, o.keep)
+        : await withRootLock(o.root, 'recsys artifacts gc', () => collectGarbage(o.root, o.keep));
+      for (const b of plan.broken)
+        log.warn(`${b.problem}; version ${b.name}/${b.version} left as it is (gc never removes a version it cannot read)`);
       for (const a of plan.remove) process.stdout.write(`${o.dryRun ? 'would remove' : 'removed'} ${a.name}/${a.version}\n`);
       process.stdout.write(`${plan.remove.length} version(s) ${o.dryRun ? 'to remove' : 'removed'}, ${plan.keep.length} kept\n`);
+    });
+  cmd
+    .command('verify')
+    .description('check versions against their manifests (every file present, sizes and sha256): a version, an artifact or a whole root')
+    .argument('[path]', 'a version directory, an artifact folder (all its versions) or an artifact root', 'artifacts')
+    .action(async (path: string) => {
+      const checks = await verifyTree(path, defaultVerifyOptions());
+      for (const c of checks)
+        process.stdout.write(
+          `${c.problem === null ? 'ok ' : 'BAD'} ${c.latest ? '*' : ' '} ${c.label}${c.problem === null ? '' : `  ${c.problem}`}\n`,
+        );
+      const bad = checks.filter((c) => c.problem !== null).length;
+      process.stdout.write(`${checks.length} version(s) checked, ${bad} bad\n`);
+      if (bad > 0) throw new InputError(`${path}: ${bad} version(s) do not match their manifest`);
     });
   return cmd;
 }

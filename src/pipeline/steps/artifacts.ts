@@ -2,6 +2,7 @@ import { existsSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import { LATEST, MANIFEST_FILE, readManifest, type ArtifactManifest, type ArtifactRef } from '../../artifacts/store.js';
 import { InputError } from '../../util/errors.js';
+import { log } from '../../util/log.js';
 import { hashJson } from '../../util/hash.js';
 import type { UnitState } from './step.js';
 
@@ -43,8 +44,16 @@ export function requireLatest(root: string, name: string, madeBy: string): Lates
   return found;
 }
 
+/** The state of a unit's output; a latest version whose manifest cannot be read counts as none (the unit runs again). */
 export function latestState(root: string, name: string): UnitState | null {
-  const found = latestArtifact(root, name);
+  let found: LatestArtifact | null;
+  try {
+    found = latestArtifact(root, name);
+  } catch (err) {
+    if (!(err instanceof InputError)) throw err;
+    log.warn(`${err.message}; the step runs again (the broken version is left as it is)`, { event: 'artifact.broken' });
+    return null;
+  }
   if (!found) return null;
   return { dir: found.dir, version: found.manifest.version, fingerprint: pipelineDetails(found.manifest)?.fingerprint ?? null };
 }

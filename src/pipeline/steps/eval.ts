@@ -105,6 +105,7 @@ export const evalStep: StepKind<EvalOptions> = {
             output,
             { kind: 'evaluation', config: { split, models, k: head.k }, lineage: work.lineage, details: { pipeline: work.details } },
             async (tmp) => writeJsonAtomic(join(tmp, REPORT_FILE), report),
+            { finish: work.finish },
           );
           return created.dir;
         },

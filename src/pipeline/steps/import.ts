@@ -6,6 +6,7 @@ import { importDataset } from '../../data/import.js';
 import { writeJsonAtomic } from '../../util/fs.js';
 import { claimOutput } from '../../util/output.js';
 import { sha256File } from '../../util/hash.js';
+import { reachPhase } from '../../util/phase.js';
 import type { DataSpec } from '../spec.js';
 import type { StepKind, UnitInputs, UnitState } from './step.js';
 
@@ -110,6 +111,9 @@ export const importStep: StepKind<Record<string, never>> = {
             encoding: data.encoding,
           });
           work.run.setTags({ 'recsys.dataset.sha256': meta.interactions_sha256 });
+          await work.finish(data.out);
+          await reachPhase('import.written', data.out);
+          // Written last: without it the next run imports again.
           writeJsonAtomic(join(data.out, IMPORT_RECORD_FILE), { fingerprint: work.fingerprint, inputs: described } satisfies ImportRecord);
           return data.out;
         },

@@ -79,18 +79,22 @@ export const indexStep: StepKind<IndexOptions> = {
           return state && !stageMetrics(state.dir) ? { ...state, fingerprint: null } : state;
         },
         async run(work) {
-          const { dir, report } = await indexModel({
+          const { dir } = await indexModel({
             model: modelDir,
             ...settings,
             out: join(head.artifacts, output),
             details: { pipeline: work.details },
+            // The serving stage is evaluated on the new version before `latest` moves to it.
+            finish: async (tmp, report) => {
+              work.run.logMetrics({
+                build_seconds: report.build.seconds.total,
+                index_recall_10: report.measurement.recall,
+                batched_qps: report.measurement.index.batchedQps,
+              });
+              await evaluateRun({ model: tmp, ks: head.k, viaIndex: {} });
+              await work.finish(tmp);
+            },
           });
-          work.run.logMetrics({
-            build_seconds: report.build.seconds.total,
-            index_recall_10: report.measurement.recall,
-            batched_qps: report.measurement.index.batchedQps,
-          });
-          await evaluateRun({ model: dir, ks: head.k, viaIndex: {} });
           return dir;
         },
         report(dir) {

@@ -70,6 +70,7 @@ export const recommendStep: StepKind<RecommendOptions> = {
               const report = await recommendAllUsers({ model: modelDir, k: o.k, out: join(tmp, RECS_FILE), batchSize: o.batch_size });
               work.run.logMetrics({ users: report.users, rows: report.rows, seconds: report.seconds });
             },
+            { finish: work.finish },
           );
           return dir;
         },

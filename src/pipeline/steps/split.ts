@@ -79,6 +79,7 @@ export const splitStep: StepKind<SplitOptions> = {
               details: { pipeline: work.details },
             },
             (tmp) => writeSplit(tmp, split, manifest),
+            { finish: work.finish },
           );
           work.run.setTags({ 'recsys.split.sha256': manifest.sha256 });
           work.run.logMetrics({

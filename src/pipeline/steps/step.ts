@@ -88,6 +88,12 @@ export interface UnitWork {
   /** Recorded as `details.pipeline` in the manifest (fingerprint, previous latest, ...). */
   readonly details: Record<string, unknown>;
   readonly run: TrackedRun;
+  /**
+   * Moves the unit's log (run.log.jsonl) into its output: a unit calls it on its new version
+   * before the version is complete (`createArtifact`'s `finish`), so the manifest lists the
+   * log and `latest` moves last; the import step on the dataset directory.
+   */
+  readonly finish: (dir: string) => Promise<void>;
 }
 
 /** The state a unit's output was made from. */

@@ -119,6 +119,7 @@ export const trainStep: StepKind<TrainOptions> = {
             ks: head.k,
             ctx: { onEpoch: (epoch, metrics) => work.run.logMetrics(mlflowMetrics(metrics), epoch) },
             manifest: { lineage: work.lineage, details: { pipeline: work.details } },
+            finish: work.finish,
           });
           work.run.logMetrics({ fit_seconds: result.fitSeconds });
           return result.dir;
