@@ -1,4 +1,4 @@
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, rmdirSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { InputError } from '../util/errors.js';
 import { cleanStaleTemps, cleanTemps } from '../util/fs.js';
@@ -28,6 +28,8 @@ export interface StandaloneOutput extends ClaimOptions {
 
 export async function withStandaloneOutput<T>(o: StandaloneOutput, body: () => Promise<T>): Promise<T> {
   claimOutput(o.out, o.kind, o);
+  // A root this command creates only to hold its lock goes again if the command leaves it empty.
+  const createdRoot = o.root !== undefined && !existsSync(o.root) ? o.root : null;
   const lock = lockOutput(o.out, o.root);
   for (const { dir, name } of tempHomes(o.out)) {
     for (const left of cleanStaleTemps(dir, name))
@@ -42,6 +44,7 @@ export async function withStandaloneOutput<T>(o: StandaloneOutput, body: () => P
   } finally {
     removeHandlers();
     lock?.release();
+    if (createdRoot && readdirSync(createdRoot).length === 0) rmdirSync(createdRoot);
   }
 }
 

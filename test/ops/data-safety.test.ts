@@ -305,7 +305,8 @@ describe('temporary paths live beside their final path: nothing assumes two path
     const first = await recsys(['train', '--pipeline', file]);
     expect(first.code, first.stderr).toBe(0);
     expect(existsSync(join(out, 'run.log.jsonl'))).toBe(true);
-    expect(readFileSync(join(out, 'run.log.jsonl'), 'utf8')).toContain('"unit.done"');
+    // the unit's own log, closed and moved into the dataset across file systems
+    expect(readFileSync(join(out, 'run.log.jsonl'), 'utf8')).toContain('"unit.log_closed"');
     const forced = await recsys(['train', '--pipeline', file, '--force']);
     expect(forced.code, forced.stderr).toBe(0);
     expect(readdirSync(out).filter((n) => n.includes('.tmp-'))).toEqual([]);

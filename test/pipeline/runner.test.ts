@@ -225,12 +225,12 @@ describe('a step that fails', () => {
     await runPipeline(loadPipeline(file));
     const good = readlinkSync(join(work, 'a/m-tu/latest'));
     writeFileSync(file, text('    model: ranker\n    params: {channels: "popularity,bogus"}\n'));
-    await expect(runPipeline(loadPipeline(file))).rejects.toThrow(/unknown model "bogus"/);
+    await expect(runPipeline(loadPipeline(file))).rejects.toThrow(/unknown channel "bogus"/);
     expect(readlinkSync(join(work, 'a/m-tu/latest'))).toBe(good);
     expect(versions(join(work, 'a'), 'm-tu')).toEqual([good]);
     const failedLogs = readdirSync(join(work, 'a/logs')).filter((f) => f.endsWith('.failed.jsonl'));
     expect(failedLogs).toHaveLength(1);
-    expect(readFileSync(join(work, 'a/logs', failedLogs[0]), 'utf8')).toContain('train m-tu failed: unknown model');
+    expect(readFileSync(join(work, 'a/logs', failedLogs[0]), 'utf8')).toContain('train m-tu failed: unknown channel');
     expect(existsSync(join(work, 'a/.lock'))).toBe(false);
     const store = JSON.parse(execFileSync(SYSTEM_PYTHON, [READ_MLRUNS, join(work, 'a/mlruns')]).toString()) as {
       experiments: Record<
