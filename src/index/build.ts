@@ -5,6 +5,7 @@ import { Progress } from '../util/progress.js';
 import { Rng } from '../util/rng.js';
 import type { NativeIndex } from './native.js';
 import { AnnIndex, checkPositiveInt, faissMetricType, type Metric, type SearchParams } from './ann-index.js';
+import { checkFactoryFits, parseFactory } from './factory.js';
 import { faiss, type IndexSettings } from './native.js';
 import { checkEmbeddings, sampleRows } from './vectors.js';
 
@@ -65,6 +66,7 @@ export function buildIndex(items: Embeddings, opts: BuildOptions): { index: AnnI
   const { rows, dim } = items;
   const start = performance.now();
 
+  checkFactoryFits(parseFactory(opts.factory), dim, rows);
   warnPolysemous(opts.factory);
   let native: NativeIndex;
   try {
