@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { TIMESTAMP_UNITS } from '../data/import.js';
 import { ACCURACY_METRICS, LIST_METRICS } from '../eval/evaluate.js';
 import { SPLIT_STRATEGIES, type SplitParams } from '../split/split.js';
 
@@ -52,6 +53,8 @@ const dataSchema = z
       .optional(),
     delimiter: z.string().length(1).optional(),
     encoding: z.enum(['utf8', 'latin1']).optional(),
+    /** Unit of integer timestamps (default s). */
+    timestamp_unit: z.enum(TIMESTAMP_UNITS as ['s', 'ms']).optional(),
     skip_bad: z.boolean().default(false),
   })
   .strict();

@@ -85,6 +85,7 @@ export const importStep: StepKind<Record<string, never>> = {
           columns: data.columns,
           delimiter: data.delimiter,
           encoding: data.encoding,
+          timestamp_unit: data.timestamp_unit,
           skip_bad: data.skip_bad,
         },
         async inputs(): Promise<UnitInputs> {
@@ -105,6 +106,7 @@ export const importStep: StepKind<Record<string, never>> = {
             columns: data.columns,
             delimiter: data.delimiter,
             encoding: data.encoding,
+            timestampUnit: data.timestamp_unit,
           });
           work.run.setTags({ 'recsys.dataset.sha256': meta.interactions_sha256 });
           writeJsonAtomic(join(data.out, IMPORT_RECORD_FILE), { fingerprint: work.fingerprint, inputs: described } satisfies ImportRecord);
