@@ -1,5 +1,6 @@
 import type { ArtifactManifest } from '../artifacts/store.js';
-import { loadDataset, type Dataset } from '../data/dataset.js';
+import { join } from 'node:path';
+import { ITEMS_FILE, loadDataset, type Dataset } from '../data/dataset.js';
 import type { Interactions } from '../data/interactions.js';
 import { buildTrainingData, type TrainingData } from '../data/training-data.js';
 import { describeSplit, isSplitDir, readSplitDir, type SplitManifest } from '../split/manifest.js';
@@ -25,6 +26,7 @@ export async function prepareExperiment(
   opts: { seed?: number; tags?: boolean } = {},
 ): Promise<Experiment> {
   const dataset = await loadDataset(datasetDir, { catalog: true, tags: opts.tags ?? false });
+  if (!dataset.catalog) log.warn(`${join(datasetDir, ITEMS_FILE)}: absent, so diversity@K (which compares genres) is not reported`);
   let manifest: SplitManifest;
   let train: Interactions;
   let test: Interactions;

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { TIMESTAMP_UNITS } from '../data/import.js';
-import { ACCURACY_METRICS, LIST_METRICS } from '../eval/evaluate.js';
+import { ACCURACY_METRICS, LIST_METRICS, MAX_CUTOFF } from '../eval/evaluate.js';
 import { SPLIT_STRATEGIES, type SplitParams } from '../split/split.js';
 
 /**
@@ -94,7 +94,7 @@ export const pipelineSchema = z
     /** Default seed of the steps. */
     seed: z.number().int().default(42),
     /** Evaluation cut-offs. */
-    k: z.array(z.number().int().min(1)).nonempty().default([10]),
+    k: z.array(z.number().int().min(1).max(MAX_CUTOFF)).nonempty().default([10]),
     data: dataSchema,
     splits: z.record(NAME, splitSchema).refine((s) => Object.keys(s).length > 0, 'expected at least one split'),
     steps: z.array(z.unknown()).nonempty(),

@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { enforceGates, parseGate } from '../../eval/gates.js';
+import { checkGateMetrics, enforceGates, parseGate } from '../../eval/gates.js';
 import { formatMetricsTable } from '../../eval/report.js';
 import { evaluateRun } from '../../pipeline/evaluate.js';
 import { formatFunnelReport } from '../../rank/evaluate-funnel.js';
@@ -50,6 +50,7 @@ export function evalCommand(): Command {
       return runPipelineCommand({ ...o, pipeline: o.pipeline }, { kinds: ['eval'], split: o.split }, 'recsys eval --pipeline');
     if (!o.model) throw new InputError('recsys eval: --model (or --pipeline FILE) is required');
     const gates = o.failUnder.map(parseGate);
+    checkGateMetrics(gates, o.k);
     const outcome = await evaluateRun({
       model: o.model,
       datasetDir: o.data,
