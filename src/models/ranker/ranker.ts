@@ -319,7 +319,9 @@ async function fitRanker(data: TrainingData, params: RankerParams, ctx?: FitCont
         engine: p.gbdtEngine,
         valid: examples.valid,
         env: { OMP_WAIT_POLICY: 'PASSIVE', ...process.env },
-        onIteration: (i, m) => ctx?.onEpoch?.(i, m),
+        // The GBDT's own validation curve (e.g. its ndcg@10 on the inner split's held-out
+        // queries) under names of its own: tracked as ndcg_at_10 it hid the evaluated metric.
+        onIteration: (i, m) => ctx?.onEpoch?.(i, Object.fromEntries(Object.entries(m).map(([k, v]) => [`gbdt_valid_${k}`, v]))),
       },
     ),
   );
