@@ -163,7 +163,8 @@ function readTimestamp(rec: CsvRecord, col: number, rule: TimestampRule, allowDa
     const date = new Date(seconds * 1000);
     const year = date.getUTCFullYear();
     const when = Number.isNaN(year) ? 'after the year 275000' : year > 9999 ? `in the year ${year}` : date.toISOString().slice(0, 10);
-    const looksMs = rule.unit === 's' && Number.isSafeInteger(raw) && raw / 1000 <= rule.maxSeconds;
+    // Milliseconds since 1973 (1e11) that are plausible as such: 10-digit seconds are not.
+    const looksMs = rule.unit === 's' && raw >= 1e11 && raw / 1000 <= rule.maxSeconds;
     return `${rec.excerpt(col)} is ${when}, more than a year from now${looksMs ? '; it looks like milliseconds: use --timestamp-unit ms' : ''}`;
   }
   return seconds;

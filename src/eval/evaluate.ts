@@ -147,6 +147,7 @@ export function evaluateTargets(
 class RecsDump {
   private readonly tmp: string;
   private readonly fd: number;
+  private open = true;
   private buffer: string[] = [];
 
   constructor(private readonly path: string) {
@@ -171,12 +172,18 @@ class RecsDump {
 
   commit(): void {
     this.flush();
-    closeSync(this.fd);
+    this.close();
     renameSync(this.tmp, this.path);
   }
 
+  /** Removes the temporary file; after a failed commit too, without hiding its error. */
   abort(): void {
-    closeSync(this.fd);
+    this.close();
     rmSync(this.tmp, { force: true });
+  }
+
+  private close(): void {
+    if (this.open) closeSync(this.fd);
+    this.open = false;
   }
 }

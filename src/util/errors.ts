@@ -78,7 +78,8 @@ export function describeError(err: unknown, debug = process.env.RECSYS_DEBUG ===
   if (err instanceof RecsysError) return { message: err.message + stack, exitCode: err.exitCode };
   const sys = err as SystemError;
   if (err instanceof Error && typeof sys.code === 'string' && typeof sys.path === 'string') {
-    const what = sys.dest ? `${sys.path} → ${sys.dest}` : sys.path;
+    // A rename fails for its destination (a directory in the way, a missing parent): name that first.
+    const what = sys.dest ? `${sys.dest} (renaming ${sys.path} to it)` : sys.path;
     const reason = FS_REASONS[sys.code] ?? sys.code;
     return {
       message: `${what}: ${reason}${sys.syscall ? ` (${sys.syscall})` : ''}${stack}`,
