@@ -80,7 +80,8 @@ export function describeError(err: unknown, debug = process.env.RECSYS_DEBUG ===
   if (err instanceof Error && typeof sys.code === 'string' && typeof sys.path === 'string') {
     // A rename fails for its destination (a directory in the way, a missing parent): name that first.
     const what = sys.dest ? `${sys.dest} (renaming ${sys.path} to it)` : sys.path;
-    const reason = FS_REASONS[sys.code] ?? sys.code;
+    // Making a directory under a path whose part is a file fails with EEXIST for that part.
+    const reason = sys.code === 'EEXIST' && sys.syscall === 'mkdir' ? 'exists and is not a directory' : (FS_REASONS[sys.code] ?? sys.code);
     return {
       message: `${what}: ${reason}${sys.syscall ? ` (${sys.syscall})` : ''}${stack}`,
       exitCode: FS_INPUT_CODES.has(sys.code) ? EXIT_BAD_INPUT : EXIT_FAILURE,

@@ -35,6 +35,11 @@ describe('what the command line prints for an error', () => {
       false,
     );
     expect(underFile).toEqual({ message: `${join(dir, 'file', 'x')}: a part of the path is not a directory (open)`, exitCode: 2 });
+    const dirOverFile = describeError(
+      thrown(() => mkdirSync(join(dir, 'file'), { recursive: true })),
+      false,
+    );
+    expect(dirOverFile).toEqual({ message: `${join(dir, 'file')}: exists and is not a directory (mkdir)`, exitCode: 2 });
   });
 
   it('keeps the exit code of RecsysErrors, and shows other errors as their first line, exit 1', () => {
