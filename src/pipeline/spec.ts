@@ -50,8 +50,16 @@ const dataSchema = z
     columns: z
       .object({ user: z.string(), item: z.string(), rating: z.string().optional(), timestamp: z.string().optional() })
       .strict()
+      .refine((c) => {
+        const used = Object.values(c).filter((col) => col !== undefined);
+        return new Set(used).size === used.length;
+      }, 'each role needs its own column; one column is mapped to two roles')
       .optional(),
-    delimiter: z.string().length(1).optional(),
+    delimiter: z
+      .string()
+      .regex(/^[\x00-\x7f]$/, 'expected one ASCII character')
+      .refine((d) => !['"', '\n', '\r'].includes(d), 'a quote or a line end cannot be the delimiter')
+      .optional(),
     encoding: z.enum(['utf8', 'latin1']).optional(),
     /** Unit of integer timestamps (default s). */
     timestamp_unit: z.enum(TIMESTAMP_UNITS as ['s', 'ms']).optional(),

@@ -222,6 +222,27 @@ describe('bad input exits 2 with one clear line', () => {
       badInput(importCsv(plain, '--columns', 'user=u,item=i', '--delimiter', ';;'), /--delimiter ";;": expected one ASCII character/);
     });
 
+    it('refuses the same in a pipeline file when it loads, and reads --delimiter tab', () => {
+      const plain = csv('plain-tab.tsv', 'u\ti\n1\t2\n');
+      const file = join(work, 'bad-columns.yaml');
+      writeFileSync(
+        file,
+        [
+          `artifacts: ${work}/csv-root`,
+          `data: {format: csv, in: ${plain}, out: ${work}/csv-data, columns: {user: u, item: u}, delimiter: ";;"}`,
+          'splits: {tu: {strategy: temporal-user}}',
+          'steps:',
+          '  - kind: import',
+          '',
+        ].join('\n'),
+      );
+      const r = recsys(['train', '--pipeline', file]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/bad-columns\.yaml:2:\d+: data\.columns: each role needs its own column; one column is mapped to two roles/);
+      expect(r.stderr).toMatch(/bad-columns\.yaml:2:\d+: data\.delimiter: expected one ASCII character/);
+      ok(importCsv(plain, '--columns', 'user=u,item=i', '--delimiter', 'tab'));
+    });
+
     it('honours --encoding latin1 for movies.csv, and names invalid UTF-8 with a hint', async () => {
       const ml = join(work, 'ml-latin1');
       mkdirSync(ml, { recursive: true });

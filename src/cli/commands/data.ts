@@ -17,7 +17,12 @@ export function dataCommand(): Command {
     )
     .requiredOption('--out <dir>', 'dataset directory to write (replaced only when the import succeeds)')
     .option('--columns <map>', 'csv format: user=COL,item=COL[,rating=COL][,timestamp=COL]')
-    .option('--delimiter <char>', 'csv format: field delimiter (one character)', ',')
+    .option(
+      '--delimiter <char>',
+      'csv format: field delimiter, one character (\\t or tab: a tab)',
+      (v: string) => (v === '\\t' || v === 'tab' ? '\t' : v),
+      ',',
+    )
     .addOption(
       new Option('--encoding <enc>', 'text encoding of the input files (default: utf8; ml100k: latin1)').choices(['utf8', 'latin1']),
     )
