@@ -32,12 +32,15 @@ function isBlank(byte: number): boolean {
 /** Bytes of a field decoded for a message: enough for `excerpt`'s 80 characters in any encoding. */
 const EXCERPT_BYTES = 4 * ECHO_CHARS;
 
-/** A delimiter the reader can use: one ASCII character that is not a quote or a line end. */
-export function checkDelimiter(delimiter: string, field = '--delimiter'): void {
-  if (delimiter.length !== 1 || delimiter.charCodeAt(0) > 0x7f || delimiter === '"' || delimiter === '\n' || delimiter === '\r')
-    throw new InputError(
-      `${field} ${excerpt(delimiter)}: expected one ASCII character other than a quote or a line end, e.g. "," or ";" or a tab`,
-    );
+/** Why the reader cannot use `delimiter` (it needs one ASCII character, not a quote or a line end), or null. */
+export function delimiterProblem(delimiter: string): string | null {
+  if (delimiter.length === 1 && delimiter.charCodeAt(0) <= 0x7f && !['"', '\n', '\r'].includes(delimiter)) return null;
+  return 'expected one ASCII character other than a quote or a line end, e.g. "," or ";" or a tab';
+}
+
+export function checkDelimiter(delimiter: string): void {
+  const problem = delimiterProblem(delimiter);
+  if (problem !== null) throw new InputError(`--delimiter ${excerpt(delimiter)}: ${problem}`);
 }
 
 /** One record; valid only during the callback (its buffer is reused). */

@@ -486,13 +486,19 @@ function warnSecondsAsMilliseconds(interactions: Interactions, unit: TimestampUn
     );
 }
 
-/** Each role in its own column: one column in two roles (user=id,item=id) is a mistake. */
-export function checkColumnMapping(columns: ColumnMapping): void {
+/** Why a column mapping is wrong (one column in two roles, e.g. user=id,item=id), or null. */
+export function columnMappingProblem(columns: ColumnMapping): string | null {
   const roles = Object.entries(columns).filter(([, col]) => col !== undefined);
   for (const [i, [role, col]] of roles.entries()) {
     const other = roles.findIndex(([, c]) => c === col);
-    if (other < i) throw new InputError(`--columns: column ${excerpt(col)} is mapped to both ${roles[other][0]} and ${role}`);
+    if (other < i) return `column ${excerpt(col)} is mapped to both ${roles[other][0]} and ${role}`;
   }
+  return null;
+}
+
+function checkColumnMapping(columns: ColumnMapping): void {
+  const problem = columnMappingProblem(columns);
+  if (problem !== null) throw new InputError(`--columns: ${problem}`);
 }
 
 /** Parses `user=COL,item=COL[,rating=COL][,timestamp=COL]`. */

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { TIMESTAMP_UNITS } from '../data/import.js';
+import { delimiterProblem } from '../data/csv.js';
+import { columnMappingProblem, TIMESTAMP_UNITS } from '../data/import.js';
 import { ACCURACY_METRICS, LIST_METRICS, MAX_CUTOFF } from '../eval/evaluate.js';
 import { SPLIT_STRATEGIES, type SplitParams } from '../split/split.js';
 
@@ -50,15 +51,17 @@ const dataSchema = z
     columns: z
       .object({ user: z.string(), item: z.string(), rating: z.string().optional(), timestamp: z.string().optional() })
       .strict()
-      .refine((c) => {
-        const used = Object.values(c).filter((col) => col !== undefined);
-        return new Set(used).size === used.length;
-      }, 'each role needs its own column; one column is mapped to two roles')
+      .superRefine((c, ctx) => {
+        const problem = columnMappingProblem(c);
+        if (problem !== null) ctx.addIssue({ code: 'custom', message: problem });
+      })
       .optional(),
     delimiter: z
       .string()
-      .regex(/^[\x00-\x7f]$/, 'expected one ASCII character')
-      .refine((d) => !['"', '\n', '\r'].includes(d), 'a quote or a line end cannot be the delimiter')
+      .superRefine((d, ctx) => {
+        const problem = delimiterProblem(d);
+        if (problem !== null) ctx.addIssue({ code: 'custom', message: problem });
+      })
       .optional(),
     encoding: z.enum(['utf8', 'latin1']).optional(),
     /** Unit of integer timestamps (default s). */

@@ -238,8 +238,8 @@ describe('bad input exits 2 with one clear line', () => {
       );
       const r = recsys(['train', '--pipeline', file]);
       expect(r.code).toBe(2);
-      expect(r.stderr).toMatch(/bad-columns\.yaml:2:\d+: data\.columns: each role needs its own column; one column is mapped to two roles/);
-      expect(r.stderr).toMatch(/bad-columns\.yaml:2:\d+: data\.delimiter: expected one ASCII character/);
+      expect(r.stderr).toMatch(/bad-columns\.yaml:2:\d+: data\.columns: column "u" is mapped to both user and item/);
+      expect(r.stderr).toMatch(/bad-columns\.yaml:2:\d+: data\.delimiter: expected one ASCII character other than a quote/);
       ok(importCsv(plain, '--columns', 'user=u,item=i', '--delimiter', 'tab'));
     });
 
