@@ -3,7 +3,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { MAX_CUTOFF } from '../eval/evaluate.js';
 import type { SplitSource } from '../pipeline/experiment.js';
 import { SPLIT_STRATEGIES, type SplitStrategy } from '../split/split.js';
-import { InputError } from '../util/errors.js';
+import { excerpt, InputError } from '../util/errors.js';
 
 /** Option parsers and the option groups several commands share. */
 export function intOption(name: string, min = -Infinity): (v: string) => number {
@@ -59,7 +59,7 @@ export function splitSourceFrom(o: SplitCliOptions): SplitSource | undefined {
     return { strategy: o.split as SplitStrategy, frac: o.frac, n: o.n, seed: o.splitSeed };
   }
   if (existsSync(o.split)) return { dir: o.split };
-  throw new InputError(`--split "${o.split}" is neither a strategy (${SPLIT_STRATEGIES.join(', ')}) nor a split directory`);
+  throw new InputError(`--split ${excerpt(o.split)} is neither a strategy (${SPLIT_STRATEGIES.join(', ')}) nor a split directory`);
 }
 
 export function printJson(value: unknown): void {

@@ -1,4 +1,4 @@
-import { GateError, InputError } from '../util/errors.js';
+import { excerpt, GateError, InputError } from '../util/errors.js';
 import { ACCURACY_METRICS, LIST_METRICS, type Metrics } from './evaluate.js';
 
 /** A lower bound on a metric, e.g. `ndcg@10=0.05` from `--fail-under`. */
@@ -9,7 +9,8 @@ export interface Gate {
 
 export function parseGate(text: string): Gate {
   const m = /^([a-z_]+@\d+|users)=([0-9.eE+-]+)$/.exec(text.trim());
-  if (!m || !Number.isFinite(Number(m[2]))) throw new InputError(`--fail-under "${text}": expected METRIC@K=VALUE, e.g. ndcg@10=0.05`);
+  if (!m || !Number.isFinite(Number(m[2])))
+    throw new InputError(`--fail-under ${excerpt(text)}: expected METRIC@K=VALUE, e.g. ndcg@10=0.05`);
   return { metric: m[1], min: Number(m[2]) };
 }
 
@@ -23,7 +24,7 @@ export function checkGateMetrics(gates: readonly Gate[], ks: readonly number[]):
     if (metric === 'users') continue;
     const [name, k] = metric.split('@');
     if (!names.includes(name))
-      throw new InputError(`--fail-under ${metric}: unknown metric "${name}"; expected one of: ${names.join(', ')}, or users`);
+      throw new InputError(`--fail-under ${excerpt(metric)}: unknown metric; expected one of: ${names.join(', ')}, or users`);
     if (!ks.includes(Number(k))) throw new InputError(`--fail-under ${metric}: cut-off @${k} is not evaluated (--k ${ks.join(',')})`);
   }
 }

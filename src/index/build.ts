@@ -1,5 +1,5 @@
 import type { Embeddings } from '../models/model.js';
-import { InputError } from '../util/errors.js';
+import { excerpt, InputError } from '../util/errors.js';
 import { log } from '../util/log.js';
 import { Progress } from '../util/progress.js';
 import { Rng } from '../util/rng.js';
@@ -72,7 +72,7 @@ export function buildIndex(items: Embeddings, opts: BuildOptions): { index: AnnI
   try {
     native = faiss().Index.fromFactory(dim, opts.factory, faissMetricType(metric));
   } catch (err) {
-    throw new InputError(`invalid FAISS factory string "${opts.factory}": ${(err as Error).message}`);
+    throw new InputError(`invalid FAISS factory string ${excerpt(opts.factory)}: ${(err as Error).message}`);
   }
   const index = new AnnIndex(native, opts.factory);
   // Before the long part, so a setting the index type lacks fails at once.

@@ -1,4 +1,4 @@
-import { InputError } from '../util/errors.js';
+import { excerpt, InputError } from '../util/errors.js';
 
 /**
  * The FAISS index factory strings this project builds, checked before FAISS sees them: FAISS
@@ -47,14 +47,14 @@ const SUPPORTED =
   'supported: Flat, PQm[xb][np], SQ8 (SQ4, SQ6, SQfp16), HNSWm[,Flat|,SQ8], IVFn[_HNSWm],Flat|PQm[np]|SQ8, each optionally after OPQm[_d], PCAd, L2norm';
 
 function invalid(text: string, reason: string, listSupported = false): InputError {
-  return new InputError(`invalid FAISS factory string ${JSON.stringify(text)}: ${reason}${listSupported ? ` (${SUPPORTED})` : ''}`);
+  return new InputError(`invalid FAISS factory string ${excerpt(text)}: ${reason}${listSupported ? ` (${SUPPORTED})` : ''}`);
 }
 
 /** Parses an integer part `digits` of the factory, within [min, max]. */
 function count(text: string, what: string, digits: string, [min, max]: readonly [number, number]): number {
   const n = Number(digits);
   if (!Number.isSafeInteger(n) || n < min || n > max)
-    throw invalid(text, `${what} must be an integer from ${min} to ${max}, not ${digits}`);
+    throw invalid(text, `${what} must be an integer from ${min} to ${max}, not ${digits.length > 20 ? `${digits.slice(0, 20)}…` : digits}`);
   return n;
 }
 
@@ -97,7 +97,7 @@ export function parseFactory(text: string): FactorySpec {
   }
   const main = parts.slice(i);
   const unknown = (part: string): InputError =>
-    invalid(text, `cannot read ${JSON.stringify(part)}${part !== part.trim() ? ', which has spaces' : ''}`, true);
+    invalid(text, `cannot read ${excerpt(part)}${part !== part.trim() ? ', which has spaces' : ''}`, true);
 
   const ivf = /^IVF(\d+)(?:_HNSW(\d+))?$/.exec(main[0]);
   if (ivf) {
@@ -114,7 +114,7 @@ export function parseFactory(text: string): FactorySpec {
     if (main.length > 2) throw unknown(main[2]);
     // HNSW over PQ codes silently searches with L2 whatever the metric: not offered.
     const encoding = main.length === 2 ? encodingOf(text, main[1], false) : { kind: 'flat' as const };
-    if (!encoding || encoding.kind === 'pq') throw invalid(text, `${main[0]} takes Flat or SQ storage, not ${JSON.stringify(main[1])}`);
+    if (!encoding || encoding.kind === 'pq') throw invalid(text, `${main[0]} takes Flat or SQ storage, not ${excerpt(main[1])}`);
     return { text, transforms, structure: { kind: 'hnsw', m }, encoding };
   }
   if (main.length !== 1) throw unknown(main[0]);
@@ -147,5 +147,5 @@ export function factoryMisfit(spec: FactorySpec, dim: number, rows: number): str
 /** `factoryMisfit` as an InputError. */
 export function checkFactoryFits(spec: FactorySpec, dim: number, rows: number): void {
   const misfit = factoryMisfit(spec, dim, rows);
-  if (misfit !== null) throw new InputError(`FAISS factory ${JSON.stringify(spec.text)} on ${rows} vectors of dimension ${dim}: ${misfit}`);
+  if (misfit !== null) throw new InputError(`FAISS factory ${excerpt(spec.text)} on ${rows} vectors of dimension ${dim}: ${misfit}`);
 }

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, extname } from 'node:path';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
-import { InputError } from '../util/errors.js';
+import { excerpt, InputError } from '../util/errors.js';
 import { pipelineSchema, type PipelineHead } from './spec.js';
 import { findStepKind, stepKinds, type PipelineStep } from './steps/registry.js';
 import type { DocIssue, Produced } from './steps/step.js';
@@ -82,7 +82,7 @@ function validateSteps(raw: readonly unknown[], head: PipelineHead, issues: DocI
       const guess = typeof kind === 'string' ? closest(kind, stepKinds()) : null;
       issues.push({
         path: kind === undefined ? ['steps', step] : ['steps', step, 'kind'],
-        message: `${kind === undefined ? 'missing kind' : `unknown step kind ${JSON.stringify(kind)}`}${guess ? ` (did you mean "${guess}"?)` : ''}; expected one of: ${stepKinds().join(', ')}`,
+        message: `${kind === undefined ? 'missing kind' : `unknown step kind ${typeof kind === 'string' ? excerpt(kind) : JSON.stringify(kind)}`}${guess ? ` (did you mean "${guess}"?)` : ''}; expected one of: ${stepKinds().join(', ')}`,
       });
       earlierValid = false;
       return;

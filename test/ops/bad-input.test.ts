@@ -147,7 +147,10 @@ describe('bad input exits 2 with one clear line', () => {
         recsys([...evalArgs, '--k', '10', '--fail-under', 'ndcg@20=0.01']),
         /--fail-under ndcg@20: cut-off @20 is not evaluated \(--k 10\)$/,
       );
-      badInput(recsys([...evalArgs, '--fail-under', 'ndgc@10=0.01']), /--fail-under ndgc@10: unknown metric "ndgc"/);
+      badInput(
+        recsys([...evalArgs, '--fail-under', 'ndgc@10=0.01']),
+        /--fail-under "ndgc@10": unknown metric; expected one of: ndcg, recall/,
+      );
     });
 
     it('reports diversity as absent, with a warning naming the file, when the dataset has no items.parquet', () => {
