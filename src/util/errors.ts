@@ -55,10 +55,12 @@ const FS_REASONS: Record<string, string> = {
   ENAMETOOLONG: 'name too long',
   ELOOP: 'too many symbolic links',
   ENOTEMPTY: 'directory not empty',
+  ENOSPC: 'no space left on device',
+  EDQUOT: 'disk quota exceeded',
 };
 
-/** The file-system errors that are a path the user gave being wrong: bad input, not a failure. */
-const FS_INPUT_CODES = new Set(Object.keys(FS_REASONS));
+/** The file-system errors that are a path the user gave being wrong: bad input; a full disk is a failure. */
+const FS_INPUT_CODES = new Set(Object.keys(FS_REASONS).filter((code) => code !== 'ENOSPC' && code !== 'EDQUOT'));
 
 interface SystemError extends Error {
   code?: string;
