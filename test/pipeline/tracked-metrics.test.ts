@@ -1,13 +1,22 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { synthesizeDataset } from '../../src/data/synth.js';
-import { loadPipeline } from '../../src/pipeline/load.js';
-import { runPipeline } from '../../src/pipeline/runner.js';
 import { tempDir } from '../helpers.js';
-import { FAST_RETRY, MlflowTestServer } from '../tracking/mlflow-test-server.js';
+import { MlflowTestServer } from '../tracking/mlflow-test-server.js';
 
 process.env.RECSYS_QUIET = '1';
+const BIN = new URL('../../dist/cli/bin.js', import.meta.url).pathname;
+
+/** The built CLI in a child process, so that this process keeps serving the test server meanwhile. */
+function recsys(args: string[], env: Record<string, string>): Promise<{ status: number | null; stderr: string }> {
+  const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, RECSYS_QUIET: '0', ...env } });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  child.stdout.resume();
+  return new Promise((resolve) => child.on('close', (status) => resolve({ status, stderr })));
+}
 
 /**
  * The ranker's GBDT reports its own validation ndcg@10 every boosting round; tracked under
@@ -20,11 +29,9 @@ describe('MLflow metrics of a ranker run', () => {
 
   beforeAll(async () => {
     await server.start();
-    process.env.MLFLOW_TRACKING_URI = server.uri;
     await synthesizeDataset(join(work, 'data'), { users: 300, items: 400, interactions: 20_000, seed: 5 });
   });
   afterAll(async () => {
-    delete process.env.MLFLOW_TRACKING_URI;
     await server.stop();
   });
 
@@ -45,8 +52,9 @@ describe('MLflow metrics of a ranker run', () => {
         '',
       ].join('\n'),
     );
-    const outcome = await runPipeline(loadPipeline(file), { trackingRetry: FAST_RETRY });
-    const dir = outcome.units.find((u) => u.kind === 'train')?.dir as string;
+    const r = await recsys(['train', '--pipeline', file], { MLFLOW_TRACKING_URI: server.uri });
+    expect(r.status, r.stderr).toBe(0);
+    const dir = realpathSync(join(work, 'a/ranker-tu/latest'));
     const evaluated = JSON.parse(readFileSync(join(dir, 'metrics.json'), 'utf8')) as Record<string, Record<string, number>>;
     const [ndcg] = Object.values(evaluated).map((m) => m['ndcg@10']);
     expect(ndcg).toBeTypeOf('number');
