@@ -1,5 +1,5 @@
 import { Command, CommanderError } from 'commander';
-import { EXIT_BAD_INPUT, exitCodeOf, RecsysError } from '../util/errors.js';
+import { describeError, EXIT_BAD_INPUT } from '../util/errors.js';
 import { log } from '../util/log.js';
 import { artifactsCommand } from './commands/artifacts.js';
 import { dataCommand } from './commands/data.js';
@@ -47,8 +47,8 @@ export async function main(argv: string[]): Promise<number> {
       // --help and --version end here with exit code 0; usage errors are bad input.
       return err.exitCode === 0 ? 0 : EXIT_BAD_INPUT;
     }
-    if (err instanceof RecsysError) log.error(err.message);
-    else log.error(err instanceof Error ? (err.stack ?? err.message) : String(err));
-    return exitCodeOf(err);
+    const { message, exitCode } = describeError(err);
+    log.error(message);
+    return exitCode;
   }
 }

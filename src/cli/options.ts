@@ -1,8 +1,9 @@
 import { existsSync } from 'node:fs';
 import { InvalidArgumentError, type Command } from 'commander';
+import { MAX_CUTOFF } from '../eval/evaluate.js';
 import type { SplitSource } from '../pipeline/experiment.js';
 import { SPLIT_STRATEGIES, type SplitStrategy } from '../split/split.js';
-import { InputError } from '../util/errors.js';
+import { excerpt, InputError } from '../util/errors.js';
 
 /** Option parsers and the option groups several commands share. */
 export function intOption(name: string, min = -Infinity): (v: string) => number {
@@ -23,8 +24,8 @@ export function floatOption(name: string): (v: string) => number {
 
 export function cutoffsOption(v: string): number[] {
   const ks = v.split(',').map((s) => Number(s.trim()));
-  if (ks.length === 0 || ks.some((k) => !Number.isInteger(k) || k < 1))
-    throw new InvalidArgumentError('--k must be a comma-separated list of positive integers, e.g. 10,20,50');
+  if (ks.length === 0 || ks.some((k) => !Number.isInteger(k) || k < 1 || k > MAX_CUTOFF))
+    throw new InvalidArgumentError(`--k must be a comma-separated list of integers from 1 to ${MAX_CUTOFF}, e.g. 10,20,50`);
   return ks;
 }
 
@@ -58,7 +59,7 @@ export function splitSourceFrom(o: SplitCliOptions): SplitSource | undefined {
     return { strategy: o.split as SplitStrategy, frac: o.frac, n: o.n, seed: o.splitSeed };
   }
   if (existsSync(o.split)) return { dir: o.split };
-  throw new InputError(`--split "${o.split}" is neither a strategy (${SPLIT_STRATEGIES.join(', ')}) nor a split directory`);
+  throw new InputError(`--split ${excerpt(o.split)} is neither a strategy (${SPLIT_STRATEGIES.join(', ')}) nor a split directory`);
 }
 
 export function printJson(value: unknown): void {

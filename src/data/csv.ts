@@ -1,13 +1,14 @@
 import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
 import { TextDecoder } from 'node:util';
-import { InputError } from '../util/errors.js';
+import { ECHO_CHARS, excerpt, InputError } from '../util/errors.js';
 
 /**
  * A byte-level CSV reader for large logs (chosen by measurement, docs/benchmarks.md):
  * 16 MB reads, fields located by offsets into the byte buffer, numbers parsed straight
  * from bytes, strings decoded only when asked. Handles RFC 4180 quoting (delimiters,
  * doubled quotes and line breaks inside quotes), CRLF or LF line ends, a UTF-8 BOM,
- * and UTF-8 or latin-1 text.
+ * and UTF-8 or latin-1 text. Text that is not valid UTF-8 under `utf8` is an input error
+ * suggesting latin-1, not replacement characters.
  */
 export interface CsvOptions {
   readonly delimiter?: string;
@@ -20,6 +21,27 @@ export interface CsvOptions {
 const QUOTE = 0x22;
 const LF = 0x0a;
 const CR = 0x0d;
+const SPACE = 0x20;
+const TAB = 0x09;
+
+/** Blanks around a number (a stray CR, a space after the delimiter) are not part of it. */
+function isBlank(byte: number): boolean {
+  return byte === SPACE || byte === TAB || byte === CR;
+}
+
+/** Bytes of a field decoded for a message: enough for `excerpt`'s 80 characters in any encoding. */
+const EXCERPT_BYTES = 4 * ECHO_CHARS;
+
+/** Why the reader cannot use `delimiter` (it needs one ASCII character, not a quote or a line end), or null. */
+export function delimiterProblem(delimiter: string): string | null {
+  if (delimiter.length === 1 && delimiter.charCodeAt(0) <= 0x7f && !['"', '\n', '\r'].includes(delimiter)) return null;
+  return 'expected one ASCII character other than a quote or a line end, e.g. "," or ";" or a tab';
+}
+
+export function checkDelimiter(delimiter: string): void {
+  const problem = delimiterProblem(delimiter);
+  if (problem !== null) throw new InputError(`--delimiter ${excerpt(delimiter)}: ${problem}`);
+}
 
 /** One record; valid only during the callback (its buffer is reused). */
 export class CsvRecord {
@@ -33,22 +55,47 @@ export class CsvRecord {
   ends = new Int32Array(64);
   quoted = new Uint8Array(64);
 
+  private readonly decoder: TextDecoder;
+  /** Decodes message excerpts, whose last character may be cut. */
+  private readonly lenient: TextDecoder;
+
   constructor(
     readonly file: string,
-    private readonly decoder: TextDecoder,
-  ) {}
+    encoding: 'utf8' | 'latin1',
+  ) {
+    const label = encoding === 'latin1' ? 'latin1' : 'utf-8';
+    this.decoder = new TextDecoder(label, { fatal: true });
+    this.lenient = new TextDecoder(label);
+  }
 
   /** The field's text, quotes removed and doubled quotes collapsed. */
   text(i: number): string {
-    const s = this.decoder.decode(this.buf.subarray(this.starts[i], this.ends[i]));
+    let s: string;
+    try {
+      s = this.decoder.decode(this.buf.subarray(this.starts[i], this.ends[i]));
+    } catch {
+      throw new InputError(
+        `${this.file}:${this.line}: field ${i + 1} is not valid UTF-8 (${this.excerpt(i)}); if the file is latin-1, use --encoding latin1`,
+      );
+    }
     return this.quoted[i] ? s.replace(/""/g, '"') : s;
   }
 
-  /** Integer value of field i, or NaN when it is not a base-10 integer. */
+  /** Field i as quoted in a message: at most 80 characters, however long the field. */
+  excerpt(i: number): string {
+    const bytes = this.ends[i] - this.starts[i];
+    const head = this.lenient.decode(this.buf.subarray(this.starts[i], this.starts[i] + Math.min(bytes, EXCERPT_BYTES)));
+    if (bytes <= EXCERPT_BYTES && head.length <= ECHO_CHARS) return excerpt(head);
+    return `${JSON.stringify(head.slice(0, ECHO_CHARS))}… (${bytes} bytes)`;
+  }
+
+  /** Integer value of field i, or NaN when it is not a base-10 integer. Blanks around it are ignored. */
   int(i: number): number {
     const buf = this.buf;
     let p = this.starts[i];
-    const end = this.ends[i];
+    let end = this.ends[i];
+    while (p < end && isBlank(buf[p])) p++;
+    while (end > p && isBlank(buf[end - 1])) end--;
     let neg = false;
     if (p < end && (buf[p] === 0x2d || buf[p] === 0x2b)) {
       neg = buf[p] === 0x2d;
@@ -67,9 +114,10 @@ export class CsvRecord {
   /** Decimal value of field i, or NaN. Simple decimals are parsed from bytes, exactly as Number() would. */
   float(i: number): number {
     const buf = this.buf;
-    const start = this.starts[i];
-    const end = this.ends[i];
-    let p = start;
+    let p = this.starts[i];
+    let end = this.ends[i];
+    while (p < end && isBlank(buf[p])) p++;
+    while (end > p && isBlank(buf[end - 1])) end--;
     let neg = false;
     if (p < end && (buf[p] === 0x2d || buf[p] === 0x2b)) {
       neg = buf[p] === 0x2d;
@@ -105,10 +153,11 @@ export class CsvRecord {
 export function readCsv(path: string, opts: CsvOptions, onRecord: (rec: CsvRecord) => void): void {
   if (!existsSync(path)) throw new InputError(`${path}: file not found`);
   if (statSync(path).size === 0) throw new InputError(`${path}: file is empty`);
+  checkDelimiter(opts.delimiter ?? ',');
   const delim = (opts.delimiter ?? ',').charCodeAt(0);
   const useQuotes = opts.quotes ?? true;
   const chunkBytes = opts.chunkBytes ?? 1 << 24;
-  const rec = new CsvRecord(path, new TextDecoder(opts.encoding === 'latin1' ? 'latin1' : 'utf-8'));
+  const rec = new CsvRecord(path, opts.encoding ?? 'utf8');
   const fd = openSync(path, 'r');
   try {
     let buf = new Uint8Array(chunkBytes);

@@ -163,15 +163,28 @@ export class NumericParquetWriter {
         return c.type === 'BIGINT' ? `CAST(${col} AS BIGINT) AS ${col}` : col;
       })
       .join(', ');
-    await duckdb.query(
-      this.con,
-      `COPY (SELECT ${select} FROM t) TO ${quoteString(path)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 1048576)`,
+    await copyTo(path, () =>
+      duckdb.query(
+        this.con,
+        `COPY (SELECT ${select} FROM t) TO ${quoteString(path)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 1048576)`,
+      ),
     );
   }
 
   close(): void {
     duckdb.disconnect_sync(this.con);
     duckdb.close_sync(this.db);
+  }
+}
+
+/** Runs a COPY to `path`; DuckDB failing to open it (a missing or unwritable directory) is bad input naming the path. */
+async function copyTo(path: string, copy: () => Promise<unknown>): Promise<void> {
+  try {
+    await copy();
+  } catch (err) {
+    const cannotOpen = /IO Error: Cannot open file "[^"]*": (.*)/.exec((err as Error).message);
+    if (cannotOpen) throw new InputError(`${path}: cannot write (${cannotOpen[1].toLowerCase()})`);
+    throw err;
   }
 }
 
@@ -311,7 +324,7 @@ export async function writeRowsParquet(
       appender.endRow();
     }
     appender.closeSync();
-    await con.run(`COPY t TO ${quoteString(path)} (FORMAT parquet, COMPRESSION zstd)`);
+    await copyTo(path, () => con.run(`COPY t TO ${quoteString(path)} (FORMAT parquet, COMPRESSION zstd)`));
   });
 }
 

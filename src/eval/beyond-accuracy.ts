@@ -5,7 +5,8 @@ import type { Csr } from '../matrix/csr.js';
 /**
  * What a list does besides hitting test items (formulas in docs/metrics.md):
  * - diversity: intra-list distance, mean over pairs of 1 − cos(genres_i, genres_j) with
- *   genre multi-hot vectors (an item without genres has cosine 0 to everything);
+ *   genre multi-hot vectors (an item without genres has cosine 0 to everything); absent
+ *   (null) without an item catalogue;
  * - novelty: mean self-information −log2(p_i) of recommended items, p_i = share of
  *   training users who interacted with item i;
  * - ARP: average recommendation popularity, mean p_i of recommended items;
@@ -20,6 +21,8 @@ export interface ItemStats {
   /** Genre ids per item (CSR-like), or null without a catalog. */
   readonly genreStart: Int32Array | null;
   readonly genreIds: Int32Array | null;
+  /** Distinct genres (the length of a genre vector). */
+  readonly genreCount: number;
 }
 
 export function itemStats(seen: Csr, items: IdMap, catalog: ItemCatalog | null): ItemStats {
@@ -45,6 +48,7 @@ export function itemStats(seen: Csr, items: IdMap, catalog: ItemCatalog | null):
   }
   let genreStart: Int32Array | null = null;
   let genreIds: Int32Array | null = null;
+  let genreCount = 0;
   if (catalog) {
     const genreIndex = new Map<string, number>();
     const byRaw = new Map<number, string[]>();
@@ -59,8 +63,9 @@ export function itemStats(seen: Csr, items: IdMap, catalog: ItemCatalog | null):
       genreStart[i + 1] = ids.length;
     }
     genreIds = Int32Array.from(ids);
+    genreCount = genreIndex.size;
   }
-  return { userShare, selfInformation, longTail, genreStart, genreIds };
+  return { userShare, selfInformation, longTail, genreStart, genreIds, genreCount };
 }
 
 /** Cosine similarity of two items' genre sets. */
@@ -79,10 +84,38 @@ export function genreCosine(stats: Pick<ItemStats, 'genreStart' | 'genreIds'>, a
 }
 
 export interface ListBeyondAccuracy {
-  diversity: number;
+  /** Null without genres to compare (no item catalogue). */
+  diversity: number | null;
   novelty: number;
   arp: number;
   aplt: number;
+}
+
+/**
+ * Intra-list diversity of `n` items, exactly as the mean over pairs of 1 − cos but in
+ * O(n · genres per item): with u_i the unit genre vector of item i (0 without genres),
+ * Σ_{a<b} cos(a, b) = Σ_{a<b} u_a·u_b = (‖Σ u_i‖² − Σ ‖u_i‖²) / 2, and ‖u_i‖² is 1 or 0.
+ * (The pairwise loop took 587 s for 8,249-item lists.)
+ */
+function intraListDiversity(stats: ItemStats, items: ArrayLike<number>, from: number, n: number): number | null {
+  const start = stats.genreStart;
+  const ids = stats.genreIds;
+  if (!start || !ids) return null;
+  if (n < 2) return 0;
+  const sum = new Float64Array(stats.genreCount);
+  let withGenres = 0;
+  for (let j = 0; j < n; j++) {
+    const i = items[from + j];
+    const count = start[i + 1] - start[i];
+    if (count === 0) continue;
+    withGenres++;
+    const weight = 1 / Math.sqrt(count);
+    for (let p = start[i]; p < start[i + 1]; p++) sum[ids[p]] += weight;
+  }
+  let squared = 0;
+  for (const v of sum) squared += v * v;
+  const pairs = (n * (n - 1)) / 2;
+  return 1 - (squared - withGenres) / 2 / pairs;
 }
 
 /** Beyond-accuracy metrics of one list (items: dense indices, -1 for empty slots). */
@@ -99,18 +132,8 @@ export function listBeyondAccuracy(stats: ItemStats, items: ArrayLike<number>, f
     arp += stats.userShare[i];
     tail += stats.longTail[i];
   }
-  let distance = 0;
-  let pairs = 0;
-  if (stats.genreStart) {
-    for (let a = 0; a < n; a++) {
-      for (let b = a + 1; b < n; b++) {
-        distance += 1 - genreCosine(stats, items[from + a], items[from + b]);
-        pairs++;
-      }
-    }
-  }
   return {
-    diversity: pairs > 0 ? distance / pairs : 0,
+    diversity: intraListDiversity(stats, items, from, n),
     novelty: n > 0 ? novelty / n : 0,
     arp: n > 0 ? arp / n : 0,
     aplt: n > 0 ? tail / n : 0,

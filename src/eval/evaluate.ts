@@ -7,6 +7,7 @@ import type { TopK } from '../matrix/topk.js';
 import type { Recommender } from '../models/model.js';
 import { makeDirs, tempPathFor } from '../util/fs.js';
 import { commitOutputFile, readBytes, type OutputKind } from '../util/output.js';
+import { InputError } from '../util/errors.js';
 import { log } from '../util/log.js';
 import { Progress } from '../util/progress.js';
 import { itemStats, listBeyondAccuracy } from './beyond-accuracy.js';
@@ -27,6 +28,12 @@ export interface EvalOptions {
 
 /** Metric name → value, e.g. `ndcg@10`; plus `users` (evaluated users) and `items` (candidates). */
 export type Metrics = Record<string, number>;
+
+/**
+ * The largest cut-off evaluated (docs/metrics.md): top-k lists of every test user are held in
+ * memory, and a list longer than this is no longer a recommendation list.
+ */
+export const MAX_CUTOFF = 1000;
 
 export const ACCURACY_METRICS = ['ndcg', 'recall', 'precision', 'map', 'mrr', 'hit_rate'] as const;
 export const LIST_METRICS = ['coverage', 'diversity', 'novelty', 'arp', 'aplt'] as const;
@@ -60,8 +67,8 @@ export function evaluateTargets(
   opts: EvalOptions,
 ): Metrics {
   const ks = [...new Set(opts.ks)].sort((a, b) => a - b);
-  if (ks.length === 0 || ks[0] < 1) throw new Error('evaluate: cut-offs must be ≥ 1');
   const maxK = ks[ks.length - 1];
+  if (ks.length === 0 || ks[0] < 1 || maxK > MAX_CUTOFF) throw new InputError(`evaluate: cut-offs must be from 1 to ${MAX_CUTOFF}`);
   const stats = itemStats(seen, model.items, opts.catalog ?? null);
   const sums = new Map<string, number>();
   const add = (name: string, v: number): void => {
@@ -101,7 +108,7 @@ export function evaluateTargets(
           add(`mrr@${k}`, acc.rr);
           add(`hit_rate@${k}`, acc.hit);
           const beyond = listBeyondAccuracy(stats, top.items, b * maxK, k);
-          add(`diversity@${k}`, beyond.diversity);
+          if (beyond.diversity !== null) add(`diversity@${k}`, beyond.diversity);
           add(`novelty@${k}`, beyond.novelty);
           add(`arp@${k}`, beyond.arp);
           add(`aplt@${k}`, beyond.aplt);
@@ -126,7 +133,11 @@ export function evaluateTargets(
   }
   ks.forEach((k, ki) => {
     metrics[`coverage@${k}`] = trainItemCount > 0 ? covered[ki].reduce((a, b) => a + b, 0) / trainItemCount : 0;
-    for (const m of LIST_METRICS.slice(1)) metrics[`${m}@${k}`] = nUsers > 0 ? (sums.get(`${m}@${k}`) ?? 0) / nUsers : 0;
+    for (const m of LIST_METRICS.slice(1)) {
+      // Diversity needs genres: without a catalogue it is absent, not 0.
+      if (m === 'diversity' && !stats.genreStart) continue;
+      metrics[`${m}@${k}`] = nUsers > 0 ? (sums.get(`${m}@${k}`) ?? 0) / nUsers : 0;
+    }
   });
   metrics.users = nUsers;
   metrics.items = trainItemCount;
@@ -178,6 +189,7 @@ class RecsDump {
     commitOutputFile(this.tmp, this.path, RECS_DUMP_OUTPUT);
   }
 
+  /** Removes the temporary file; after a failed commit too, without hiding its error. */
   abort(): void {
     this.close();
     rmSync(this.tmp, { force: true });

@@ -1,4 +1,4 @@
-import { InputError } from '../util/errors.js';
+import { excerpt, InputError } from '../util/errors.js';
 import { faiss, type IndexSettings, type NativeIndex } from './native.js';
 
 /** Inner product (the score of factor models) or squared Euclidean distance. */
@@ -7,7 +7,7 @@ export const METRICS: readonly Metric[] = ['ip', 'l2'];
 
 export function parseMetric(text: string): Metric {
   if (text === 'ip' || text === 'l2') return text;
-  throw new InputError(`unknown metric "${text}": expected ip or l2`);
+  throw new InputError(`unknown metric ${excerpt(text)}: expected ip or l2`);
 }
 
 export function faissMetricType(metric: Metric): number {

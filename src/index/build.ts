@@ -1,10 +1,11 @@
 import type { Embeddings } from '../matrix/embeddings.js';
-import { InputError } from '../util/errors.js';
+import { excerpt, InputError } from '../util/errors.js';
 import { log } from '../util/log.js';
 import { Progress } from '../util/progress.js';
 import { Rng } from '../util/rng.js';
 import type { NativeIndex } from './native.js';
 import { AnnIndex, checkPositiveInt, faissMetricType, type Metric, type SearchParams } from './ann-index.js';
+import { checkFactoryFits, parseFactory } from './factory.js';
 import { faiss, type IndexSettings } from './native.js';
 import { checkEmbeddings, sampleRows } from './vectors.js';
 
@@ -65,12 +66,13 @@ export function buildIndex(items: Embeddings, opts: BuildOptions): { index: AnnI
   const { rows, dim } = items;
   const start = performance.now();
 
+  checkFactoryFits(parseFactory(opts.factory), dim, rows);
   warnPolysemous(opts.factory);
   let native: NativeIndex;
   try {
     native = faiss().Index.fromFactory(dim, opts.factory, faissMetricType(metric));
   } catch (err) {
-    throw new InputError(`invalid FAISS factory string "${opts.factory}": ${(err as Error).message}`);
+    throw new InputError(`invalid FAISS factory string ${excerpt(opts.factory)}: ${(err as Error).message}`);
   }
   const index = new AnnIndex(native, opts.factory);
   // Before the long part, so a setting the index type lacks fails at once.

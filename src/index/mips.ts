@@ -1,6 +1,7 @@
 import { InputError } from '../util/errors.js';
 import type { Embeddings } from '../matrix/embeddings.js';
 import type { Metric } from './ann-index.js';
+import { factoryMisfit, parseFactory } from './factory.js';
 
 /**
  * Maximum inner-product search as nearest-neighbour search (Bachrach et al. 2014): each item x
@@ -44,21 +45,20 @@ export function augmentQueries(emb: Embeddings): Embeddings {
 
 /**
  * IVF indexes over inner-product scores are built on the transform unless told otherwise, or
- * unless the factory's product quantizer (PQ<M>, OPQ<M>) could not split the one extra
- * dimension evenly (FAISS requires d % M = 0): such an index stays on inner product in `auto`
- * and is refused with `on`.
+ * unless the factory could not take the one extra dimension (a product quantizer PQ<M> or
+ * OPQ<M> needs d % M = 0): such an index stays on inner product in `auto` and is refused with `on`.
  */
 export function wantsMipsTransform(factory: string, dim: number, metric: 'ip' | 'l2', setting: 'auto' | 'on' | 'off'): boolean {
   if (metric !== 'ip' || setting === 'off') return false;
-  const subquantizers = [...factory.matchAll(/PQ(\d+)/gi)].map((m) => Number(m[1]));
-  const fits = subquantizers.every((m) => (dim + 1) % m === 0);
-  if (setting === 'on' && !fits) {
+  const spec = parseFactory(factory);
+  const misfit = factoryMisfit(spec, dim + 1, Number.POSITIVE_INFINITY);
+  if (setting === 'on' && misfit !== null) {
     throw new InputError(
-      `--mips-transform on: the transform makes the vectors ${dim + 1}-dimensional, which the product quantizer of "${factory}" ` +
-        `cannot split evenly (FAISS needs the dimension to be a multiple of its M); use --mips-transform off or another M`,
+      `--mips-transform on: the transform makes the vectors ${dim + 1}-dimensional, which "${factory}" cannot index (${misfit}); ` +
+        'use --mips-transform off or another factory',
     );
   }
-  return fits && (setting === 'on' || /IVF/i.test(factory));
+  return misfit === null && (setting === 'on' || spec.structure.kind === 'ivf');
 }
 
 /** The vectors an index is built on, the metric FAISS searches with, and how queries are prepared for it. */

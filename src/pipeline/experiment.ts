@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadDataset, type Dataset } from '../data/dataset.js';
+import { ITEMS_FILE, loadDataset, type Dataset } from '../data/dataset.js';
 import type { Interactions } from '../data/interactions.js';
 import { buildTrainingData, type TrainingData } from '../data/training-data.js';
 import { MANIFEST_FILE, type ArtifactManifest } from '../artifacts/store.js';
@@ -28,6 +28,7 @@ export async function prepareExperiment(
   opts: { seed?: number; tags?: boolean } = {},
 ): Promise<Experiment> {
   const dataset = await loadDataset(datasetDir, { catalog: true, tags: opts.tags ?? false });
+  if (!dataset.catalog) log.warn(`${join(datasetDir, ITEMS_FILE)}: absent, so diversity@K (which compares genres) is not reported`);
   let manifest: SplitManifest;
   let train: Interactions;
   let test: Interactions;

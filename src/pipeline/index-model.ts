@@ -14,6 +14,7 @@ import { openArtifact } from '../artifacts/verify.js';
 import { writeNpy } from '../artifacts/npy.js';
 import type { Metric } from '../index/ann-index.js';
 import { buildIndex, DEFAULT_INDEX_SEED, type BuildStats } from '../index/build.js';
+import { parseFactory } from '../index/factory.js';
 import { readIndex, writeIndex } from '../index/io.js';
 import { measureIndex, type IndexMeasurement } from '../index/measure.js';
 import { augmentQueries, MIPS_TRANSFORM, vectorsForIndex, wantsMipsTransform } from '../index/mips.js';
@@ -88,6 +89,8 @@ function linkFiles(from: string, to: string, skip: Set<string>): void {
  * and recorded in the manifest.
  */
 export async function indexModel(req: IndexRequest): Promise<{ dir: string; report: IndexReport }> {
+  // Before loading anything: a factory FAISS cannot parse may crash the process.
+  parseFactory(req.factory);
   const out = indexOutput(req);
   claimOutput(out, ARTIFACT_FOLDER_OUTPUT);
   const { dir: modelDir, manifest, model } = await loadModelArtifact(req.model);
@@ -95,6 +98,11 @@ export async function indexModel(req: IndexRequest): Promise<{ dir: string; repo
   const items = model.itemEmbeddings();
   const seed = req.seed ?? DEFAULT_INDEX_SEED;
   const metric = req.metric ?? 'ip';
+  if (metric === 'l2')
+    log.warn(
+      `metric l2: ${modelDir} is a ${manifest.kind} model, which scores items by inner product; an L2 index ranks them by distance instead, ` +
+        'so it will not return the top items of the model (use metric ip)',
+    );
   const vectors = vectorsForIndex(items, metric, wantsMipsTransform(req.factory, items.dim, metric, req.mipsTransform ?? 'auto'));
   const { index, stats } = buildIndex(vectors.items, {
     factory: req.factory,

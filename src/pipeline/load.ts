@@ -1,7 +1,7 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, extname } from 'node:path';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
-import { InputError } from '../util/errors.js';
+import { excerpt, InputError } from '../util/errors.js';
 import { pipelineSchema, type PipelineHead } from './spec.js';
 import { findStepKind, stepKinds, type PipelineStep } from './steps/registry.js';
 import type { DocIssue, Produced } from './steps/step.js';
@@ -23,6 +23,7 @@ type Path = ReadonlyArray<string | number>;
  */
 export function loadPipeline(file: string): Pipeline {
   if (!existsSync(file)) throw new InputError(`${file}: no such pipeline file`);
+  if (!statSync(file).isFile()) throw new InputError(`${file}: not a pipeline file (a directory or a device)`);
   const lines = new LineCounter();
   const doc = parseDocument(readFileSync(file, 'utf8'), { lineCounter: lines });
   if (doc.errors.length > 0) {
@@ -34,7 +35,7 @@ export function loadPipeline(file: string): Pipeline {
     throw new InputError(`invalid YAML: ${first[0]}`);
   }
   const issues: DocIssue[] = [];
-  const raw = interpolateEnv(doc.toJS() as unknown, [], issues);
+  const raw = interpolateEnv(toJS(file, doc), [], issues);
   const parsed = pipelineSchema.safeParse(raw);
   let pipeline: Pipeline | null = null;
   if (!parsed.success) issues.push(...docIssues(parsed.error, pipelineSchema));
@@ -46,6 +47,19 @@ export function loadPipeline(file: string): Pipeline {
   }
   if (issues.length > 0 || !pipeline) throw new InputError(formatIssues(file, doc, lines, issues));
   return pipeline;
+}
+
+/** Aliases a pipeline file may expand: enough for any real file, too few for a billion laughs. */
+const MAX_ALIAS_COUNT = 100;
+
+function toJS(file: string, doc: Document): unknown {
+  try {
+    return doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+  } catch (err) {
+    // yaml throws a ReferenceError for an alias expanded too often (or not defined).
+    if (err instanceof ReferenceError) throw new InputError(`invalid YAML: ${file}: ${err.message}`);
+    throw err;
+  }
 }
 
 function defaultName(file: string): string {
@@ -68,7 +82,7 @@ function validateSteps(raw: readonly unknown[], head: PipelineHead, issues: DocI
       const guess = typeof kind === 'string' ? closest(kind, stepKinds()) : null;
       issues.push({
         path: kind === undefined ? ['steps', step] : ['steps', step, 'kind'],
-        message: `${kind === undefined ? 'missing kind' : `unknown step kind ${JSON.stringify(kind)}`}${guess ? ` (did you mean "${guess}"?)` : ''}; expected one of: ${stepKinds().join(', ')}`,
+        message: `${kind === undefined ? 'missing kind' : `unknown step kind ${typeof kind === 'string' ? excerpt(kind) : JSON.stringify(kind)}`}${guess ? ` (did you mean "${guess}"?)` : ''}; expected one of: ${stepKinds().join(', ')}`,
       });
       earlierValid = false;
       return;

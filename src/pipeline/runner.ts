@@ -5,7 +5,7 @@ import { createTracker, type RetryPolicy, type RunEndStatus, type TrackedRun, ty
 import { endAbandonedRuns, markRunClosed, markRunOpen } from '../tracking/open-runs.js';
 import { metricName } from '../tracking/limits.js';
 import { codeIdentity } from '../util/code-identity.js';
-import { InputError } from '../util/errors.js';
+import { excerpt, InputError } from '../util/errors.js';
 import { cleanStaleTemps, cleanTemps, moveFile, tempPathFor } from '../util/fs.js';
 import { hashJson } from '../util/hash.js';
 import { log, setLogFile } from '../util/log.js';
@@ -69,7 +69,7 @@ export interface PipelineOutcome {
 export function selectUnits(pipeline: Pipeline, opts: RunOptions): UnitPlan[] {
   const { head, steps } = pipeline;
   if (opts.split !== undefined && !(opts.split in head.splits)) {
-    throw new InputError(`--split "${opts.split}": ${head.file} defines the splits ${Object.keys(head.splits).join(', ')}`);
+    throw new InputError(`--split ${excerpt(opts.split)}: ${head.file} defines the splits ${Object.keys(head.splits).join(', ')}`);
   }
   const chosen = steps.filter((s) => !opts.kinds || opts.kinds.includes(s.kind));
   if (chosen.length === 0) throw new InputError(`${head.file} has no ${opts.kinds?.join(' or ')} step`);

@@ -1,5 +1,7 @@
 import { z } from 'zod';
-import { ACCURACY_METRICS, LIST_METRICS } from '../eval/evaluate.js';
+import { delimiterProblem } from '../data/csv.js';
+import { columnMappingProblem, TIMESTAMP_UNITS } from '../data/import.js';
+import { ACCURACY_METRICS, LIST_METRICS, MAX_CUTOFF } from '../eval/evaluate.js';
 import { SPLIT_STRATEGIES, type SplitParams } from '../split/split.js';
 
 /**
@@ -49,9 +51,21 @@ const dataSchema = z
     columns: z
       .object({ user: z.string(), item: z.string(), rating: z.string().optional(), timestamp: z.string().optional() })
       .strict()
+      .superRefine((c, ctx) => {
+        const problem = columnMappingProblem(c);
+        if (problem !== null) ctx.addIssue({ code: 'custom', message: problem });
+      })
       .optional(),
-    delimiter: z.string().length(1).optional(),
+    delimiter: z
+      .string()
+      .superRefine((d, ctx) => {
+        const problem = delimiterProblem(d);
+        if (problem !== null) ctx.addIssue({ code: 'custom', message: problem });
+      })
+      .optional(),
     encoding: z.enum(['utf8', 'latin1']).optional(),
+    /** Unit of integer timestamps (default s). */
+    timestamp_unit: z.enum(TIMESTAMP_UNITS as ['s', 'ms']).optional(),
     skip_bad: z.boolean().default(false),
   })
   .strict();
@@ -91,7 +105,7 @@ export const pipelineSchema = z
     /** Default seed of the steps. */
     seed: z.number().int().default(42),
     /** Evaluation cut-offs. */
-    k: z.array(z.number().int().min(1)).nonempty().default([10]),
+    k: z.array(z.number().int().min(1).max(MAX_CUTOFF)).nonempty().default([10]),
     data: dataSchema,
     splits: z.record(NAME, splitSchema).refine((s) => Object.keys(s).length > 0, 'expected at least one split'),
     steps: z.array(z.unknown()).nonempty(),

@@ -1,8 +1,10 @@
+import { excerpt } from '../util/errors.js';
+
 /** "unknown key" messages that point at the likely typo. */
 export function unknownKeyMessage(key: string, known: readonly string[]): string {
   const guess = closest(key, known);
   const hint = guess ? ` (did you mean "${guess}"?)` : '';
-  return `unknown key "${key}"${hint}; expected one of: ${known.join(', ') || '(none)'}`;
+  return `unknown key ${excerpt(key)}${hint}; expected one of: ${known.join(', ') || '(none)'}`;
 }
 
 /** The known word within edit distance 2 of `word` (or a third of its length), if any. */

@@ -271,7 +271,9 @@ async function fitRanker(channels: ChannelModels, data: TrainingData, p: RankerP
         engine: p.gbdt_engine,
         valid: examples.valid,
         env: { OMP_WAIT_POLICY: 'PASSIVE', ...process.env },
-        onIteration: (i, m) => ctx?.onEpoch?.(i, m),
+        // The GBDT's own validation curve (e.g. its ndcg@10 on the inner split's held-out
+        // queries) under names of its own: tracked as ndcg_at_10 it hid the evaluated metric.
+        onIteration: (i, m) => ctx?.onEpoch?.(i, Object.fromEntries(Object.entries(m).map(([k, v]) => [`gbdt_valid_${k}`, v]))),
         tempIn: ctx?.tempDir,
       },
     ),

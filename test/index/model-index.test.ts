@@ -72,7 +72,9 @@ describe('recsys index on an ALS artifact', () => {
     expect(report.measurement.recall).toBeGreaterThan(0.3);
     await expect(
       indexModel({ model: alsDir, factory: 'IVF16,PQ16np', mipsTransform: 'on', out: join(work, 'artifacts/als-ivfpq-on') }),
-    ).rejects.toThrow(/makes the vectors 65-dimensional, which the product quantizer of "IVF16,PQ16np" cannot split evenly/);
+    ).rejects.toThrow(
+      /makes the vectors 65-dimensional, which "IVF16,PQ16np" cannot index \(PQ16 needs a dimension that is a multiple of 16, not 65\)/,
+    );
   });
 
   it('eval --via-index on an exact IVF index equals exact evaluation', async () => {

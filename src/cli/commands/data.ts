@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander';
 import { DATASET_OUTPUT, readDatasetMeta } from '../../data/dataset.js';
-import { importDataset, parseColumnMapping, type ImportFormat } from '../../data/import.js';
+import { importDataset, parseColumnMapping, TIMESTAMP_UNITS, type ImportFormat, type TimestampUnit } from '../../data/import.js';
 import { SYNTH_DEFAULTS, synthesizeDataset } from '../../data/synth.js';
 import { withStandaloneOutput } from '../../pipeline/standalone.js';
 import { intOption, printJson } from '../options.js';
@@ -21,8 +21,20 @@ export function dataCommand(): Command {
       'dataset directory to write (an existing one only if it is a dataset directory, once the import succeeds)',
     )
     .option('--columns <map>', 'csv format: user=COL,item=COL[,rating=COL][,timestamp=COL]')
-    .option('--delimiter <char>', 'csv format: field delimiter', ',')
-    .addOption(new Option('--encoding <enc>', 'csv format: text encoding').choices(['utf8', 'latin1']).default('utf8'))
+    .option(
+      '--delimiter <char>',
+      'csv format: field delimiter, one character (\\t or tab: a tab)',
+      (v: string) => (v === '\\t' || v === 'tab' ? '\t' : v),
+      ',',
+    )
+    .addOption(
+      new Option('--encoding <enc>', 'text encoding of the input files (default: utf8; ml100k: latin1)').choices(['utf8', 'latin1']),
+    )
+    .addOption(
+      new Option('--timestamp-unit <unit>', 'unit of integer timestamps: s (seconds) or ms (milliseconds) since 1970')
+        .choices(TIMESTAMP_UNITS)
+        .default('s'),
+    )
     .option('--skip-bad', 'skip malformed rows (reported) instead of stopping at the first', false)
     .option('--json', 'print dataset.json instead of a summary', false)
     .action(
@@ -32,7 +44,8 @@ export function dataCommand(): Command {
         out: string;
         columns?: string;
         delimiter: string;
-        encoding: 'utf8' | 'latin1';
+        encoding?: 'utf8' | 'latin1';
+        timestampUnit: TimestampUnit;
         skipBad: boolean;
         json: boolean;
       }) => {
@@ -45,6 +58,7 @@ export function dataCommand(): Command {
             columns: o.columns ? parseColumnMapping(o.columns) : undefined,
             delimiter: o.delimiter,
             encoding: o.encoding,
+            timestampUnit: o.timestampUnit,
           }),
         );
         if (o.json) printJson(meta);

@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { enforceGates, parseGate } from '../../eval/gates.js';
+import { checkGateMetrics, enforceGates, parseGate } from '../../eval/gates.js';
 import { formatMetricsTable } from '../../eval/report.js';
 import { RECS_DUMP_OUTPUT } from '../../eval/evaluate.js';
 import { evaluateRun } from '../../pipeline/evaluate.js';
@@ -53,6 +53,7 @@ export function evalCommand(): Command {
     const model = o.model;
     if (!model) throw new InputError('recsys eval: --model (or --pipeline FILE) is required');
     const gates = o.failUnder.map(parseGate);
+    checkGateMetrics(gates, o.k);
     const evaluate = () =>
       evaluateRun({
         model,

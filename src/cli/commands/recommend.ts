@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { RECS_OUTPUT, recommendAllUsers, recommendForHistory } from '../../pipeline/recommend.js';
 import { withStandaloneOutput } from '../../pipeline/standalone.js';
-import { InputError } from '../../util/errors.js';
+import { excerpt, InputError } from '../../util/errors.js';
 import { intOption, printJson } from '../options.js';
 
 export function recommendCommand(): Command {
@@ -30,9 +30,7 @@ export function recommendCommand(): Command {
             );
           return;
         }
-        const history = (o.history ?? '').split(',').map((s) => Number(s.trim()));
-        if (history.some((id) => !Number.isInteger(id)))
-          throw new InputError(`--history "${o.history}": expected comma-separated integer item ids`);
+        const history = parseHistory(o.history ?? '');
         const recs = await recommendForHistory(o.model, history, o.k);
         if (o.json) printJson(recs);
         else
@@ -41,4 +39,15 @@ export function recommendCommand(): Command {
           );
       },
     );
+}
+
+/** `--history 10,20,30`: raw item ids; an empty list or entry is refused (Number('') would be item 0). */
+function parseHistory(text: string): number[] {
+  const parts = text.split(',').map((s) => s.trim());
+  const bad = parts.find((p) => !/^\d+$/.test(p));
+  if (bad !== undefined)
+    throw new InputError(
+      `--history ${excerpt(text)}: ${bad === '' ? 'an empty item id' : `${excerpt(bad)} is not an item id`}; expected comma-separated integer item ids, e.g. 1,50,260`,
+    );
+  return parts.map(Number);
 }

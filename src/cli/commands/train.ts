@@ -6,7 +6,8 @@ import { getFactory, modelKinds } from '../../pipeline/model-registry.js';
 import { ARTIFACT_FOLDER_OUTPUT } from '../../artifacts/store.js';
 import { withStandaloneOutput } from '../../pipeline/standalone.js';
 import { trainModel } from '../../pipeline/train.js';
-import { InputError } from '../../util/errors.js';
+import { closest } from '../../pipeline/suggest.js';
+import { excerpt, InputError } from '../../util/errors.js';
 import { addSplitOptions, cutoffsOption, intOption, printJson, splitSourceFrom, type SplitCliOptions } from '../options.js';
 import { addPipelineOptions, runPipelineCommand, type PipelineCliOptions } from './pipeline.js';
 
@@ -40,7 +41,21 @@ export function trainCommand(): Command {
   );
   // No --json here: commander would take it from the model subcommands, which have their own.
   addPipelineOptions(train, 'every step');
-  train.action(async (o: Partial<PipelineCliOptions>) => {
+  // An unknown kind reaches this action (with the options meant for it, hence allowUnknownOption)
+  // so that it is named as such, not reported as the first option train itself lacks.
+  train
+    .argument('[kind]', `model kind: ${modelKinds().join(', ')}`)
+    .allowUnknownOption()
+    .allowExcessArguments();
+  train.action(async (kind: string | undefined, o: Partial<PipelineCliOptions>, self: Command) => {
+    if (kind !== undefined && !kind.startsWith('-')) {
+      const guess = closest(kind, modelKinds());
+      throw new InputError(
+        `recsys train: unknown model kind ${excerpt(kind)}${guess ? ` (did you mean "${guess}"?)` : ''}; expected one of: ${modelKinds().join(', ')}`,
+      );
+    }
+    const unknown = self.args.find((a) => a.startsWith('-'));
+    if (unknown !== undefined) throw new InputError(`recsys train: unknown option ${excerpt(unknown)}`);
     if (!o.pipeline) throw new InputError(`recsys train: name a model (${modelKinds().join(', ')}) or give --pipeline FILE`);
     await runPipelineCommand({ ...o, pipeline: o.pipeline }, {}, 'recsys train --pipeline');
   });

@@ -89,6 +89,7 @@ export const importStep: StepKind<Record<string, never>> = {
           columns: data.columns,
           delimiter: data.delimiter,
           encoding: data.encoding,
+          timestamp_unit: data.timestamp_unit,
           skip_bad: data.skip_bad,
         },
         async inputs(): Promise<UnitInputs> {
@@ -109,6 +110,7 @@ export const importStep: StepKind<Record<string, never>> = {
             columns: data.columns,
             delimiter: data.delimiter,
             encoding: data.encoding,
+            timestampUnit: data.timestamp_unit,
           });
           work.run.setTags({ 'recsys.dataset.sha256': meta.interactions_sha256 });
           await work.finish(data.out);

@@ -2,6 +2,8 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { readManifest } from '../../artifacts/store.js';
 import { METRICS } from '../../index/ann-index.js';
+import { parseFactory, type FactorySpec } from '../../index/factory.js';
+import { InputError } from '../../util/errors.js';
 import { evaluateRun } from '../evaluate.js';
 import { indexModel } from '../index-model.js';
 import { latestState } from './artifacts.js';
@@ -21,7 +23,7 @@ const VIA_INDEX = ' via-index';
 const schema = z
   .object({
     ...modelStepKeys,
-    /** FAISS factory string: Flat, IVF256,Flat, HNSW32, IVF256,PQ16, ... */
+    /** FAISS factory string: Flat, IVF256,Flat, HNSW32, IVF256,PQ16np, ... (src/index/factory.ts) */
     factory: z.string().default('Flat'),
     metric: z.enum(METRICS as ['ip', 'l2']).default('ip'),
     nprobe: z.number().int().min(1).optional(),
@@ -31,7 +33,29 @@ const schema = z
     /** Seed of the training sample; default: the file's seed. */
     seed: z.number().int().optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((o, ctx) => {
+    // Checked when the file loads: FAISS would crash on some factories, after the model is trained.
+    let spec: FactorySpec;
+    try {
+      spec = parseFactory(o.factory);
+    } catch (err) {
+      if (!(err instanceof InputError)) throw err;
+      ctx.addIssue({ code: 'custom', path: ['factory'], message: err.message });
+      return;
+    }
+    const { structure } = spec;
+    if (o.nprobe !== undefined && structure.kind !== 'ivf')
+      ctx.addIssue({ code: 'custom', path: ['nprobe'], message: `nprobe applies to IVF factories, not ${o.factory}` });
+    if (o.nprobe !== undefined && structure.kind === 'ivf' && o.nprobe > structure.nlist)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['nprobe'],
+        message: `nprobe ${o.nprobe} exceeds the ${structure.nlist} lists of ${o.factory}`,
+      });
+    if (o.ef_search !== undefined && structure.kind !== 'hnsw')
+      ctx.addIssue({ code: 'custom', path: ['ef_search'], message: `ef_search applies to HNSW factories, not ${o.factory}` });
+  });
 
 type IndexOptions = z.infer<typeof schema>;
 
