@@ -1,6 +1,7 @@
 import { renameSync, rmSync } from 'node:fs';
 import { NumericParquetWriter } from '../data/parquet.js';
 import { seenMatrix } from '../eval/evaluate.js';
+import { writeRecsSidecar } from '../serve/recs-file.js';
 import { InputError } from '../util/errors.js';
 import { tempPathFor } from '../util/fs.js';
 import { log } from '../util/log.js';
@@ -17,6 +18,11 @@ export interface BatchRecommendRequest {
   readonly out: string;
   /** Users per batch; memory grows with it (the ranker holds batch × candidates rows). */
   readonly batchSize?: number;
+  /**
+   * Records the export's version and sha256 in `<out>.manifest.json`, for `recsys publish`
+   * (inside an artifact version its manifest does that).
+   */
+  readonly sidecar?: boolean;
 }
 
 export interface BatchRecommendReport {
@@ -91,6 +97,13 @@ export async function recommendAllUsers(req: BatchRecommendRequest): Promise<Bat
     if (!writer) throw new InputError(`${dir}: the model has no users`);
     await writer.finish(tmp);
     renameSync(tmp, req.out);
+    if (req.sidecar)
+      await writeRecsSidecar(req.out, {
+        model: { name: manifest.name, version: manifest.version },
+        k,
+        users: nUsers,
+        rows: writer.rowCount,
+      });
   } catch (err) {
     rmSync(tmp, { force: true });
     throw err;
