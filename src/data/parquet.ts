@@ -211,7 +211,8 @@ export async function readNumericParquet(path: string, columns: ReadColumnSpec[]
     const source = `read_parquet(${quoteString(path)})`;
     let n: number;
     try {
-      n = await queryNumber(raw, `SELECT count(*) FROM ${source} ${where}`);
+      // A subquery, so that `where` may end in ORDER BY.
+      n = await queryNumber(raw, `SELECT count(*) FROM (SELECT 1 FROM ${source} ${where})`);
     } catch (err) {
       throw new InputError(`${path}: ${(err as Error).message}`);
     }

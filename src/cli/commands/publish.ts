@@ -28,7 +28,10 @@ export function publishCommand(): Command {
       const redis = o.redis ?? process.env.REDIS_URL;
       if (!redis) throw new InputError('publish needs a Redis server: --redis redis://HOST:PORT (or REDIS_URL)');
       const stop = new AbortController();
-      const removeHandlers = onInterrupt(async () => stop.abort());
+      const removeHandlers = onInterrupt(
+        async () => stop.abort(),
+        'the pointer stays on the version it named; the keys written so far expire with their TTL',
+      );
       try {
         const r = await publishRecommendations({
           recs: o.recs,

@@ -12,9 +12,10 @@ export function parseRedisUrl(url: string, what = '--redis'): URL {
   } catch {
     throw new InputError(`${what} "${url}": not a URL; expected redis://HOST:PORT`);
   }
+  const shown = parsed.password === '' ? url : redactUrl(parsed);
   if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:')
-    throw new InputError(`${what} "${redactUrl(parsed)}": expected a redis:// or rediss:// URL`);
-  if (parsed.hostname === '') throw new InputError(`${what} "${url}": no host; expected redis://HOST:PORT`);
+    throw new InputError(`${what} "${shown}": expected a redis:// or rediss:// URL`);
+  if (parsed.hostname === '') throw new InputError(`${what} "${shown}": no host; expected redis://HOST:PORT`);
   return parsed;
 }
 
@@ -40,14 +41,17 @@ export async function connectRedis(url: string, connectTimeoutMs = DEFAULT_CONNE
     maxRetriesPerRequest: 0,
     enableOfflineQueue: false,
   });
-  // Errors reach the caller through the rejected command; the event would only be logged twice.
-  client.on('error', () => {});
+  // Kept for the message: without retries the rejected connect() only says "Connection is closed."
+  let cause: Error | null = null;
+  client.on('error', (err: Error) => {
+    cause ??= err;
+  });
   try {
     await client.connect();
     await client.ping();
   } catch (err) {
     client.disconnect();
-    throw new RecsysError(`${redactUrl(parsed)}: cannot reach Redis (${(err as Error).message})`);
+    throw new RecsysError(`${redactUrl(parsed)}: cannot reach Redis (${(cause ?? (err as Error)).message})`);
   }
   return client;
 }

@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import { InputError, RecsysError } from '../../util/errors.js';
 import { log } from '../../util/log.js';
 import { Progress } from '../../util/progress.js';
-import { readRecsLists, verifyRecsFile, type RecsLists, type VerifiedRecsFile } from '../recs-file.js';
+import { readRecsLists, verifyRecsFile, type VerifiedRecsFile } from '../recs-file.js';
 import {
   CACHE_FORMAT,
   type CacheMeta,
@@ -88,10 +88,10 @@ export async function publishRecommendations(req: PublishRequest): Promise<Publi
     name: checkKeyPart('--name', req.name ?? file.artifact ?? DEFAULT_CACHE_NAME),
   };
   checkKeyPart(`${file.path}: version`, file.version);
-  const lists = await readRecsLists(file.path);
+  // Connected before the file is read (seconds at 16M rows): a server that is not there fails fast.
   const client = await connectRedis(req.redis);
   try {
-    return await publishLists(client, { url, ns, file, lists, ttlSeconds, batchUsers, signal: req.signal });
+    return await publishLists(client, { url, ns, file, ttlSeconds, batchUsers, signal: req.signal });
   } catch (err) {
     if (err instanceof RecsysError) throw err;
     throw new RecsysError(`${url}: publish failed, the pointer ${pointerKey(ns)} was not switched (${(err as Error).message})`);
@@ -104,16 +104,16 @@ interface PublishPlan {
   readonly url: string;
   readonly ns: CacheNamespace;
   readonly file: VerifiedRecsFile;
-  readonly lists: RecsLists;
   readonly ttlSeconds: number;
   readonly batchUsers: number;
   readonly signal?: AbortSignal;
 }
 
 async function publishLists(client: Redis, p: PublishPlan): Promise<PublishReport> {
-  const { ns, file, lists } = p;
+  const { ns, file } = p;
   const previous = await currentVersion(client, ns);
   await checkVersionSlot(client, ns, file);
+  const lists = await readRecsLists(file.path);
   const users = lists.starts.length - 1;
   // One instant for every key of the version (and the pointer to it): it lives or vanishes whole.
   const expiresAt = Date.now() + p.ttlSeconds * 1000;
