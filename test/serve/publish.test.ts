@@ -1,10 +1,11 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NumericParquetWriter, readRowsParquet } from '../../src/data/parquet.js';
 import { loadPipeline } from '../../src/pipeline/load.js';
+import { runPipeline } from '../../src/pipeline/runner.js';
 import { metaKey, pointerKey, userKey } from '../../src/serve/cache/protocol.js';
 import { publishRecommendations } from '../../src/serve/cache/redis-publish.js';
 import { readCachedRecommendations } from '../../src/serve/cache/redis-read.js';
@@ -341,4 +342,45 @@ describe('the publish step of a pipeline file', () => {
       if (saved !== undefined) process.env.REDIS_URL = saved;
     }
   });
+
+  it('runs: the recs.parquet of the recommend step is published under its artifact version, and again on the next run', async () => {
+    const dir = tempDir();
+    const path = join(dir, 'p.yaml');
+    writeFileSync(
+      path,
+      `name: t\nartifacts: ${join(dir, 'artifacts')}\ndata: {in: ${ML_SMALL}, out: ${join(dir, 'data')}}\n` +
+        'splits: {tu: {strategy: temporal-user}}\nsteps:\n  - kind: import\n  - kind: split\n  - kind: train\n    model: popularity\n' +
+        `  - kind: recommend\n    model: popularity\n    k: 5\n  - kind: publish\n    model: popularity\n    redis: \${REDIS_URL}\n    prefix: step\n`,
+    );
+    const saved = process.env.REDIS_URL;
+    process.env.REDIS_URL = server.url;
+    try {
+      const first = await runPipeline(loadPipeline(path));
+      const recsDir = first.units.find((u) => u.kind === 'recommend')?.dir as string;
+      const published = first.units.find((u) => u.kind === 'publish');
+      const version = (JSON.parse(readFileSync(join(recsDir, 'manifest.json'), 'utf8')) as { version: string }).version;
+      const report = JSON.parse(readFileSync(join(published?.dir as string, 'publish.json'), 'utf8')) as Record<string, unknown>;
+      expect(report).toMatchObject({ name: 'recs-popularity-tu', prefix: 'step', version, previous: null, users: 610, rows: 610 * 5 });
+      const lists = await listsOf(join(recsDir, 'recs.parquet'));
+      for (const user of [1, 414, 610]) {
+        const got = await readCachedRecommendations(redis, 'recs-popularity-tu', user, 'step');
+        expect(got?.version).toBe(version);
+        expectSameList(got, lists.get(user) as Row[]);
+      }
+      // The cache lives outside the artifact root: an unchanged run publishes again (and extends the TTL).
+      const second = await runPipeline(loadPipeline(path));
+      expect(second.units.map((u) => `${u.kind} ${u.status}`)).toEqual([
+        'import skipped',
+        'split skipped',
+        'train skipped',
+        'recommend skipped',
+        'publish ran',
+      ]);
+      const again = JSON.parse(readFileSync(join(second.units[4].dir, 'publish.json'), 'utf8')) as Record<string, unknown>;
+      expect(again).toMatchObject({ version, previous: version, users: 610 });
+    } finally {
+      if (saved === undefined) delete process.env.REDIS_URL;
+      else process.env.REDIS_URL = saved;
+    }
+  }, 60_000);
 });
