@@ -110,7 +110,7 @@ const RECS_COLUMNS = ['user_id', 'item_id', 'rank', 'score', 'channel'];
 /**
  * Reads a recs file into typed arrays (about 20 bytes a row: 16M rows for 162k users × 100
  * items is 320 MB), checking what a reader of the cache relies on: ranks 1, 2, ... without
- * gaps within each user, no nulls.
+ * gaps within each user, finite scores, no nulls.
  */
 export async function readRecsLists(path: string): Promise<RecsLists> {
   const columns = await parquetColumns(path);
@@ -133,6 +133,7 @@ export async function readRecsLists(path: string): Promise<RecsLists> {
   );
   const user = cols.user_id as Int32Array;
   const rank = cols.rank as Int32Array;
+  const score = cols.score as Float32Array;
   const starts: number[] = [];
   let k = 0;
   for (let r = 0; r < user.length; r++) {
@@ -140,6 +141,7 @@ export async function readRecsLists(path: string): Promise<RecsLists> {
     if (first) starts.push(r);
     const expected = first ? 1 : rank[r - 1] + 1;
     if (rank[r] !== expected) throw new InputError(`${path}: user ${user[r]} has rank ${rank[r]} where ${expected} was expected`);
+    if (!Number.isFinite(score[r])) throw new InputError(`${path}: user ${user[r]} has the score ${score[r]} at rank ${rank[r]}`);
     k = Math.max(k, rank[r]);
   }
   starts.push(user.length);
@@ -147,7 +149,7 @@ export async function readRecsLists(path: string): Promise<RecsLists> {
     channels,
     user,
     item: cols.item_id as Int32Array,
-    score: cols.score as Float32Array,
+    score,
     channel: cols.channel as Int32Array,
     starts: Int32Array.from(starts),
     k,
