@@ -132,6 +132,8 @@ export async function readRecsLists(path: string): Promise<RecsLists> {
     'ORDER BY user_id, rank',
   );
   const user = cols.user_id as Int32Array;
+  // An empty export would publish an empty version: every user would fall back to the live path.
+  if (user.length === 0) throw new InputError(`${path}: no recommendations`);
   const rank = cols.rank as Int32Array;
   const score = cols.score as Float32Array;
   const starts: number[] = [];

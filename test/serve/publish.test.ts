@@ -257,6 +257,26 @@ describe('recsys publish into a real redis-server', () => {
     60_000,
   );
 
+  it('a publish whose pointer another publish switched meanwhile does not switch it back', async () => {
+    const ns = { prefix: 'race', name: 'recs' };
+    const [first, slow, quick] = [
+      await writeRecs('race-1', 10, 3, 9),
+      await writeRecs('race-2', 20_000, 20, 10),
+      await writeRecs('race-3', 10, 3, 11),
+    ];
+    await publishRecommendations({ recs: first, redis: server.url, ttlSeconds: TTL, prefix: 'race' });
+    const before = await redis.dbsize();
+    const slowPublish = publishRecommendations({ recs: slow, redis: server.url, ttlSeconds: TTL, prefix: 'race', batchUsers: 50 });
+    slowPublish.catch(() => {});
+    while ((await redis.dbsize()) < before + 100) await new Promise((resolve) => setTimeout(resolve, 5));
+    const quickReport = await publishRecommendations({ recs: quick, redis: server.url, ttlSeconds: TTL, prefix: 'race' });
+    expect(quickReport.previous).toBe(versionOf(first));
+    await expect(slowPublish).rejects.toThrow(
+      `race:recs:current changed from ${versionOf(first)} to ${versionOf(quick)} while publishing (another publish?); not switching`,
+    );
+    expect(await redis.get(pointerKey(ns))).toBe(versionOf(quick));
+  }, 60_000);
+
   it('refuses a prefix whose pointer another program wrote, and leaves its keys as they were', async () => {
     const recs = await writeRecs('foreign', 5, 3, 7);
     await redis.set('foreign:recs:current', 'not a version');
@@ -302,6 +322,11 @@ describe('recsys publish into a real redis-server', () => {
     expect(await redis.keys('errors:*')).toEqual([]);
 
     await expect(publishRecommendations({ recs: join(work, 'none.parquet'), redis: server.url })).rejects.toThrow(InputError);
+    const empty = await writeRecs('empty', 0, 3, 8);
+    await expect(publishRecommendations({ recs: empty, redis: server.url, prefix: 'errors' })).rejects.toThrow(
+      `${empty}: no recommendations`,
+    );
+    expect(await redis.keys('errors:*')).toEqual([]);
   });
 });
 

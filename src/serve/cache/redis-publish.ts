@@ -111,7 +111,12 @@ interface PublishPlan {
 
 async function publishLists(client: Redis, p: PublishPlan): Promise<PublishReport> {
   const { ns, file } = p;
+  const started = performance.now();
   const previous = await currentVersion(client, ns);
+  const stopIfInterrupted = (): void => {
+    if (p.signal?.aborted)
+      throw new RecsysError(`publish interrupted; the pointer ${pointerKey(ns)} still names ${previous ?? 'no version'}`);
+  };
   await checkVersionSlot(client, ns, file);
   const lists = await readRecsLists(file.path);
   const users = lists.starts.length - 1;
@@ -121,8 +126,7 @@ async function publishLists(client: Redis, p: PublishPlan): Promise<PublishRepor
   const progress = new Progress('publish', users, 'users');
   let present = 0;
   for (let first = 0; first < users; first += p.batchUsers) {
-    if (p.signal?.aborted)
-      throw new RecsysError(`publish interrupted; the pointer ${pointerKey(ns)} still names ${previous ?? 'no version'}`);
+    stopIfInterrupted();
     const last = Math.min(first + p.batchUsers, users);
     const keys: string[] = [];
     const batch = client.pipeline();
@@ -154,8 +158,7 @@ async function publishLists(client: Redis, p: PublishPlan): Promise<PublishRepor
     expires_at: new Date(expiresAt).toISOString(),
   };
   await client.set(metaKey(ns, file.version), JSON.stringify(meta), 'PXAT', expiresAt);
-  if (p.signal?.aborted)
-    throw new RecsysError(`publish interrupted; the pointer ${pointerKey(ns)} still names ${previous ?? 'no version'}`);
+  stopIfInterrupted();
   try {
     await client.eval(SWITCH_SCRIPT, 2, pointerKey(ns), metaKey(ns, file.version), previous ?? '', file.version, expiresAt);
   } catch (err) {
@@ -166,7 +169,8 @@ async function publishLists(client: Redis, p: PublishPlan): Promise<PublishRepor
       );
     throw err;
   }
-  const seconds = progress.finish({ users });
+  progress.finish({ users });
+  const seconds = (performance.now() - started) / 1000;
   const report: PublishReport = {
     redis: p.url,
     ...ns,
