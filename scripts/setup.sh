@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Does all set-up on a fresh Debian 12 + Node 20 machine; quick and idempotent when done.
-#   - Debian packages: FAISS (library + Python reader), ONNX checker, XGBoost CLI, numpy.
+#   - Debian packages: FAISS (library + Python reader), ONNX checker, XGBoost CLI, numpy, redis-server (for the cache tests; no daemon is started).
 #   - npm packages (npm install at the locked versions; install scripts are off, see .npmrc: native parts are built here).
 #   - native builds: the faiss-node addon against Debian's libfaiss, the ALS WebAssembly kernel.
 #   - the TypeScript build (dist/).
@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 
 log() { printf 'setup: %s\n' "$*" >&2; }
 
-APT_PACKAGES=(libfaiss-dev libopenblas-dev libomp-dev cmake g++ python3-faiss python3-onnx python3-numpy xgboost python3-xgboost)
+APT_PACKAGES=(libfaiss-dev libopenblas-dev libomp-dev cmake g++ python3-faiss python3-onnx python3-numpy xgboost python3-xgboost redis-server)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -5,6 +5,7 @@ import { artifactsCommand } from './commands/artifacts.js';
 import { dataCommand } from './commands/data.js';
 import { evalCommand } from './commands/eval.js';
 import { indexCommand } from './commands/index.js';
+import { publishCommand } from './commands/publish.js';
 import { recommendCommand } from './commands/recommend.js';
 import { splitCommand } from './commands/split.js';
 import { trackingCommand } from './commands/tracking.js';
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
     evalCommand(),
     indexCommand(),
     recommendCommand(),
+    publishCommand(),
     artifactsCommand(),
     trackingCommand(),
   ])

@@ -209,6 +209,8 @@ export interface ReadColumnSpec {
   readonly name: string;
   /** Typed array the column is read into; integers are cast by DuckDB on the way. */
   readonly as: 'int32' | 'float32' | 'float64';
+  /** A SQL expression over the file's columns read under `name` (default: the column `name` itself). */
+  readonly expr?: string;
 }
 
 /**
@@ -222,7 +224,8 @@ export async function readNumericParquet(path: string, columns: ReadColumnSpec[]
     const source = `read_parquet(${quoteString(path)})`;
     let n: number;
     try {
-      n = await queryNumber(raw, `SELECT count(*) FROM ${source} ${where}`);
+      // A subquery, so that `where` may end in ORDER BY.
+      n = await queryNumber(raw, `SELECT count(*) FROM (SELECT 1 FROM ${source} ${where})`);
     } catch (err) {
       throw new InputError(`${path}: ${(err as Error).message}`);
     }
@@ -230,7 +233,7 @@ export async function readNumericParquet(path: string, columns: ReadColumnSpec[]
     const casts: string[] = [];
     for (const c of columns) {
       const sql = c.as === 'int32' ? 'INTEGER' : c.as === 'float32' ? 'FLOAT' : 'DOUBLE';
-      casts.push(`CAST(${quoteIdent(c.name)} AS ${sql})`);
+      casts.push(`CAST(${c.expr ?? quoteIdent(c.name)} AS ${sql})`);
       out[c.name] = c.as === 'int32' ? new Int32Array(n) : c.as === 'float32' ? new Float32Array(n) : new Float64Array(n);
     }
     let result: duckdb.Result;

@@ -18,13 +18,17 @@ export function exitCodeForSignal(signal: NodeJS.Signals): number {
   return 128 + constants.signals[signal];
 }
 
-export function onInterrupt(cleanup: (signal: NodeJS.Signals) => Promise<void>): () => void {
+export function onInterrupt(
+  cleanup: (signal: NodeJS.Signals) => Promise<void>,
+  /** What stopping means for what the process was doing, after "interrupted by SIGTERM: ". */
+  outcome = 'removing unfinished output; finished artifacts and latest are kept',
+): () => void {
   let interrupted = false;
   const handler = (signal: NodeJS.Signals): void => {
     const code = exitCodeForSignal(signal);
     if (interrupted) process.exit(code);
     interrupted = true;
-    log.warn(`interrupted by ${signal}: removing unfinished output; finished artifacts and latest are kept`, {
+    log.warn(`interrupted by ${signal}: ${outcome}`, {
       event: 'pipeline.interrupted',
       signal,
     });

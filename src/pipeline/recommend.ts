@@ -2,6 +2,7 @@ import { rmSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { NumericParquetWriter } from '../data/parquet.js';
 import { seenMatrix } from '../eval/evaluate.js';
+import { writeRecsSidecar } from '../serve/recs-file.js';
 import { InputError } from '../util/errors.js';
 import { makeDirs, tempPathFor } from '../util/fs.js';
 import { claimOutput, commitOutputFile, readBytes, type OutputKind } from '../util/output.js';
@@ -19,6 +20,11 @@ export interface BatchRecommendRequest {
   readonly out: string;
   /** Users per batch; memory grows with it (the ranker holds batch × candidates rows). */
   readonly batchSize?: number;
+  /**
+   * Records the export's version and sha256 in `<out>.manifest.json`, for `recsys publish`
+   * (inside an artifact version its manifest does that).
+   */
+  readonly sidecar?: boolean;
 }
 
 export interface BatchRecommendReport {
@@ -118,6 +124,13 @@ export async function recommendAllUsers(req: BatchRecommendRequest): Promise<Bat
     if (!writer) throw new InputError(`${dir}: the model has no users`);
     await writer.finish(tmp);
     commitOutputFile(tmp, req.out, RECS_OUTPUT);
+    if (req.sidecar)
+      await writeRecsSidecar(req.out, {
+        model: { name: manifest.name, version: manifest.version },
+        k,
+        users: nUsers,
+        rows: writer.rowCount,
+      });
   } catch (err) {
     rmSync(tmp, { force: true });
     throw err;

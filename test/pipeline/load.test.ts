@@ -96,7 +96,7 @@ describe('pipeline files', () => {
     ).toEqual([
       '  p.yaml:13:14: steps[2].params.factors: als: expected an integer in [1, 1024], got "8"',
       '  p.yaml:13:28: steps[2].params.weight: als: expected one of one, count, rating, got "sometimes"',
-      '  p.yaml:14:5: steps[3].kind: unknown step kind "evaluate"; expected one of: import, split, train, index, eval, recommend',
+      '  p.yaml:14:5: steps[3].kind: unknown step kind "evaluate"; expected one of: import, split, train, index, eval, recommend, publish',
     ]);
   });
 

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { writeDataset } from '../../src/data/dataset.js';
@@ -6,6 +7,8 @@ import { withDuckDb } from '../../src/data/parquet.js';
 import { seenMatrix } from '../../src/eval/evaluate.js';
 import { recommendAllUsers, recommendForHistory } from '../../src/pipeline/recommend.js';
 import { trainModel } from '../../src/pipeline/train.js';
+import { RECS_SIDECAR_SUFFIX, type RecsSidecar, verifyRecsFile } from '../../src/serve/recs-file.js';
+import { sha256File } from '../../src/util/hash.js';
 import { InputError } from '../../src/util/errors.js';
 import { interactionsOf, ML_SMALL, tempDir } from '../helpers.js';
 
@@ -28,8 +31,18 @@ describe('recsys recommend', () => {
       ks: [10],
     });
     const out = join(work, 'recs.parquet');
-    const report = await recommendAllUsers({ model: trained.dir, k: 20, out, batchSize: 128 });
+    const report = await recommendAllUsers({ model: trained.dir, k: 20, out, batchSize: 128, sidecar: true });
     expect(report.users).toBe(610);
+    // The sidecar records the export's version and the file's sha256, for `recsys publish`.
+    const sidecar = JSON.parse(readFileSync(`${out}${RECS_SIDECAR_SUFFIX}`, 'utf8')) as RecsSidecar;
+    expect(sidecar).toMatchObject({
+      kind: 'recommendations',
+      k: 20,
+      users: 610,
+      rows: 610 * 20,
+      model: { version: trained.manifest.version },
+    });
+    expect(await verifyRecsFile(out)).toEqual({ path: out, version: sidecar.version, artifact: null, sha256: await sha256File(out) });
     expect(report.rows).toBe(610 * 20);
     const train = trained.experiment.train;
     const checks = await withDuckDb(async (con) => {

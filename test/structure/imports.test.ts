@@ -20,6 +20,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['split'],
   ['models'],
   ['rank'],
+  ['serve'],
   ['pipeline'],
   ['cli'],
 ];

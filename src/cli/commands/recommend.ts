@@ -10,7 +10,7 @@ export function recommendCommand(): Command {
     .requiredOption('--model <artifact>', 'model artifact, e.g. artifacts/als/latest')
     .option('--k <n>', 'items per user', intOption('--k', 1), 10)
     .option('--all-users', 'every training user of the model, written to --out', false)
-    .option('--out <file>', 'with --all-users: Parquet file (user_id, item_id, rank, score, channel)')
+    .option('--out <file>', 'with --all-users: Parquet file (user_id, item_id, rank, score, channel), its version in FILE.manifest.json')
     .option('--batch-size <n>', 'with --all-users: users per batch', intOption('--batch-size', 1), 2048)
     .option('--history <items>', 'comma-separated raw item ids of a user not in training (fold-in)')
     .option('--json', 'print JSON', false)
@@ -21,7 +21,7 @@ export function recommendCommand(): Command {
           if (!o.out) throw new InputError('--all-users needs --out FILE.parquet');
           const out = o.out;
           const report = await withStandaloneOutput({ out, kind: RECS_OUTPUT }, () =>
-            recommendAllUsers({ model: o.model, k: o.k, out, batchSize: o.batchSize }),
+            recommendAllUsers({ model: o.model, k: o.k, out, batchSize: o.batchSize, sidecar: true }),
           );
           if (o.json) printJson(report);
           else

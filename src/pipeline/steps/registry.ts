@@ -2,6 +2,7 @@ import { docIssues } from '../zod-issues.js';
 import { evalStep } from './eval.js';
 import { importStep } from './import.js';
 import { indexStep } from './index.js';
+import { publishStep } from './publish.js';
 import { recommendStep } from './recommend.js';
 import { splitStep } from './split.js';
 import type { DocIssue, Produced, StepContext, StepKind, UnitPlan } from './step.js';
@@ -50,6 +51,7 @@ const STEP_KINDS: readonly RegisteredKind[] = [
   register(indexStep),
   register(evalStep),
   register(recommendStep),
+  register(publishStep),
 ];
 
 export function stepKinds(): string[] {
