@@ -1,40 +1,33 @@
-import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../cli-runner.js';
 import { ML_SMALL, tempDir } from '../helpers.js';
-
-const BIN = new URL('../../dist/cli/bin.js', import.meta.url).pathname;
 
 function readManifestIndex(dir: string): unknown {
   return JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')).config.index;
 }
 
-function recsys(args: string[], cwd?: string): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', cwd, env: { ...process.env, RECSYS_QUIET: '0' } });
-  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
-}
-
 describe('recsys CLI (built binary)', () => {
   const work = tempDir();
   const data = join(work, 'ml');
-  beforeAll(() => {
-    const r = recsys(['data', 'import', '--format', 'movielens', '--in', ML_SMALL, '--out', data]);
+  beforeAll(async () => {
+    const r = await runCli(['data', 'import', '--format', 'movielens', '--in', ML_SMALL, '--out', data]);
     expect(r.code, r.stderr).toBe(0);
   });
 
-  it('lists every subcommand in --help, and each has its own --help with defaults', () => {
-    const help = recsys(['--help']);
+  it('lists every subcommand in --help, and each has its own --help with defaults', async () => {
+    const help = await runCli(['--help']);
     expect(help.code).toBe(0);
     for (const c of ['data', 'split', 'train', 'eval', 'artifacts']) expect(help.stdout).toMatch(new RegExp(`^  ${c} `, 'm'));
-    const evalHelp = recsys(['eval', '--help']);
+    const evalHelp = await runCli(['eval', '--help']);
     expect(evalHelp.stdout).toContain('--fail-under');
     expect(evalHelp.stdout).toContain('(default: 0.8)');
   });
 
-  it('eval --json prints the metrics object with the documented keys; --dump-recs writes raw ids', () => {
+  it('eval --json prints the metrics object with the documented keys; --dump-recs writes raw ids', async () => {
     const dump = join(work, 'recs.csv');
-    const r = recsys([
+    const r = await runCli([
       'eval',
       '--data',
       data,
@@ -76,8 +69,8 @@ describe('recsys CLI (built binary)', () => {
     expect(lines[1]).toMatch(/^1,\d+,1$/);
   });
 
-  it('--fail-under exits 3 naming the metric, value and bound', () => {
-    const r = recsys([
+  it('--fail-under exits 3 naming the metric, value and bound', async () => {
+    const r = await runCli([
       'eval',
       '--data',
       data,
@@ -93,26 +86,26 @@ describe('recsys CLI (built binary)', () => {
     expect(r.code).toBe(3);
     expect(r.stderr).toContain('ndcg@10 = 0.085346 is below the bound 0.5');
     expect(r.stderr).not.toContain('recall@10 =');
-    const ok = recsys(['eval', '--data', data, '--split', 'temporal-user', '--model', 'popularity', '--fail-under', 'ndcg@10=0.05']);
+    const ok = await runCli(['eval', '--data', data, '--split', 'temporal-user', '--model', 'popularity', '--fail-under', 'ndcg@10=0.05']);
     expect(ok.code).toBe(0);
   });
 
-  it('bad input exits 2 with a message naming the problem', () => {
+  it('bad input exits 2 with a message naming the problem', async () => {
     const bad = join(work, 'bad');
-    const r1 = recsys(['data', 'import', '--in', join(work, 'nowhere'), '--out', bad]);
+    const r1 = await runCli(['data', 'import', '--in', join(work, 'nowhere'), '--out', bad]);
     expect(r1.code).toBe(2);
     expect(r1.stderr).toContain('nowhere: input directory not found');
-    const r2 = recsys(['eval', '--data', data, '--split', 'sideways', '--model', 'popularity']);
+    const r2 = await runCli(['eval', '--data', data, '--split', 'sideways', '--model', 'popularity']);
     expect(r2.code).toBe(2);
     expect(r2.stderr).toContain('--split "sideways"');
-    const r3 = recsys(['eval', '--model', 'popularity', '--data', data, '--split', 'temporal', '--k', 'ten']);
+    const r3 = await runCli(['eval', '--model', 'popularity', '--data', data, '--split', 'temporal', '--k', 'ten']);
     expect(r3.code).toBe(2);
     expect(existsSync(bad)).toBe(false);
   });
 
-  it('split writes train/test Parquet and a manifest; train writes a versioned artifact that eval re-evaluates', () => {
+  it('split writes train/test Parquet and a manifest; train writes a versioned artifact that eval re-evaluates', async () => {
     const splitDir = join(work, 'split');
-    const s = recsys(['split', '--data', data, '--strategy', 'temporal', '--frac', '0.8', '--out', splitDir]);
+    const s = await runCli(['split', '--data', data, '--strategy', 'temporal', '--frac', '0.8', '--out', splitDir]);
     expect(s.code, s.stderr).toBe(0);
     const manifest = JSON.parse(readFileSync(join(splitDir, 'split.json'), 'utf8'));
     expect(manifest.strategy).toBe('temporal');
@@ -120,7 +113,7 @@ describe('recsys CLI (built binary)', () => {
     expect(manifest.counts.train_rows + manifest.counts.test_rows).toBe(100836);
 
     const out = join(work, 'artifacts', 'popularity');
-    const t = recsys(['train', 'popularity', '--data', data, '--split', 'temporal-user', '--out', out, '--json']);
+    const t = await runCli(['train', 'popularity', '--data', data, '--split', 'temporal-user', '--out', out, '--json']);
     expect(t.code, t.stderr).toBe(0);
     const trained = JSON.parse(t.stdout);
     const version = readlinkSync(join(out, 'latest'));
@@ -129,23 +122,23 @@ describe('recsys CLI (built binary)', () => {
     expect(art.kind).toBe('popularity');
     expect(art.split.strategy).toBe('temporal-user');
     expect(art.files.map((f: { path: string }) => f.path)).toEqual(['item_counts.npy', 'item_ids.npy', 'user_ids.npy']);
-    const e = recsys(['eval', '--model', join(out, 'latest'), '--json']);
+    const e = await runCli(['eval', '--model', join(out, 'latest'), '--json']);
     expect(e.code, e.stderr).toBe(0);
     expect(JSON.parse(e.stdout)['ndcg@10']).toBeCloseTo(0.0853456, 7);
     const metricsFile = JSON.parse(readFileSync(join(out, 'latest', 'metrics.json'), 'utf8'));
     expect(metricsFile['temporal-user frac=0.8']['ndcg@10']).toBeCloseTo(0.0853456, 7);
-    const leak = recsys(['eval', '--model', join(out, 'latest'), '--split', 'temporal']);
+    const leak = await runCli(['eval', '--model', join(out, 'latest'), '--split', 'temporal']);
     expect(leak.code).toBe(2);
     expect(leak.stderr).toContain('would put training data in the test set');
-    const list = recsys(['artifacts', 'list', '--root', join(work, 'artifacts')]);
+    const list = await runCli(['artifacts', 'list', '--root', join(work, 'artifacts')]);
     expect(list.stdout).toMatch(/^\* popularity\/\S+ {2}popularity {2}temporal-user frac=0.8: ndcg@10=0.0853/m);
   });
 
-  it('index passes --mips-transform through: off keeps inner product, on refuses a PQ that cannot split d + 1', () => {
+  it('index passes --mips-transform through: off keeps inner product, on refuses a PQ that cannot split d + 1', async () => {
     const als = join(work, 'artifacts', 'als');
-    const t = recsys(['train', 'als', '--data', data, '--split', 'temporal-user', '--iterations', '3', '--out', als]);
+    const t = await runCli(['train', 'als', '--data', data, '--split', 'temporal-user', '--iterations', '3', '--out', als]);
     expect(t.code, t.stderr).toBe(0);
-    const auto = recsys([
+    const auto = await runCli([
       'index',
       '--model',
       join(als, 'latest'),
@@ -157,7 +150,7 @@ describe('recsys CLI (built binary)', () => {
     ]);
     expect(auto.code, auto.stderr).toBe(0);
     expect(readManifestIndex(JSON.parse(auto.stdout).artifact)).toMatchObject({ transform: { kind: 'mips-l2' }, index_metric: 'l2' });
-    const off = recsys([
+    const off = await runCli([
       'index',
       '--model',
       join(als, 'latest'),
@@ -171,7 +164,7 @@ describe('recsys CLI (built binary)', () => {
     ]);
     expect(off.code, off.stderr).toBe(0);
     expect(readManifestIndex(JSON.parse(off.stdout).artifact)).toMatchObject({ transform: null, index_metric: 'ip' });
-    const on = recsys([
+    const on = await runCli([
       'index',
       '--model',
       join(als, 'latest'),

@@ -1,22 +1,16 @@
-import { spawnSync } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { alsParamsSchema } from '../../src/models/als/params.js';
 import { paramSpecs } from '../../src/models/params.js';
+import { runCli } from '../cli-runner.js';
 import { ML_SMALL, tempDir } from '../helpers.js';
 
 /** Model hyper-parameters at the command line and in pipeline files, through the built binary. */
-const BIN = new URL('../../dist/cli/bin.js', import.meta.url).pathname;
-
-function recsys(args: string[], cwd?: string): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', cwd, env: { ...process.env, RECSYS_QUIET: '0' } });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
 
 describe('recsys train <model> options from the params schema', () => {
-  it('`recsys train als --help` lists every schema key as a kebab-case flag with its range and default', () => {
-    const help = recsys(['train', 'als', '--help']);
+  it('`recsys train als --help` lists every schema key as a kebab-case flag with its range and default', async () => {
+    const help = await runCli(['train', 'als', '--help']);
     expect(help.code).toBe(0);
     // Commander wraps long lines: compare with the whitespace folded.
     const text = help.stdout.replace(/\s+/g, ' ');
@@ -32,21 +26,21 @@ describe('recsys train <model> options from the params schema', () => {
     }
   });
 
-  it('a value out of range is a usage error naming the flag and the range (exit 2), before any data is read', () => {
-    const r = recsys(['train', 'als', '--data', '/nonexistent', '--factors', '-4']);
+  it('a value out of range is a usage error naming the flag and the range (exit 2), before any data is read', async () => {
+    const r = await runCli(['train', 'als', '--data', '/nonexistent', '--factors', '-4']);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain("error: option '--factors <n>' argument '-4' is invalid. expected an integer in [1, 1024]");
-    const lr = recsys(['train', 'two-tower', '--data', '/nonexistent', '--lr', '0']);
+    const lr = await runCli(['train', 'two-tower', '--data', '/nonexistent', '--lr', '0']);
     expect(lr.code).toBe(2);
     expect(lr.stderr).toContain("option '--lr <n>' argument '0' is invalid. expected a number in (0, 1]");
-    const camel = recsys(['train', 'als', '--data', '/nonexistent', '--cgSteps', '3']);
+    const camel = await runCli(['train', 'als', '--data', '/nonexistent', '--cgSteps', '3']);
     expect(camel.code).toBe(2);
     expect(camel.stderr).toContain("unknown option '--cgSteps'");
   });
 });
 
 describe('recsys train --pipeline with a bad model parameter', () => {
-  it('fails at load time (exit 2) with the file, line and key, before the first step runs', () => {
+  it('fails at load time (exit 2) with the file, line and key, before the first step runs', async () => {
     const cwd = tempDir();
     const file = join(cwd, 'p.yaml');
     writeFileSync(
@@ -67,7 +61,7 @@ steps:
     params: {factors: -4}
 `,
     );
-    const r = recsys(['train', '--pipeline', file], cwd);
+    const r = await runCli(['train', '--pipeline', file], { cwd });
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(`${file}:14:14: steps[3].params.factors: als: expected an integer in [1, 1024], got -4`);
     expect(r.stderr).not.toMatch(/\n\s+at /);

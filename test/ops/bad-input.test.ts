@@ -1,8 +1,8 @@
-import { spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadDataset } from '../../src/data/dataset.js';
+import { type CliRun, oneErrorLine, runCli, STACK_TRACE } from '../cli-runner.js';
 import { tempDir } from '../helpers.js';
 
 /**
@@ -10,37 +10,17 @@ import { tempDir } from '../helpers.js';
  * configuration, README) with one `error:` line naming the file, line or field, and never a
  * stack trace or a native crash.
  */
-const BIN = new URL('../../dist/cli/bin.js', import.meta.url).pathname;
-
-interface Run {
-  readonly code: number | null;
-  readonly signal: NodeJS.Signals | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-/** The built CLI in a child process; asynchronous, so that the test worker stays responsive. */
-function recsys(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, RECSYS_QUIET: '0', RECSYS_DEBUG: '', ...env } });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  return new Promise((resolve) => child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr })));
-}
 
 /** Exit 2, exactly one error line (returned) matching `message`, no stack trace. */
-function badInput(r: Run, message: RegExp): string {
+function badInput(r: CliRun, message: RegExp): string {
   expect(r.signal, r.stderr).toBeNull();
   expect(r.code, r.stderr).toBe(2);
-  expect(r.stderr).not.toMatch(/^\s+at /m);
-  const errors = r.stderr.split('\n').filter((l) => l.startsWith('error:'));
-  expect(errors, r.stderr).toHaveLength(1);
-  expect(errors[0]).toMatch(message);
-  return errors[0];
+  const error = oneErrorLine(r);
+  expect(error).toMatch(message);
+  return error;
 }
 
-function ok(r: Run): void {
+function ok(r: CliRun): void {
   expect(r.signal, r.stderr).toBeNull();
   expect(r.code, r.stderr).toBe(0);
 }
@@ -51,19 +31,19 @@ describe('bad input exits 2 with one clear line', () => {
   const model = join(work, 'artifacts/als');
 
   beforeAll(async () => {
-    ok(await recsys(['data', 'synth', '--users', '300', '--items', '400', '--interactions', '20000', '--out', data]));
-    ok(await recsys(['train', 'als', '--data', data, '--out', model, '--factors', '8', '--iterations', '3', '--threads', '1']));
+    ok(await runCli(['data', 'synth', '--users', '300', '--items', '400', '--interactions', '20000', '--out', data]));
+    ok(await runCli(['train', 'als', '--data', data, '--out', model, '--factors', '8', '--iterations', '3', '--threads', '1']));
   });
 
   describe('FAISS factory strings', () => {
     it('refuses IVF0,Flat (FAISS aborted) and HNSW0 (FAISS segfaulted) before FAISS sees them', async () => {
       badInput(
-        await recsys(['index', '--model', `${model}/latest`, '--factory', 'IVF0,Flat']),
+        await runCli(['index', '--model', `${model}/latest`, '--factory', 'IVF0,Flat']),
         /^error: invalid FAISS factory string "IVF0,Flat": IVF lists must be an integer from 1 to \d+, not 0$/,
       );
-      badInput(await recsys(['index', '--model', `${model}/latest`, '--factory', 'HNSW0']), /"HNSW0": HNSW links per node .* not 0$/);
+      badInput(await runCli(['index', '--model', `${model}/latest`, '--factory', 'HNSW0']), /"HNSW0": HNSW links per node .* not 0$/);
       badInput(
-        await recsys(['index', '--model', `${model}/latest`, '--factory', 'IVF4,PQ3np', '--mips-transform', 'off']),
+        await runCli(['index', '--model', `${model}/latest`, '--factory', 'IVF4,PQ3np', '--mips-transform', 'off']),
         /"IVF4,PQ3np" on \d+ vectors of dimension 8: PQ3 needs a dimension that is a multiple of 3, not 8$/,
       );
     });
@@ -87,10 +67,10 @@ describe('bad input exits 2 with one clear line', () => {
           '',
         ].join('\n'),
       );
-      const r = await recsys(['train', '--pipeline', file]);
+      const r = await runCli(['train', '--pipeline', file]);
       expect(r.code).toBe(2);
       expect(r.stderr).toContain(`${file}:10:5: steps[2].factory: invalid FAISS factory string "HNSW0"`);
-      expect(r.stderr).not.toMatch(/^\s+at /m);
+      expect(r.stderr).not.toMatch(STACK_TRACE);
       expect(existsSync(root)).toBe(false);
     });
   });
@@ -105,10 +85,10 @@ describe('bad input exits 2 with one clear line', () => {
     it('refuses milliseconds read as seconds, naming the line and suggesting --timestamp-unit ms; accepts them with it', async () => {
       ratings(['1,10,4.0,964982703000', '1,20,3.0,964982224000']);
       badInput(
-        await recsys(['data', 'import', '--in', ml, '--out', join(work, 'ts-out')]),
+        await runCli(['data', 'import', '--in', ml, '--out', join(work, 'ts-out')]),
         /ratings\.csv:2: field "timestamp": "964982703000" is in the year 32\d\d\d, more than a year from now; it looks like milliseconds: use --timestamp-unit ms/,
       );
-      const r = await recsys(['data', 'import', '--in', ml, '--out', join(work, 'ts-ms'), '--timestamp-unit', 'ms', '--json']);
+      const r = await runCli(['data', 'import', '--in', ml, '--out', join(work, 'ts-ms'), '--timestamp-unit', 'ms', '--json']);
       ok(r);
       expect(JSON.parse(r.stdout).time_range).toMatchObject({ min: 964982224, max: 964982703 });
     });
@@ -116,19 +96,19 @@ describe('bad input exits 2 with one clear line', () => {
     it('refuses a negative timestamp and one far in the future', async () => {
       ratings(['1,10,4.0,964982703', '1,20,3.0,-5']);
       badInput(
-        await recsys(['data', 'import', '--in', ml, '--out', join(work, 'ts-out')]),
+        await runCli(['data', 'import', '--in', ml, '--out', join(work, 'ts-out')]),
         /ratings\.csv:3: field "timestamp": "-5" is before 1970/,
       );
       ratings(['1,10,4.0,4102444800']);
       badInput(
-        await recsys(['data', 'import', '--in', ml, '--out', join(work, 'ts-out')]),
+        await runCli(['data', 'import', '--in', ml, '--out', join(work, 'ts-out')]),
         /ratings\.csv:2: field "timestamp": "4102444800" is 2100-01-01, more than a year from now \(use --skip-bad/,
       );
     });
 
     it('reads a timestamp followed by an invisible CR', async () => {
       writeFileSync(join(ml, 'ratings.csv'), 'userId,movieId,rating,timestamp\r\n1,10,4.0,964982703\r\r\n1,20,3.0, 964982224 \r\n');
-      const r = await recsys(['data', 'import', '--in', ml, '--out', join(work, 'ts-cr'), '--json']);
+      const r = await runCli(['data', 'import', '--in', ml, '--out', join(work, 'ts-cr'), '--json']);
       ok(r);
       expect(JSON.parse(r.stdout).time_range).toMatchObject({ min: 964982224, max: 964982703 });
     });
@@ -138,18 +118,18 @@ describe('bad input exits 2 with one clear line', () => {
     const evalArgs = ['eval', '--model', 'popularity', '--data', data, '--split', 'temporal-user'];
 
     it('has a maximum --k', async () => {
-      const r = await recsys([...evalArgs, '--k', '10,8249']);
+      const r = await runCli([...evalArgs, '--k', '10,8249']);
       expect(r.code).toBe(2);
       expect(r.stderr).toMatch(/--k must be a comma-separated list of integers from 1 to 1000/);
     });
 
     it('refuses --fail-under on a metric it will not compute, before evaluating (exit 2, not the gate exit 3)', async () => {
       badInput(
-        await recsys([...evalArgs, '--k', '10', '--fail-under', 'ndcg@20=0.01']),
+        await runCli([...evalArgs, '--k', '10', '--fail-under', 'ndcg@20=0.01']),
         /--fail-under ndcg@20: cut-off @20 is not evaluated \(--k 10\)$/,
       );
       badInput(
-        await recsys([...evalArgs, '--fail-under', 'ndgc@10=0.01']),
+        await runCli([...evalArgs, '--fail-under', 'ndgc@10=0.01']),
         /--fail-under "ndgc@10": unknown metric; expected one of: ndcg, recall/,
       );
     });
@@ -158,7 +138,7 @@ describe('bad input exits 2 with one clear line', () => {
       const bare = join(work, 'no-items');
       cpSync(data, bare, { recursive: true });
       rmSync(join(bare, 'items.parquet'));
-      const r = await recsys(['eval', '--model', 'popularity', '--data', bare, '--split', 'temporal-user', '--json']);
+      const r = await runCli(['eval', '--model', 'popularity', '--data', bare, '--split', 'temporal-user', '--json']);
       ok(r);
       expect(r.stderr).toContain(`warning: ${join(bare, 'items.parquet')}: absent, so diversity@K (which compares genres) is not reported`);
       const metrics = JSON.parse(r.stdout) as Record<string, number>;
@@ -168,22 +148,22 @@ describe('bad input exits 2 with one clear line', () => {
   });
 
   it('warns that an L2 index of an inner-product model does not rank by its scores', async () => {
-    const r = await recsys(['index', '--model', `${model}/latest`, '--metric', 'l2', '--out', join(work, 'artifacts/als-l2')]);
+    const r = await runCli(['index', '--model', `${model}/latest`, '--metric', 'l2', '--out', join(work, 'artifacts/als-l2')]);
     ok(r);
     expect(r.stderr).toMatch(/^warning: metric l2: .* is a als model, which scores items by inner product/m);
   });
 
   it('names an unknown model kind of recsys train and lists the kinds', async () => {
     badInput(
-      await recsys(['train', 'bogus', '--data', data]),
+      await runCli(['train', 'bogus', '--data', data]),
       /^error: recsys train: unknown model kind "bogus"; expected one of: popularity, als, ranker, two-tower$/,
     );
-    badInput(await recsys(['train', 'alss', '--data', data]), /unknown model kind "alss" \(did you mean "als"\?\)/);
+    badInput(await runCli(['train', 'alss', '--data', data]), /unknown model kind "alss" \(did you mean "als"\?\)/);
   });
 
   it('refuses an empty --history instead of reading it as item 0', async () => {
-    badInput(await recsys(['recommend', '--model', `${model}/latest`, '--history', '']), /^error: --history "": an empty item id/);
-    badInput(await recsys(['recommend', '--model', `${model}/latest`, '--history', '1,,2']), /--history "1,,2": an empty item id/);
+    badInput(await runCli(['recommend', '--model', `${model}/latest`, '--history', '']), /^error: --history "": an empty item id/);
+    badInput(await runCli(['recommend', '--model', `${model}/latest`, '--history', '1,,2']), /--history "1,,2": an empty item id/);
   });
 
   describe('CSV files', () => {
@@ -192,8 +172,8 @@ describe('bad input exits 2 with one clear line', () => {
       writeFileSync(path, text);
       return path;
     };
-    const importCsv = (file: string, ...extra: string[]): Promise<Run> =>
-      recsys(['data', 'import', '--format', 'csv', '--in', file, '--out', join(work, 'csv-out'), ...extra]);
+    const importCsv = (file: string, ...extra: string[]): Promise<CliRun> =>
+      runCli(['data', 'import', '--format', 'csv', '--in', file, '--out', join(work, 'csv-out'), ...extra]);
 
     it('echoes at most 80 characters of a huge malformed field, into the error and into dataset.json', async () => {
       const file = csv('huge.csv', `u,i\n1,2\n1,${'x'.repeat(5_000_000)}\n`);
@@ -202,7 +182,7 @@ describe('bad input exits 2 with one clear line', () => {
         /huge\.csv:3: field "i": "x{80}"… \(5000000 bytes\) is not/,
       );
       expect(line.length).toBeLessThan(300);
-      const r = await recsys([
+      const r = await runCli([
         'data',
         'import',
         '--format',
@@ -243,7 +223,7 @@ describe('bad input exits 2 with one clear line', () => {
           '',
         ].join('\n'),
       );
-      const r = await recsys(['train', '--pipeline', file]);
+      const r = await runCli(['train', '--pipeline', file]);
       expect(r.code).toBe(2);
       expect(r.stderr).toMatch(/bad-columns\.yaml:2:\d+: data\.columns: column "u" is mapped to both user and item/);
       expect(r.stderr).toMatch(/bad-columns\.yaml:2:\d+: data\.delimiter: expected one ASCII character other than a quote/);
@@ -259,10 +239,10 @@ describe('bad input exits 2 with one clear line', () => {
         Buffer.from('movieId,title,genres\n10,Am\xe9lie (2001),Comedy|Romance\n20,Heat (1995),Action\n', 'latin1'),
       );
       badInput(
-        await recsys(['data', 'import', '--in', ml, '--out', join(work, 'latin1-out')]),
+        await runCli(['data', 'import', '--in', ml, '--out', join(work, 'latin1-out')]),
         /movies\.csv:2: field 2 is not valid UTF-8 \("Am.lie \(2001\)"\); if the file is latin-1, use --encoding latin1$/,
       );
-      ok(await recsys(['data', 'import', '--in', ml, '--out', join(work, 'latin1-out'), '--encoding', 'latin1']));
+      ok(await runCli(['data', 'import', '--in', ml, '--out', join(work, 'latin1-out'), '--encoding', 'latin1']));
       const { catalog } = await loadDataset(join(work, 'latin1-out'));
       expect(catalog?.title).toContain('Amélie (2001)');
     });
@@ -276,8 +256,8 @@ describe('bad input exits 2 with one clear line', () => {
       ].join('\n');
       const file = join(work, 'laughs.yaml');
       writeFileSync(file, `${laughs}\n`);
-      badInput(await recsys(['train', '--pipeline', file]), /^error: invalid YAML: .*laughs\.yaml: Excessive alias count/);
-      badInput(await recsys(['train', '--pipeline', work]), /: not a pipeline file \(a directory or a device\)$/);
+      badInput(await runCli(['train', '--pipeline', file]), /^error: invalid YAML: .*laughs\.yaml: Excessive alias count/);
+      badInput(await runCli(['train', '--pipeline', work]), /: not a pipeline file \(a directory or a device\)$/);
     });
 
     it('names a missing artifact file', async () => {
@@ -285,7 +265,7 @@ describe('bad input exits 2 with one clear line', () => {
       cpSync(join(model, 'latest'), broken, { recursive: true, dereference: true });
       rmSync(join(broken, 'item_factors.npy'));
       // verified against its manifest before it is loaded
-      badInput(await recsys(['recommend', '--model', broken, '--history', '1,2']), /item_factors\.npy: missing \(the manifest lists it\)$/);
+      badInput(await runCli(['recommend', '--model', broken, '--history', '1,2']), /item_factors\.npy: missing \(the manifest lists it\)$/);
     });
 
     it('names an unwritable --dump-recs or --out path', async () => {
@@ -294,14 +274,14 @@ describe('bad input exits 2 with one clear line', () => {
       writeFileSync(file, 'x');
       const evalArgs = ['eval', '--model', 'popularity', '--data', data, '--split', 'temporal-user'];
       badInput(
-        await recsys([...evalArgs, '--dump-recs', join(file, 'recs.csv')]),
+        await runCli([...evalArgs, '--dump-recs', join(file, 'recs.csv')]),
         /a-file\/recs\.csv: cannot create it: .*a-file is not a directory$/,
       );
       const dir = join(work, 'a-directory');
       mkdirSync(dir, { recursive: true });
-      badInput(await recsys([...evalArgs, '--dump-recs', dir]), /a-directory.*directory/);
+      badInput(await runCli([...evalArgs, '--dump-recs', dir]), /a-directory.*directory/);
       badInput(
-        await recsys(['recommend', '--model', `${model}/latest`, '--all-users', '--out', join(file, 'recs.parquet')]),
+        await runCli(['recommend', '--model', `${model}/latest`, '--all-users', '--out', join(file, 'recs.parquet')]),
         /a-file\/recs\.parquet: cannot create it: .*a-file is not a directory$/,
       );
     });

@@ -4,6 +4,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BIN, type CliRun, runCli, runProcess, STACK_TRACE, startCli } from '../cli-runner.js';
 import { tempDir } from '../helpers.js';
 
 /**
@@ -11,31 +12,10 @@ import { tempDir } from '../helpers.js';
  * built CLI on real files. A refused output exits 2 with one line naming the path, at once, and
  * every file that was there before is byte-identical afterwards.
  */
-const BIN = new URL('../../dist/cli/bin.js', import.meta.url).pathname;
 const work = tempDir();
 const input = join(work, 'csv');
 const data = join(work, 'data');
 const root = join(work, 'artifacts');
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs a command to its end; asynchronous, so the test worker stays responsive meanwhile. */
-function run(command: string, args: string[], opts: { timeout?: number } = {}): Promise<Run> {
-  const child = spawn(command, args, { env: { ...process.env, RECSYS_QUIET: '0' }, timeout: opts.timeout ?? 120_000 });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
-}
-
-function recsys(args: string[], opts: { timeout?: number } = {}): Promise<Run> {
-  return run(process.execPath, [BIN, ...args], opts);
-}
 
 /** Every file and folder under `dir` (or the file itself) with the sha256 of its bytes. */
 function snapshot(path: string): Record<string, string> {
@@ -52,19 +32,19 @@ function snapshot(path: string): Record<string, string> {
 }
 
 /** Exit 2 and one line on stderr that names `path`; no stack trace. */
-function expectRefused(r: Run, path: string, reason?: RegExp): void {
+function expectRefused(r: CliRun, path: string, reason?: RegExp): void {
   expect(r.code, r.stderr).toBe(2);
   const lines = r.stderr.trim().split('\n');
   expect(lines, r.stderr).toHaveLength(1);
   expect(lines[0]).toContain(path);
-  expect(r.stderr).not.toMatch(/^\s+at /m);
+  expect(r.stderr).not.toMatch(STACK_TRACE);
   if (reason) expect(lines[0]).toMatch(reason);
 }
 
 /** Runs `args`, expecting a refusal naming `path`, and checks `kept` is byte-identical after. */
 async function expectUntouched(args: string[], path: string, kept: string, reason?: RegExp): Promise<void> {
   const before = snapshot(kept);
-  expectRefused(await recsys(args), path, reason);
+  expectRefused(await runCli(args), path, reason);
   expect(snapshot(kept)).toEqual(before);
 }
 
@@ -86,9 +66,9 @@ function writeRatings(dir: string): void {
 
 beforeAll(async () => {
   writeRatings(input);
-  const synth = await recsys(['data', 'synth', '--users', '200', '--items', '120', '--interactions', '5000', '--out', data]);
+  const synth = await runCli(['data', 'synth', '--users', '200', '--items', '120', '--interactions', '5000', '--out', data]);
   expect(synth.code, synth.stderr).toBe(0);
-  const als = await recsys(['train', 'als', '--data', data, '--out', join(root, 'als'), '--factors', '8', '--iterations', '2']);
+  const als = await runCli(['train', 'als', '--data', data, '--out', join(root, 'als'), '--factors', '8', '--iterations', '2']);
   expect(als.code, als.stderr).toBe(0);
 });
 
@@ -130,8 +110,8 @@ describe('an output path is replaced only when it holds a previous output of the
 
   it('a dataset directory is replaced by a new import, but not once it holds a file a dataset does not', async () => {
     const ds = join(work, 'ds');
-    expect((await recsys(['data', 'import', '--in', input, '--out', ds])).code).toBe(0);
-    const again = await recsys(['data', 'import', '--in', input, '--out', ds]);
+    expect((await runCli(['data', 'import', '--in', input, '--out', ds])).code).toBe(0);
+    const again = await runCli(['data', 'import', '--in', input, '--out', ds]);
     expect(again.code, again.stderr).toBe(0);
     writeFileSync(join(ds, 'analysis.ipynb'), '{}\n');
     await expectUntouched(
@@ -145,7 +125,7 @@ describe('an output path is replaced only when it holds a previous output of the
   it('split refuses a dataset directory as --out and its own --data; replaces its own previous split', async () => {
     await expectUntouched(['split', '--data', data, '--out', data], data, data, /is the input/);
     const other = join(work, 'other-ds');
-    expect((await recsys(['data', 'import', '--in', input, '--out', other])).code).toBe(0);
+    expect((await runCli(['data', 'import', '--in', input, '--out', other])).code).toBe(0);
     await expectUntouched(
       ['split', '--data', data, '--out', other],
       other,
@@ -153,8 +133,8 @@ describe('an output path is replaced only when it holds a previous output of the
       /not a previous split directory \(it has no split\.json\)/,
     );
     const split = join(work, 'split');
-    expect((await recsys(['split', '--data', data, '--out', split])).code).toBe(0);
-    const again = await recsys(['split', '--data', data, '--out', split, '--frac', '0.7']);
+    expect((await runCli(['split', '--data', data, '--out', split])).code).toBe(0);
+    const again = await runCli(['split', '--data', data, '--out', split, '--frac', '0.7']);
     expect(again.code, again.stderr).toBe(0);
     expect(JSON.parse(readFileSync(join(split, 'split.json'), 'utf8')).frac).toBe(0.7);
   });
@@ -189,8 +169,8 @@ describe('an output path is replaced only when it holds a previous output of the
       /it has no column rank/,
     );
     const recs = join(work, 'out', 'recs.parquet');
-    expect((await recsys(['recommend', '--model', model, '--all-users', '--out', recs])).code).toBe(0);
-    const again = await recsys(['recommend', '--model', model, '--all-users', '--k', '5', '--out', recs]);
+    expect((await runCli(['recommend', '--model', model, '--all-users', '--out', recs])).code).toBe(0);
+    const again = await runCli(['recommend', '--model', model, '--all-users', '--k', '5', '--out', recs]);
     expect(again.code, again.stderr).toBe(0);
   });
 
@@ -200,8 +180,8 @@ describe('an output path is replaced only when it holds a previous output of the
     await expectUntouched(['eval', '--model', model, '--dump-recs', csv], csv, input, /its first line is not user_id,item_id,rank/);
     await expectUntouched(['eval', '--model', model, '--dump-recs', input], input, input, /it is a directory/);
     const dump = join(work, 'dump.csv');
-    expect((await recsys(['eval', '--model', model, '--dump-recs', dump])).code).toBe(0);
-    const again = await recsys(['eval', '--model', model, '--dump-recs', dump, '--k', '5']);
+    expect((await runCli(['eval', '--model', model, '--dump-recs', dump])).code).toBe(0);
+    const again = await runCli(['eval', '--model', model, '--dump-recs', dump, '--k', '5']);
     expect(again.code, again.stderr).toBe(0);
     expect(readFileSync(dump, 'utf8').split('\n')[0]).toBe('user_id,item_id,rank');
   });
@@ -222,27 +202,27 @@ describe('impossible, unwritable and mistyped output paths exit 2 at once', () =
   it('/proc/x (which used to loop forever at 100 % CPU) and a missing parent under it', async () => {
     const started = Date.now();
     expectRefused(
-      await recsys(['data', 'import', '--in', input, '--out', '/proc/x'], { timeout: 20_000 }),
+      await runCli(['data', 'import', '--in', input, '--out', '/proc/x'], { timeout: 20_000 }),
       '/proc/x',
       /cannot write in \/proc/,
     );
     expectRefused(
-      await recsys(['split', '--data', data, '--out', '/proc/x/y/z'], { timeout: 20_000 }),
+      await runCli(['split', '--data', data, '--out', '/proc/x/y/z'], { timeout: 20_000 }),
       '/proc/x/y/z',
       /cannot write in \/proc/,
     );
-    expectRefused(await recsys(['train', 'popularity', '--data', data, '--out', '/proc/x/pop'], { timeout: 20_000 }), '/proc/x/pop');
+    expectRefused(await runCli(['train', 'popularity', '--data', data, '--out', '/proc/x/pop'], { timeout: 20_000 }), '/proc/x/pop');
     const file = join(work, 'p-proc.yaml');
     writeFileSync(
       file,
       `name: proc\nartifacts: /proc/x\ndata: {out: ${data}}\nsplits: {t: {strategy: temporal}}\nsteps:\n  - kind: split\n`,
     );
-    expectRefused(await recsys(['train', '--pipeline', file], { timeout: 20_000 }), '/proc/x', /cannot write in \/proc/);
+    expectRefused(await runCli(['train', '--pipeline', file], { timeout: 20_000 }), '/proc/x', /cannot write in \/proc/);
     expect(Date.now() - started).toBeLessThan(20_000);
   });
 
   it('/sys: permission denied even as root', async () => {
-    expectRefused(await recsys(['data', 'synth', '--out', '/sys/x']), '/sys/x', /permission denied/);
+    expectRefused(await runCli(['data', 'synth', '--out', '/sys/x']), '/sys/x', /permission denied/);
   });
 
   it('a file where a directory is expected, and a directory where a file is expected', async () => {
@@ -270,7 +250,7 @@ describe('impossible, unwritable and mistyped output paths exit 2 at once', () =
   it.skipIf(!canMount)('a read-only mount (root ignores chmod 555, not a read-only file system)', async () => {
     const ro = userFolder('ro', 'kept.txt');
     const before = snapshot(ro);
-    const r = await run('unshare', [
+    const r = await runProcess('unshare', [
       '-m',
       'sh',
       '-c',
@@ -302,12 +282,12 @@ describe('temporary paths live beside their final path: nothing assumes two path
       file,
       `name: xfs\nartifacts: ${shmRoot}\ndata: {in: ${input}, out: ${out}}\nsplits: {t: {strategy: temporal}}\nsteps:\n  - kind: import\n  - kind: split\n  - kind: train\n    model: popularity\n`,
     );
-    const first = await recsys(['train', '--pipeline', file]);
+    const first = await runCli(['train', '--pipeline', file]);
     expect(first.code, first.stderr).toBe(0);
     expect(existsSync(join(out, 'run.log.jsonl'))).toBe(true);
     // the unit's own log, closed and moved into the dataset across file systems
     expect(readFileSync(join(out, 'run.log.jsonl'), 'utf8')).toContain('"unit.log_closed"');
-    const forced = await recsys(['train', '--pipeline', file, '--force']);
+    const forced = await runCli(['train', '--pipeline', file, '--force']);
     expect(forced.code, forced.stderr).toBe(0);
     expect(readdirSync(out).filter((n) => n.includes('.tmp-'))).toEqual([]);
     expect(readdirSync(shmRoot).filter((n) => n.includes('.tmp-'))).toEqual([]);
@@ -339,21 +319,17 @@ describe('an interrupted GBDT training leaves nothing behind', () => {
   ): Promise<{ code: number | null; signal: NodeJS.Signals | null; pid: number; engines: number[] }> {
     const trees = waitForEngine ? '100000' : '50';
     const args = ['train', 'ranker', '--data', data, '--out', ranker, '--channels', 'popularity,cooc', '--trees', trees];
-    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, RECSYS_QUIET: '0' } });
+    const run = startCli(args);
+    const { child } = run;
     const pid = child.pid ?? -1;
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-      child.on('exit', (code, sig) => resolve({ code, signal: sig })),
-    );
     const deadline = Date.now() + 90_000;
     while (engineDirs(pid).length === 0 || (waitForEngine && engines(pid).length === 0)) {
-      if (child.exitCode !== null || Date.now() > deadline) throw new Error(`the child never reached the GBDT training:\n${stderr}`);
+      if (child.exitCode !== null || Date.now() > deadline) throw new Error(`the child never reached the GBDT training:\n${run.stderr()}`);
       await new Promise((r) => setTimeout(r, 5));
     }
     const started = engines(pid);
     child.kill(signal);
-    return { ...(await exited), pid, engines: started };
+    return { ...(await run.exited), pid, engines: started };
   }
 
   it('SIGTERM: the engine program is stopped, its work folder removed and the lock released (exit 143)', async () => {
@@ -373,7 +349,7 @@ describe('an interrupted GBDT training leaves nothing behind', () => {
     const r = await killDuringGbdt('SIGKILL', false);
     expect(r.signal).toBe('SIGKILL');
     expect(engineDirs(r.pid)).toHaveLength(1);
-    const next = await recsys(['train', 'popularity', '--data', data, '--out', ranker]);
+    const next = await runCli(['train', 'popularity', '--data', data, '--out', ranker]);
     expect(next.code, next.stderr).toBe(0);
     expect(next.stderr).toContain(`.recsys-gbdt.tmp-${r.pid}-`);
     expect(engineDirs()).toEqual([]);
@@ -402,7 +378,7 @@ describe('standalone commands respect the lock a pipeline run holds on its artif
         ['index', '--model', join(root, 'als', 'latest')],
         ['recommend', '--model', join(root, 'als', 'latest'), '--all-users', '--out', join(root, 'als', 'recs.parquet')],
       ]) {
-        expectRefused(await recsys(args), join(root, '.lock'), holderText);
+        expectRefused(await runCli(args), join(root, '.lock'), holderText);
       }
       expect(snapshot(root)).toEqual(before);
     } finally {
@@ -411,7 +387,7 @@ describe('standalone commands respect the lock a pipeline run holds on its artif
         holder.kill('SIGKILL');
       });
     }
-    const after = await recsys(['train', 'popularity', '--data', data, '--out', join(root, 'popularity')]);
+    const after = await runCli(['train', 'popularity', '--data', data, '--out', join(root, 'popularity')]);
     expect(after.code, after.stderr).toBe(0);
     expect(after.stderr).toContain('took over a stale lock');
     expect(existsSync(join(root, '.lock'))).toBe(false);

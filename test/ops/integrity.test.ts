@@ -3,8 +3,9 @@ import { cpSync, existsSync, readFileSync, readlinkSync, rmSync, truncateSync, w
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { readManifest } from '../../src/artifacts/store.js';
+import { errorLines, oneErrorLine, runCli } from '../cli-runner.js';
 import { tempDir } from '../helpers.js';
-import { errorLines, PIPELINE_ARTIFACTS, recsys, writeMovieLensCsv, writePipeline } from './pipeline-fixture.js';
+import { PIPELINE_ARTIFACTS, writeMovieLensCsv, writePipeline } from './pipeline-fixture.js';
 
 /**
  * Artifacts and inputs are checked against the hashes recorded for them: on every load
@@ -43,23 +44,15 @@ function flipByte(path: string): void {
   writeFileSync(path, bytes);
 }
 
-/** The one error line of a failed command; there must be exactly one and no stack trace. */
-function oneError(r: { code: number | null; stderr: string }): string {
-  const lines = errorLines(r.stderr);
-  expect(lines, r.stderr).toHaveLength(1);
-  expect(r.stderr).not.toMatch(/^\s+at /m);
-  return lines[0];
-}
-
 beforeAll(async () => {
   writeMovieLensCsv(join(work, 'ml'), 11);
-  const r = await recsys(['train', '--pipeline', file]);
+  const r = await runCli(['train', '--pipeline', file]);
   expect(r.code, r.stderr).toBe(0);
 });
 
 describe('a clean pipeline run', () => {
   it('writes manifests that all verify, one line per version', async () => {
-    const r = await recsys(['artifacts', 'verify', root]);
+    const r = await runCli(['artifacts', 'verify', root]);
     expect(r.code, r.stderr).toBe(0);
     const lines = r.stdout.trim().split('\n');
     expect(lines.slice(0, -1).map((l) => l.replace(/\/\d{8}T.*/, ''))).toEqual(PIPELINE_ARTIFACTS.map((n) => `ok  * ${n}`));
@@ -97,21 +90,21 @@ describe('a damaged artifact is refused on load with exit 2 naming the file', ()
       ['recommend', '--model', model, '--k', '5', '--history', '1,2'],
       ['artifacts', 'promote', model, '--root', r],
     ]) {
-      const out = await recsys(args);
+      const out = await runCli(args);
       expect(out.code, `${args[0]}: ${out.stderr}`).toBe(2);
-      expect(oneError(out)).toBe(expected);
+      expect(oneErrorLine(out)).toBe(expected);
     }
     expect(existsSync(join(r, 'ix'))).toBe(false);
     // sizes only: the same-size change passes, a truncation does not
-    expect((await recsys(['eval', '--model', model], { RECSYS_VERIFY: 'size' })).code).toBe(0);
+    expect((await runCli(['eval', '--model', model], { env: { RECSYS_VERIFY: 'size' } })).code).toBe(0);
     const size = readManifest(model).files.find((f) => f.path === 'item_factors.npy')?.bytes ?? 0;
     truncateSync(npy, size - 4);
-    const truncated = await recsys(['eval', '--model', model], { RECSYS_VERIFY: 'size' });
+    const truncated = await runCli(['eval', '--model', model], { env: { RECSYS_VERIFY: 'size' } });
     expect(truncated.code).toBe(2);
-    expect(oneError(truncated)).toBe(`error: ${npy}: ${size - 4} bytes, the manifest records ${size}`);
-    const badMode = await recsys(['eval', '--model', model], { RECSYS_VERIFY: 'fast' });
+    expect(oneErrorLine(truncated)).toBe(`error: ${npy}: ${size - 4} bytes, the manifest records ${size}`);
+    const badMode = await runCli(['eval', '--model', model], { env: { RECSYS_VERIFY: 'fast' } });
     expect(badMode.code).toBe(2);
-    expect(oneError(badMode)).toContain('RECSYS_VERIFY=fast: expected "full"');
+    expect(oneErrorLine(badMode)).toContain('RECSYS_VERIFY=fast: expected "full"');
   });
 
   it('zeroed or garbled hashes in a manifest are refused, not compared', async () => {
@@ -121,14 +114,14 @@ describe('a damaged artifact is refused on load with exit 2 naming the file', ()
     const manifest = JSON.parse(readFileSync(manifestPath, 'utf8'));
     manifest.files[0].sha256 = '0'.repeat(64);
     writeFileSync(manifestPath, JSON.stringify(manifest));
-    const zeroed = await recsys(['eval', '--model', model], { RECSYS_VERIFY: 'size' });
+    const zeroed = await runCli(['eval', '--model', model], { env: { RECSYS_VERIFY: 'size' } });
     expect(zeroed.code).toBe(2);
-    expect(oneError(zeroed)).toBe(`error: ${manifestPath}: files[0].sha256 is zeroed`);
+    expect(oneErrorLine(zeroed)).toBe(`error: ${manifestPath}: files[0].sha256 is zeroed`);
     manifest.files[0].sha256 = 'not a hash';
     writeFileSync(manifestPath, JSON.stringify(manifest));
-    const garbled = await recsys(['eval', '--model', model]);
+    const garbled = await runCli(['eval', '--model', model]);
     expect(garbled.code).toBe(2);
-    expect(oneError(garbled)).toBe(`error: ${manifestPath}: files[0].sha256 is not a sha256 (64 hexadecimal digits)`);
+    expect(oneErrorLine(garbled)).toBe(`error: ${manifestPath}: files[0].sha256 is not a sha256 (64 hexadecimal digits)`);
   });
 
   it('promote refuses a version missing a file; latest stays where it was', async () => {
@@ -140,9 +133,9 @@ describe('a damaged artifact is refused on load with exit 2 naming the file', ()
     const victim = join(r, 'popularity-tu', '20300101T000000000Z-1');
     const missing = readManifest(victim).files[0].path;
     rmSync(join(victim, missing));
-    const out = await recsys(['artifacts', 'promote', 'popularity-tu/20300101T000000000Z-1', '--root', r]);
+    const out = await runCli(['artifacts', 'promote', 'popularity-tu/20300101T000000000Z-1', '--root', r]);
     expect(out.code).toBe(2);
-    expect(oneError(out)).toBe(`error: ${join(victim, missing)}: missing (the manifest lists it)`);
+    expect(oneErrorLine(out)).toBe(`error: ${join(victim, missing)}: missing (the manifest lists it)`);
     expect(readlinkSync(join(r, 'popularity-tu', 'latest'))).toBe(before);
   });
 
@@ -150,7 +143,7 @@ describe('a damaged artifact is refused on load with exit 2 naming the file', ()
     const r = copyRoot();
     const model = latestDir(r, 'als-tu');
     writeFileSync(join(model, 'extra.bin'), 'x');
-    const out = await recsys(['artifacts', 'verify', r]);
+    const out = await runCli(['artifacts', 'verify', r]);
     expect(out.code).toBe(2);
     const lines = out.stdout.trim().split('\n');
     expect(lines.filter((l) => l.startsWith('BAD'))).toEqual([
@@ -158,9 +151,9 @@ describe('a damaged artifact is refused on load with exit 2 naming the file', ()
     ]);
     expect(lines.filter((l) => l.startsWith('ok '))).toHaveLength(PIPELINE_ARTIFACTS.length - 1);
     expect(lines.at(-1)).toBe(`${PIPELINE_ARTIFACTS.length} version(s) checked, 1 bad`);
-    expect(oneError(out)).toBe(`error: ${r}: 1 version(s) do not match their manifest`);
-    expect((await recsys(['artifacts', 'verify', join(r, 'als-tu')])).code).toBe(2);
-    const single = await recsys(['artifacts', 'verify', join(r, 'split-tu', 'latest')]);
+    expect(oneErrorLine(out)).toBe(`error: ${r}: 1 version(s) do not match their manifest`);
+    expect((await runCli(['artifacts', 'verify', join(r, 'als-tu')])).code).toBe(2);
+    const single = await runCli(['artifacts', 'verify', join(r, 'split-tu', 'latest')]);
     expect(single.code, single.stderr).toBe(0);
     expect(single.stdout).toMatch(/^ok {2}\* split-tu\/\d{8}T\d{9}Z-\d+\n1 version\(s\) checked, 0 bad\n$/);
   });
@@ -171,7 +164,7 @@ describe('a changed input is refused when a split or model is built from it', ()
     const w = tempDir();
     cpSync(join(work, 'data'), join(w, 'data'), { recursive: true });
     writeMovieLensCsv(join(w, 'other-csv'), 99);
-    expect((await recsys(['data', 'import', '--in', join(w, 'other-csv'), '--out', join(w, 'other')])).code).toBe(0);
+    expect((await runCli(['data', 'import', '--in', join(w, 'other-csv'), '--out', join(w, 'other')])).code).toBe(0);
     cpSync(join(w, 'other', 'interactions.parquet'), join(w, 'data', 'interactions.parquet'));
     const parquet = join(w, 'data', 'interactions.parquet');
     const expected = `error: ${parquet}: sha256 differs from the one dataset.json records (the file was replaced or changed after import); import the dataset again`;
@@ -179,9 +172,9 @@ describe('a changed input is refused when a split or model is built from it', ()
       ['split', '--data', join(w, 'data'), '--out', join(w, 'split')],
       ['train', 'popularity', '--data', join(w, 'data'), '--out', join(w, 'a', 'pop')],
     ]) {
-      const out = await recsys(args);
+      const out = await runCli(args);
       expect(out.code, out.stderr).toBe(2);
-      expect(oneError(out)).toBe(expected);
+      expect(oneErrorLine(out)).toBe(expected);
     }
     expect(existsSync(join(w, 'split'))).toBe(false);
     expect(existsSync(join(w, 'a'))).toBe(false);
@@ -191,7 +184,7 @@ describe('a changed input is refused when a split or model is built from it', ()
     const pipelineFile = join(p, 'p.yaml');
     writeFileSync(pipelineFile, readFileSync(file, 'utf8').replaceAll(work, p).replace('  - kind: import\n', ''));
     cpSync(join(w, 'other', 'interactions.parquet'), join(p, 'data', 'interactions.parquet'));
-    const run = await recsys(['train', '--pipeline', pipelineFile, '--force']);
+    const run = await runCli(['train', '--pipeline', pipelineFile, '--force']);
     expect(run.code).toBe(2);
     expect(errorLines(run.stderr).at(-1)).toBe(expected.replace(parquet, join(p, 'data', 'interactions.parquet')));
   });
@@ -199,26 +192,26 @@ describe('a changed input is refused when a split or model is built from it', ()
   it('an edited split.json: a `recsys split` directory and a pipeline split artifact are refused naming it', async () => {
     const w = tempDir();
     const data = join(work, 'data');
-    expect((await recsys(['split', '--data', data, '--out', join(w, 'split')])).code).toBe(0);
+    expect((await runCli(['split', '--data', data, '--out', join(w, 'split')])).code).toBe(0);
     const splitJson = join(w, 'split', 'split.json');
     const trainArgs = ['train', 'popularity', '--data', data, '--split', join(w, 'split'), '--out', join(w, 'a', 'pop')];
-    expect((await recsys(trainArgs)).code).toBe(0);
+    expect((await runCli(trainArgs)).code).toBe(0);
     const edited = JSON.parse(readFileSync(splitJson, 'utf8'));
     edited.counts.test_rows += 1;
     writeFileSync(splitJson, JSON.stringify(edited, null, 2));
-    const out = await recsys(trainArgs);
+    const out = await runCli(trainArgs);
     expect(out.code).toBe(2);
-    expect(oneError(out)).toBe(
+    expect(oneErrorLine(out)).toBe(
       `error: ${splitJson}: differs from the split it describes, recomputed from ${data} (edited?); make it again with \`recsys split\``,
     );
     // rows changed, split.json as written
     const copy = tempDir();
-    expect((await recsys(['split', '--data', data, '--out', join(copy, 's')])).code).toBe(0);
+    expect((await runCli(['split', '--data', data, '--out', join(copy, 's')])).code).toBe(0);
     cpSync(join(copy, 's', 'split.json'), splitJson);
     cpSync(join(copy, 's', 'train.parquet'), join(w, 'split', 'test.parquet'));
-    const rows = await recsys(trainArgs);
+    const rows = await runCli(trainArgs);
     expect(rows.code).toBe(2);
-    expect(oneError(rows)).toBe(
+    expect(oneErrorLine(rows)).toBe(
       `error: ${join(w, 'split', 'test.parquet')}: rows differ from the split split.json describes (edited?); make it again with \`recsys split\``,
     );
 
@@ -229,7 +222,7 @@ describe('a changed input is refused when a split or model is built from it', ()
     writeFileSync(pipelineFile, readFileSync(file, 'utf8').replaceAll(work, p).replace('iterations: 3', 'iterations: 4'));
     const artifactJson = join(latestDir(join(p, 'artifacts'), 'split-tu'), 'split.json');
     writeFileSync(artifactJson, readFileSync(artifactJson, 'utf8').replace('"frac": 0.8', '"frac": 0.7'));
-    const run = await recsys(['train', '--pipeline', pipelineFile]);
+    const run = await runCli(['train', '--pipeline', pipelineFile]);
     expect(run.code).toBe(2);
     expect(run.stdout + run.stderr).toMatch(/split tu: skipped \(unchanged\)/);
     expect(errorLines(run.stderr).at(-1)).toBe(
@@ -246,7 +239,7 @@ describe('a truncated manifest under a root', () => {
     writeFileSync(manifestPath, readFileSync(manifestPath, 'utf8').slice(0, 100));
     const warning = new RegExp(`^warning: ${literal(manifestPath)}: .*; version recs-als-tu/\\S+ `, 'm');
 
-    const list = await recsys(['artifacts', 'list', '--root', r]);
+    const list = await runCli(['artifacts', 'list', '--root', r]);
     expect(list.code, list.stderr).toBe(0);
     expect(list.stderr).toMatch(warning);
     expect(
@@ -259,19 +252,19 @@ describe('a truncated manifest under a root', () => {
     const other = latestDir(r, 'popularity-tu');
     cpSync(other, join(r, 'popularity-tu', '20300101T000000000Z-1'), { recursive: true });
     cpSync(other, join(r, 'popularity-tu', '20200101T000000000Z-1'), { recursive: true }); // nothing refers to it
-    const promote = await recsys(['artifacts', 'promote', 'popularity-tu/20300101T000000000Z-1', '--root', r]);
+    const promote = await runCli(['artifacts', 'promote', 'popularity-tu/20300101T000000000Z-1', '--root', r]);
     expect(promote.code, promote.stderr).toBe(0);
-    const promoteBroken = await recsys(['artifacts', 'promote', broken, '--root', r]);
+    const promoteBroken = await runCli(['artifacts', 'promote', broken, '--root', r]);
     expect(promoteBroken.code).toBe(2);
-    expect(oneError(promoteBroken)).toMatch(new RegExp(`^error: ${literal(manifestPath)}: `));
+    expect(oneErrorLine(promoteBroken)).toMatch(new RegExp(`^error: ${literal(manifestPath)}: `));
 
-    const gc = await recsys(['artifacts', 'gc', '--keep', '0', '--root', r]);
+    const gc = await runCli(['artifacts', 'gc', '--keep', '0', '--root', r]);
     expect(gc.code, gc.stderr).toBe(0);
     expect(gc.stderr).toMatch(/left as it is \(gc never removes a version it cannot read\)/);
     expect(gc.stdout).toBe('removed popularity-tu/20200101T000000000Z-1\n1 version(s) removed, 6 kept\n');
     expect(existsSync(manifestPath)).toBe(true);
 
-    const verify = await recsys(['artifacts', 'verify', r]);
+    const verify = await runCli(['artifacts', 'verify', r]);
     expect(verify.code).toBe(2);
     expect(verify.stdout).toMatch(new RegExp(`^BAD \\* recs-als-tu/\\S+ {2}${literal(manifestPath)}: `, 'm'));
   });
@@ -283,7 +276,7 @@ describe('a truncated manifest under a root', () => {
     writeFileSync(pipelineFile, readFileSync(file, 'utf8').replaceAll(work, p));
     const broken = latestDir(join(p, 'artifacts'), 'eval-tu');
     writeFileSync(join(broken, 'manifest.json'), '{"name": "eval-tu", "fil');
-    const run = await recsys(['train', '--pipeline', pipelineFile]);
+    const run = await runCli(['train', '--pipeline', pipelineFile]);
     expect(run.code, run.stderr).toBe(0);
     expect(run.stderr).toContain(`warning: ${join(broken, 'manifest.json')}: `);
     expect(run.stdout).toMatch(/eval tu\s+ran/);

@@ -1,10 +1,10 @@
-import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { describeFiles, readManifest } from '../../src/artifacts/store.js';
 import { writeDataset } from '../../src/data/dataset.js';
 import { Rng } from '../../src/util/rng.js';
+import { runCli, startCli } from '../cli-runner.js';
 import { tempDir } from '../helpers.js';
 
 /**
@@ -13,17 +13,11 @@ import { tempDir } from '../helpers.js';
  * `latest` and the finished version intact; SIGTERM cleans up at once (exit 143), SIGKILL's
  * leftovers (temporary output, the lock) are cleaned and taken over by the next run.
  */
-const BIN = new URL('../../dist/cli/bin.js', import.meta.url).pathname;
 const ROWS = 1_000_000;
 
 const work = tempDir();
 const root = join(work, 'artifacts');
 const file = join(work, 'p.yaml');
-
-function recsys(args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, RECSYS_QUIET: '0' } });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
 
 /** Entries with a temporary name under the root and its artifact folders. */
 function temporaries(): string[] {
@@ -48,21 +42,17 @@ function temporaries(): string[] {
 async function killDuringSplitBuild(
   signal: NodeJS.Signals,
 ): Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string; pid: number }> {
-  const child = spawn(process.execPath, [BIN, 'train', '--pipeline', file, '--force'], { env: { ...process.env, RECSYS_QUIET: '0' } });
-  let stderr = '';
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.on('exit', (code, sig) => resolve({ code, signal: sig })),
-  );
+  const run = startCli(['train', '--pipeline', file, '--force']);
+  const { child } = run;
   const building = new RegExp(`^\\..*\\.tmp-${child.pid}-`);
   const deadline = Date.now() + 60_000;
   for (;;) {
     if (readdirSync(join(root, 'split-tu')).some((n) => building.test(n))) break;
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`the child never reached the split build:\n${stderr}`);
+    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`the child never reached the split build:\n${run.stderr()}`);
     await new Promise((r) => setTimeout(r, 2));
   }
   child.kill(signal);
-  return { ...(await exited), stderr, pid: child.pid ?? -1 };
+  return { ...(await run.exited), pid: child.pid ?? -1 };
 }
 
 /** status (1 RUNNING, 3 FINISHED, 5 KILLED) and end_time of every MLflow run in the root's file store. */
@@ -105,7 +95,7 @@ describe('a pipeline killed mid-step', () => {
       file,
       `name: killed\nartifacts: ${root}\ndata: {out: ${work}/data}\nsplits: {tu: {strategy: temporal-user}}\nsteps:\n  - kind: split\n  - kind: train\n    model: popularity\n`,
     );
-    const r = recsys(['train', '--pipeline', file]);
+    const r = await runCli(['train', '--pipeline', file]);
     expect(r.code, r.stderr).toBe(0);
     splitVersion = readlinkSync(join(root, 'split-tu/latest'));
     modelVersion = readlinkSync(join(root, 'popularity-tu/latest'));
@@ -136,7 +126,7 @@ describe('a pipeline killed mid-step', () => {
     await expectIntact('split-tu', splitVersion);
     await expectIntact('popularity-tu', modelVersion);
 
-    const next = recsys(['train', '--pipeline', file]);
+    const next = await runCli(['train', '--pipeline', file]);
     expect(next.code, next.stderr).toBe(0);
     expect(next.stderr).toContain(`took over a stale lock of pid ${r.pid}`);
     expect(next.stderr).toMatch(/removed unfinished output .*split-tu\/\..*\.tmp-\d+-/);

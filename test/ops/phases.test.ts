@@ -1,13 +1,14 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readManifest } from '../../src/artifacts/store.js';
 import { processAlive } from '../../src/util/fs.js';
+import { runCli, type Started, startCli } from '../cli-runner.js';
 import { tempDir } from '../helpers.js';
 import { MlflowTestServer } from '../tracking/mlflow-test-server.js';
-import { BIN, PIPELINE_ARTIFACTS, recsys, writeMovieLensCsv, writePipeline } from './pipeline-fixture.js';
+import { PIPELINE_ARTIFACTS, writeMovieLensCsv, writePipeline } from './pipeline-fixture.js';
 
 /**
  * `latest` moves last, for every step kind: a real pipeline child process is stopped at each
@@ -31,29 +32,16 @@ const STEPS = [
   { kind: 'recommend', artifact: 'recs-als-tu', unit: 'recommend als-tu' },
 ];
 
-interface Stopped {
-  readonly child: ChildProcess;
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>;
-}
-
 /** Starts the CLI paused at `pauseAt`; resolves once it says it is paused there. */
-async function startPaused(args: string[], pauseAt: string, env: Record<string, string> = {}): Promise<Stopped> {
-  const child = spawn(process.execPath, [BIN, ...args], {
-    env: { ...process.env, RECSYS_QUIET: '0', RECSYS_TEST_PAUSE_AT: pauseAt, ...env },
-  });
-  let stderr = '';
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>((resolve) =>
-    child.on('exit', (code, signal) => resolve({ code, signal, stderr })),
-  );
+async function startPaused(args: string[], pauseAt: string, env: Record<string, string> = {}): Promise<Started> {
+  const run = startCli(args, { env: { RECSYS_TEST_PAUSE_AT: pauseAt, ...env } });
   await new Promise<void>((resolve, reject) => {
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString();
-      if (stderr.includes(`paused at ${pauseAt} `)) resolve();
+    run.child.stderr.on('data', () => {
+      if (run.stderr().includes(`paused at ${pauseAt} `)) resolve();
     });
-    child.on('exit', () => reject(new Error(`exited before pausing at ${pauseAt}:\n${stderr}`)));
+    run.child.on('exit', () => reject(new Error(`exited before pausing at ${pauseAt}:\n${run.stderr()}`)));
   });
-  child.stdout.resume();
-  return { child, exited };
+  return run;
 }
 
 function latestOf(name: string): string {
@@ -84,7 +72,7 @@ function temporaries(): string[] {
 
 /** Every version under the root matches its manifest, and every `latest` is one of them. */
 async function expectConsistent(): Promise<void> {
-  const verify = await recsys(['artifacts', 'verify', root]);
+  const verify = await runCli(['artifacts', 'verify', root]);
   expect(verify.code, verify.stdout + verify.stderr).toBe(0);
   for (const name of PIPELINE_ARTIFACTS) expect(verify.stdout).toContain(`ok  * ${name}/${latestOf(name)}`);
   const dataset = JSON.parse(readFileSync(join(work, 'data', 'dataset.json'), 'utf8'));
@@ -96,7 +84,7 @@ async function expectConsistent(): Promise<void> {
 
 beforeAll(async () => {
   writeMovieLensCsv(join(work, 'ml'), 5);
-  const r = await recsys(['train', '--pipeline', file]);
+  const r = await runCli(['train', '--pipeline', file]);
   expect(r.code, r.stderr).toBe(0);
 });
 
@@ -136,7 +124,7 @@ describe('SIGTERM at each phase of each pipeline step kind', () => {
       await expectConsistent();
       expect(runningRuns()).toEqual([]);
       // the import is recorded (and skipped next time) only once complete, log included
-      const next = await recsys(['train', '--pipeline', file]);
+      const next = await runCli(['train', '--pipeline', file]);
       expect(next.code, next.stderr).toBe(0);
       expect(next.stdout).toMatch(phase === 'import.written' ? /import\s+ran/ : /import\s+skipped \(unchanged\)/);
       expect(existsSync(join(work, 'data', 'run.log.jsonl'))).toBe(true);
@@ -148,7 +136,7 @@ describe('standalone commands killed at each phase', () => {
   for (const phase of ARTIFACT_PHASES) {
     it(`recsys train --out at ${phase}: latest on a complete version; the leftover is removed by the next train`, async () => {
       const out = join(work, 'standalone', 'standalone');
-      const first = await recsys(['train', 'popularity', '--data', join(work, 'data'), '--out', out]);
+      const first = await runCli(['train', 'popularity', '--data', join(work, 'data'), '--out', out]);
       expect(first.code, first.stderr).toBe(0);
       const before = readlinkSync(join(out, 'latest'));
       const { child, exited } = await startPaused(
@@ -158,9 +146,9 @@ describe('standalone commands killed at each phase', () => {
       child.kill('SIGTERM');
       expect((await exited).code).toBe(143);
       expect(readlinkSync(join(out, 'latest')) === before).toBe(phase !== 'artifact.latest');
-      const verify = await recsys(['artifacts', 'verify', out]);
+      const verify = await runCli(['artifacts', 'verify', out]);
       expect(verify.code, verify.stdout).toBe(0);
-      const next = await recsys(['train', 'popularity', '--data', join(work, 'data'), '--out', out]);
+      const next = await runCli(['train', 'popularity', '--data', join(work, 'data'), '--out', out]);
       expect(next.code, next.stderr).toBe(0);
       expect(readdirSync(out).filter((n) => n.startsWith('.'))).toEqual([]);
     });
@@ -185,7 +173,7 @@ describe('a tracked run killed while its end cannot reach the server', () => {
     expect(readdirSync(join(root, '.tracking-open'))).toEqual([`${indexRun.info.run_id}.json`]);
     server.recover();
 
-    const next = await recsys(['train', '--pipeline', file], env);
+    const next = await runCli(['train', '--pipeline', file], { env });
     expect(next.code, next.stderr).toBe(0);
     expect(next.stderr).toContain(`run ${indexRun.info.run_id} (index als-tu) of process ${child.pid}, which died, is ended as KILLED`);
     expect(server.runs.get(indexRun.info.run_id)?.info.status).toBe('KILLED');

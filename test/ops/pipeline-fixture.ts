@@ -1,4 +1,3 @@
-import { execFile } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Rng } from '../../src/util/rng.js';
@@ -9,34 +8,6 @@ import { Rng } from '../../src/util/rng.js';
  * pipeline file with every step kind: import, split, train (popularity, ALS), index, eval,
  * recommend. Used by the integrity and kill-at-each-phase tests.
  */
-export const BIN = new URL('../../dist/cli/bin.js', import.meta.url).pathname;
-
-export interface CliResult {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-/** Runs the built CLI (asynchronously: a test worker blocked for long loses its link to vitest). */
-export function recsys(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    execFile(
-      process.execPath,
-      [BIN, ...args],
-      { encoding: 'utf8', env: { ...process.env, RECSYS_QUIET: '0', ...env } },
-      (err, stdout, stderr) => {
-        const code = err === null ? 0 : typeof err.code === 'number' ? err.code : null;
-        if (err !== null && code === null && err.signal === null) reject(err);
-        else resolve({ code, stdout, stderr });
-      },
-    );
-  });
-}
-
-/** The stderr lines that are not progress: the messages a user reads on failure. */
-export function errorLines(stderr: string): string[] {
-  return stderr.split('\n').filter((l) => l.startsWith('error:'));
-}
 
 /** ratings.csv and movies.csv of `users` users over `items` movies. */
 export function writeMovieLensCsv(dir: string, seed: number, users = 200, items = 150, perUser = 25): void {

@@ -1,7 +1,8 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { type CliRun, runCli } from '../cli-runner.js';
 import { ML_SMALL, tempDir } from '../helpers.js';
 
 /**
@@ -10,32 +11,24 @@ import { ML_SMALL, tempDir } from '../helpers.js';
  * steps (and the export of the ranker's recommendations) are left out to keep the suite fast (they
  * have their own tests; scripts/bench/pipeline.ts times the whole file).
  */
-const BIN = new URL('../../dist/cli/bin.js', import.meta.url).pathname;
 const SHIPPED = new URL('../../pipelines/movielens.yaml', import.meta.url).pathname;
 const cwd = tempDir();
 const MOVIELENS = join(cwd, 'movielens.yaml');
 const TWO_TOWER_STEP = / {2}- kind: train[^\n]*\n {4}model: two-tower[^\n]*\n(?: {4}[^\n]*\n)+/;
 const RANKER_STEP = / {2}- kind: train[^\n]*\n {4}model: ranker\n(?: {4}[^\n]*\n)+/;
 const RECS_STEP = / {2}- kind: recommend[^\n]*\n {4}model: ranker\n(?: {4}[^\n]*\n)*/;
-
-function recsys(args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [BIN, ...args], {
-    cwd,
-    encoding: 'utf8',
-    env: { ...process.env, RECSYS_QUIET: '0', ML_DIR: ML_SMALL },
-  });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+/** Every command runs in `cwd`, the pipeline's data from ML_DIR. */
+const RUN = { cwd, env: { ML_DIR: ML_SMALL } };
 
 describe('recsys train|eval|index --pipeline pipelines/movielens.yaml', () => {
-  let first: ReturnType<typeof recsys>;
-  beforeAll(() => {
+  let first: CliRun;
+  beforeAll(async () => {
     const text = readFileSync(SHIPPED, 'utf8');
     expect(text).toMatch(TWO_TOWER_STEP);
     expect(text).toMatch(RANKER_STEP);
     expect(text).toMatch(RECS_STEP);
     writeFileSync(MOVIELENS, text.replace(TWO_TOWER_STEP, '').replace(RANKER_STEP, '').replace(RECS_STEP, ''));
-    first = recsys(['train', '--pipeline', MOVIELENS]);
+    first = await runCli(['train', '--pipeline', MOVIELENS], RUN);
   });
 
   it('runs end to end and prints the metrics of every model and stage, then the gates', () => {
@@ -50,38 +43,38 @@ describe('recsys train|eval|index --pipeline pipelines/movielens.yaml', () => {
     expect(readlinkSync(join(cwd, 'artifacts/als-temporal/latest'))).toMatch(/^\d{8}T\d{9}Z-\d+$/);
   });
 
-  it('a second run right after skips every step', () => {
-    const again = recsys(['train', '--pipeline', MOVIELENS]);
+  it('a second run right after skips every step', async () => {
+    const again = await runCli(['train', '--pipeline', MOVIELENS], RUN);
     expect(again.code, again.stderr).toBe(0);
     const statuses = again.stdout.split('\n\n')[0].split('\n').slice(1);
     expect(statuses).toHaveLength(10);
     for (const line of statuses) expect(line).toContain('skipped (unchanged)');
   });
 
-  it('eval --split temporal passes its gates, and exits 3 with a table of what failed when a gate is raised', () => {
-    const ok = recsys(['eval', '--pipeline', MOVIELENS, '--split', 'temporal']);
+  it('eval --split temporal passes its gates, and exits 3 with a table of what failed when a gate is raised', async () => {
+    const ok = await runCli(['eval', '--pipeline', MOVIELENS, '--split', 'temporal'], RUN);
     expect(ok.code, ok.stderr).toBe(0);
     expect(ok.stdout).toMatch(/^ +5 {2}eval temporal +skipped \(unchanged\)/m); // steps[5]: the ranker step is out
     expect(ok.stdout).not.toContain('temporal-user');
 
     const raised = join(cwd, 'raised.yaml');
     writeFileSync(raised, readFileSync(MOVIELENS, 'utf8').replace('fail_under: {ndcg@10: 0.01}', 'fail_under: {ndcg@10: 0.5}'));
-    const breached = recsys(['eval', '--pipeline', raised, '--split', 'temporal']);
+    const breached = await runCli(['eval', '--pipeline', raised, '--split', 'temporal'], RUN);
     expect(breached.code).toBe(3);
     expect(breached.stderr).toContain('quality gates failed (2 of 4):');
     expect(breached.stderr).toMatch(/^temporal +popularity +fail_under +ndcg@10 +0\.1099 +0\.5000 +- +FAILED$/m);
     expect(breached.stderr).toMatch(/^temporal +als +fail_under +ndcg@10 +0\.\d{4} +0\.5000 +- +FAILED$/m);
   });
 
-  it('index --pipeline rebuilds only the indexes (--force), and eval/index need a step of their kind', () => {
-    const index = recsys(['index', '--pipeline', MOVIELENS, '--force']);
+  it('index --pipeline rebuilds only the indexes (--force), and eval/index need a step of their kind', async () => {
+    const index = await runCli(['index', '--pipeline', MOVIELENS, '--force'], RUN);
     expect(index.code, index.stderr).toBe(0);
     expect(index.stdout.split('\n\n')[0].split('\n').slice(1)).toEqual([
       expect.stringMatching(/^ +4 {2}index als-temporal-user +ran +[\d.]+ +artifacts\/index-als-temporal-user\/\d+T/),
     ]);
     const noEval = join(cwd, 'no-index.yaml');
     writeFileSync(noEval, readFileSync(MOVIELENS, 'utf8').replace(/ {2}- kind: index[^\n]*\n(?: {4}[^\n]*\n)+/, ''));
-    const r = recsys(['index', '--pipeline', noEval]);
+    const r = await runCli(['index', '--pipeline', noEval], RUN);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('no-index.yaml has no index step');
   });
@@ -89,7 +82,7 @@ describe('recsys train|eval|index --pipeline pipelines/movielens.yaml', () => {
   it('bad config exits 2 naming file, line and path; a held lock exits 1 naming the pid', async () => {
     const bad = join(cwd, 'bad.yaml');
     writeFileSync(bad, readFileSync(MOVIELENS, 'utf8').replace('model: popularity', 'model: popularity\n    parms: {}'));
-    const r = recsys(['train', '--pipeline', bad]);
+    const r = await runCli(['train', '--pipeline', bad], RUN);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/bad\.yaml:\d+:5: steps\[2\]\.parms: unknown key "parms" \(did you mean "params"\?\)/);
 
@@ -99,7 +92,7 @@ describe('recsys train|eval|index --pipeline pipelines/movielens.yaml', () => {
       JSON.stringify({ pid: holder.pid, host: (await import('node:os')).hostname(), started_at: 'now', command: 'x' }),
     );
     try {
-      const locked = recsys(['train', '--pipeline', MOVIELENS]);
+      const locked = await runCli(['train', '--pipeline', MOVIELENS], RUN);
       expect(locked.code).toBe(1);
       expect(locked.stderr).toContain(`another run holds the artifact root: pid ${holder.pid}`);
     } finally {
@@ -109,16 +102,16 @@ describe('recsys train|eval|index --pipeline pipelines/movielens.yaml', () => {
     }
   });
 
-  it('artifacts promote rolls latest back; gc keeps what latest needs', () => {
-    const versions = recsys(['artifacts', 'list', '--root', 'artifacts', '--json']);
+  it('artifacts promote rolls latest back; gc keeps what latest needs', async () => {
+    const versions = await runCli(['artifacts', 'list', '--root', 'artifacts', '--json'], RUN);
     const rows = JSON.parse(versions.stdout) as Array<{ name: string; version: string; latest: boolean }>;
     const index = rows.filter((r) => r.name === 'index-als-temporal-user');
     expect(index).toHaveLength(2);
     const older = index.find((r) => !r.latest)?.version ?? '';
-    const p = recsys(['artifacts', 'promote', `index-als-temporal-user/${older}`]);
+    const p = await runCli(['artifacts', 'promote', `index-als-temporal-user/${older}`], RUN);
     expect(p.code, p.stderr).toBe(0);
     expect(readlinkSync(join(cwd, 'artifacts/index-als-temporal-user/latest'))).toBe(older);
-    const gc = recsys(['artifacts', 'gc', '--keep', '0', '--dry-run']);
+    const gc = await runCli(['artifacts', 'gc', '--keep', '0', '--dry-run'], RUN);
     expect(gc.code, gc.stderr).toBe(0);
     // the newer index is neither latest nor anyone's dependency
     expect(gc.stdout.trim().split('\n')).toEqual([

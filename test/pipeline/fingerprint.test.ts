@@ -1,10 +1,9 @@
-import { execFile } from 'node:child_process';
 import { appendFileSync, cpSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { codeIdentity } from '../../src/util/code-identity.js';
+import { runCli } from '../cli-runner.js';
 import { ML_SMALL, tempDir } from '../helpers.js';
 
 const REPO = new URL('../..', import.meta.url).pathname;
@@ -63,10 +62,12 @@ describe('a pipeline step whose code changed', () => {
     );
     // Asynchronous, so the test worker keeps answering the runner while the CLI works.
     const run = async (): Promise<string[]> => {
-      const { stdout } = await promisify(execFile)(process.execPath, [join(install, 'dist/cli/bin.js'), 'train', '--pipeline', file], {
+      const { code, stdout, stderr } = await runCli(['train', '--pipeline', file], {
+        bin: join(install, 'dist/cli/bin.js'),
         cwd: work,
-        env: { ...process.env, RECSYS_QUIET: '1' },
+        env: { RECSYS_QUIET: '1' },
       });
+      expect(code, stderr).toBe(0);
       // The first block of the output: a header, then one line per unit with its status.
       return stdout
         .split('\n\n')[0]

@@ -1,22 +1,12 @@
-import { spawn } from 'node:child_process';
 import { readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { synthesizeDataset } from '../../src/data/synth.js';
+import { runCli } from '../cli-runner.js';
 import { tempDir } from '../helpers.js';
 import { MlflowTestServer } from '../tracking/mlflow-test-server.js';
 
 process.env.RECSYS_QUIET = '1';
-const BIN = new URL('../../dist/cli/bin.js', import.meta.url).pathname;
-
-/** The built CLI in a child process, so that this process keeps serving the test server meanwhile. */
-function recsys(args: string[], env: Record<string, string>): Promise<{ status: number | null; stderr: string }> {
-  const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, RECSYS_QUIET: '0', ...env } });
-  let stderr = '';
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  child.stdout.resume();
-  return new Promise((resolve) => child.on('close', (status) => resolve({ status, stderr })));
-}
 
 /**
  * The ranker's GBDT reports its own validation ndcg@10 every boosting round; tracked under
@@ -52,8 +42,8 @@ describe('MLflow metrics of a ranker run', () => {
         '',
       ].join('\n'),
     );
-    const r = await recsys(['train', '--pipeline', file], { MLFLOW_TRACKING_URI: server.uri });
-    expect(r.status, r.stderr).toBe(0);
+    const r = await runCli(['train', '--pipeline', file], { env: { MLFLOW_TRACKING_URI: server.uri } });
+    expect(r.code, r.stderr).toBe(0);
     const dir = realpathSync(join(work, 'a/ranker-tu/latest'));
     const evaluated = JSON.parse(readFileSync(join(dir, 'metrics.json'), 'utf8')) as Record<string, Record<string, number>>;
     const [ndcg] = Object.values(evaluated).map((m) => m['ndcg@10']);

@@ -1,4 +1,3 @@
-import { spawn, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -6,6 +5,7 @@ import { readDatasetMeta } from '../../src/data/dataset.js';
 import { loadPipeline, type Pipeline } from '../../src/pipeline/load.js';
 import { runPipeline } from '../../src/pipeline/runner.js';
 import { outboxPath } from '../../src/tracking/index.js';
+import { runCli } from '../cli-runner.js';
 import { ML_SMALL, tempDir } from '../helpers.js';
 import { FAST_RETRY, MlflowTestServer } from '../tracking/mlflow-test-server.js';
 
@@ -14,17 +14,7 @@ import { FAST_RETRY, MlflowTestServer } from '../tracking/mlflow-test-server.js'
  * server implements MLflow's REST API); when the server is down the pipeline still succeeds
  * and `recsys tracking sync` sends what was kept.
  */
-const BIN = new URL('../../dist/cli/bin.js', import.meta.url).pathname;
 process.env.RECSYS_QUIET = '1';
-
-function recsys(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, RECSYS_QUIET: '0' } });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  return new Promise((resolve) => child.on('close', (status) => resolve({ status, stdout, stderr })));
-}
 
 describe('pipeline runs on an MLflow tracking server', () => {
   const server = new MlflowTestServer();
@@ -79,20 +69,17 @@ describe('pipeline runs on an MLflow tracking server', () => {
 
     await server.start();
     // not spawnSync: the test server answers from this process's event loop
-    const sync = await recsys(['tracking', 'sync', '--root', join(work, 'a')]);
-    expect(sync.status, sync.stderr).toBe(0);
+    const sync = await runCli(['tracking', 'sync', '--root', join(work, 'a')]);
+    expect(sync.code, sync.stderr).toBe(0);
     expect(sync.stdout).toMatch(/^sent \d+, refused 0 \(kept in \.tracking-outbox\.rejected\.jsonl\), pending 0$/m);
     const runs = [...server.runs.values()];
     expect(runs.map((r) => r.info.run_name)).toEqual(['import', 'split tu', 'train als-tu', 'import', 'split tu', 'train als-tu']);
     expect(runs.slice(3).every((r) => r.info.status === 'FINISHED')).toBe(true);
   });
 
-  it('tracking sync without a server URI is bad input', () => {
-    const r = spawnSync(process.execPath, [BIN, 'tracking', 'sync', '--root', join(work, 'a')], {
-      encoding: 'utf8',
-      env: { ...process.env, MLFLOW_TRACKING_URI: '', RECSYS_QUIET: '0' },
-    });
-    expect(r.status).toBe(2);
+  it('tracking sync without a server URI is bad input', async () => {
+    const r = await runCli(['tracking', 'sync', '--root', join(work, 'a')], { env: { MLFLOW_TRACKING_URI: '' } });
+    expect(r.code).toBe(2);
     expect(r.stderr).toContain('tracking sync needs a tracking server');
   });
 });
