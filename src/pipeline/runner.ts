@@ -1,7 +1,15 @@
 import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { ARTIFACT_ROOT_OUTPUT, gitCommit, newVersionName, RUN_LOG_FILE, type ArtifactRef } from '../artifacts/store.js';
-import { createTracker, type RetryPolicy, type RunEndStatus, type TrackedRun, type Tracker } from '../tracking/index.js';
+import {
+  createTracker,
+  DEFAULT_RETRY_POLICY,
+  syncOutbox,
+  type RetryPolicy,
+  type RunEndStatus,
+  type TrackedRun,
+  type Tracker,
+} from '../tracking/index.js';
 import { endAbandonedRuns, markRunClosed, markRunOpen } from '../tracking/open-runs.js';
 import { metricName } from '../tracking/limits.js';
 import { codeIdentity } from '../util/code-identity.js';
@@ -139,6 +147,7 @@ export async function runPipeline(pipeline: Pipeline, opts: RunOptions = {}): Pr
     log.event('pipeline.start', { pipeline: head.name, file: head.file, units: units.map((u) => u.label), force: opts.force ?? false });
     // Before cleanLeftovers: a dead run's temporary log tells when it last made progress.
     await endAbandonedRuns(root, (location) => createTracker({ uri: location, root, retry: opts.trackingRetry }));
+    await sendPendingTracking(root, tracker, opts.trackingRetry);
     cleanLeftovers(pipeline);
     const outcomes: UnitOutcome[] = [];
     const rows = new Map<string, ReportRow>();
@@ -218,6 +227,22 @@ async function endUnitRun(root: string, current: CurrentRun, run: TrackedRun, st
   await current.ending;
   current.run = null;
   current.ending = null;
+}
+
+/**
+ * What an earlier run left in the outbox (e.g. the KILLED end of a run interrupted while the
+ * server did not answer) is sent before this run's own requests, so no run stays RUNNING until
+ * someone runs `recsys tracking sync`. A server still down leaves it there; never fails the run.
+ */
+async function sendPendingTracking(root: string, tracker: Tracker, retry: Partial<RetryPolicy> | undefined): Promise<void> {
+  if (tracker.kind !== 'mlflow-rest') return;
+  try {
+    const r = await syncOutbox(root, tracker.location, { ...DEFAULT_RETRY_POLICY, ...retry });
+    if (r.sent + r.failed > 0)
+      log.info(`tracking: sent ${r.sent} request(s) an earlier run left in the outbox`, { event: 'tracking.synced', ...r });
+  } catch (err) {
+    log.warn(`tracking: the outbox of ${root} was not sent (${(err as Error).message}); \`recsys tracking sync\` sends it later`);
+  }
 }
 
 /** Runs one unit as a tracked run with its own log file, moved into its output when it succeeds. */

@@ -4,6 +4,7 @@ import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readManifest } from '../../src/artifacts/store.js';
+import { outboxPath } from '../../src/tracking/index.js';
 import { processAlive } from '../../src/util/fs.js';
 import { runCli, type Started, startCli } from '../cli-runner.js';
 import { tempDir } from '../helpers.js';
@@ -170,12 +171,18 @@ describe('a tracked run killed while its end cannot reach the server', () => {
     const r = await exited;
     expect(r.code, r.stderr).toBe(143);
     expect(server.runs.get(indexRun.info.run_id)?.info.status).toBe('RUNNING');
-    expect(readdirSync(join(root, '.tracking-open'))).toEqual([`${indexRun.info.run_id}.json`]);
+    // The end never left (the mark stays), or, on a slow machine, the retries gave up within the
+    // clean-up time and the end waits in the outbox: either way the next run ends it as KILLED.
+    const openDir = join(root, '.tracking-open');
+    const marked = existsSync(openDir) && readdirSync(openDir).includes(`${indexRun.info.run_id}.json`);
+    const queued = existsSync(outboxPath(root)) && readFileSync(outboxPath(root), 'utf8').includes('KILLED');
+    expect(marked || queued).toBe(true);
     server.recover();
 
     const next = await runCli(['train', '--pipeline', file], { env });
     expect(next.code, next.stderr).toBe(0);
-    expect(next.stderr).toContain(`run ${indexRun.info.run_id} (index als-tu) of process ${child.pid}, which died, is ended as KILLED`);
+    if (marked)
+      expect(next.stderr).toContain(`run ${indexRun.info.run_id} (index als-tu) of process ${child.pid}, which died, is ended as KILLED`);
     expect(server.runs.get(indexRun.info.run_id)?.info.status).toBe('KILLED');
     expect([...server.runs.values()].filter((run) => run.info.status === 'RUNNING')).toEqual([]);
     expect(existsSync(join(root, '.tracking-open'))).toBe(false);
