@@ -1,4 +1,3 @@
-import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -11,6 +10,7 @@ import { publishRecommendations } from '../../src/serve/cache/redis-publish.js';
 import { readCachedRecommendations } from '../../src/serve/cache/redis-read.js';
 import { RECS_SIDECAR_SUFFIX, writeRecsSidecar } from '../../src/serve/recs-file.js';
 import { InputError } from '../../src/util/errors.js';
+import { runCli, startCli } from '../cli-runner.js';
 import { ML_SMALL, tempDir } from '../helpers.js';
 import { freeLoopbackPort, type RedisServer, startRedisServer } from './redis-server.js';
 
@@ -20,7 +20,6 @@ import { freeLoopbackPort, type RedisServer, startRedisServer } from './redis-se
  * reader polling during a publish; a publish killed half-way; a foreign key under the prefix;
  * a server that is not there.
  */
-const BIN = new URL('../../dist/cli/bin.js', import.meta.url).pathname;
 const CHANNELS = ['als', 'cooc', 'popularity'];
 const TTL = 3600;
 
@@ -99,12 +98,7 @@ async function listsOf(path: string): Promise<Map<number, Row[]>> {
 }
 
 function versionOf(path: string): string {
-  return (JSON.parse(spawnSync('cat', [`${path}${RECS_SIDECAR_SUFFIX}`], { encoding: 'utf8' }).stdout) as { version: string }).version;
-}
-
-function recsys(args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, RECSYS_QUIET: '0' } });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+  return (JSON.parse(readFileSync(`${path}${RECS_SIDECAR_SUFFIX}`, 'utf8')) as { version: string }).version;
 }
 
 /** What a reader of the cache gets for every user of `expected`, compared with the file's rows. */
@@ -120,7 +114,7 @@ describe('recsys publish into a real redis-server', () => {
     const recs = await writeRecs('keys', 300, 12, 1);
     const version = versionOf(recs);
     const ns = { prefix: 'keys', name: 'recs' };
-    const r = recsys([
+    const r = await runCli([
       'publish',
       '--recs',
       recs,
@@ -223,22 +217,13 @@ describe('recsys publish into a real redis-server', () => {
       const bigFile = await big;
       const oldVersion = (await publishRecommendations({ recs: old, redis: server.url, ttlSeconds: TTL, prefix })).version;
       const before = await redis.dbsize();
-      const child = spawn(
-        process.execPath,
-        [BIN, 'publish', '--recs', bigFile, '--redis', server.url, '--prefix', prefix, '--batch', '50'],
-        {
-          stdio: ['ignore', 'ignore', 'pipe'],
-        },
-      );
-      let stderr = '';
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-        child.on('exit', (code, sig) => resolve({ code, signal: sig })),
-      );
+      const { child, closed } = startCli(['publish', '--recs', bigFile, '--redis', server.url, '--prefix', prefix, '--batch', '50']);
       // Killed once its first batches are in Redis.
       while ((await redis.dbsize()) < before + 100) await new Promise((resolve) => setTimeout(resolve, 5));
       child.kill(signal);
-      expect(await exited).toEqual(signal === 'SIGTERM' ? { code: 143, signal: null } : { code: null, signal });
+      // Once its output is closed: all of what it wrote to stderr.
+      const { code, signal: killedBy, stderr } = await closed;
+      expect({ code, signal: killedBy }).toEqual(signal === 'SIGTERM' ? { code: 143, signal: null } : { code: null, signal });
       if (signal === 'SIGTERM') expect(stderr).toMatch(/interrupted by SIGTERM: the pointer stays on the version it named/);
 
       const bigVersion = versionOf(bigFile);
@@ -283,7 +268,7 @@ describe('recsys publish into a real redis-server', () => {
     await redis.hset('hashed:recs:current', 'a', '1');
     await redis.set('fake:recs:current', 'v1');
     await redis.set('fake:recs:v:v1:meta', '{"some": "json"}');
-    const r = recsys(['publish', '--recs', recs, '--redis', server.url, '--prefix', 'foreign']);
+    const r = await runCli(['publish', '--recs', recs, '--redis', server.url, '--prefix', 'foreign']);
     expect(r.code).toBe(2);
     expect(r.stderr).toBe(
       'error: redis key foreign:recs:current holds something that is not a version name, not written by recsys publish; ' +
@@ -305,16 +290,16 @@ describe('recsys publish into a real redis-server', () => {
 
   it('a server that is not there, a bad URL, a changed file: one line each, exit 1 or 2', async () => {
     const recs = await writeRecs('errors', 5, 3, 8);
-    const down = recsys(['publish', '--recs', recs, '--redis', `redis://127.0.0.1:${await freeLoopbackPort()}`]);
+    const down = await runCli(['publish', '--recs', recs, '--redis', `redis://127.0.0.1:${await freeLoopbackPort()}`]);
     expect(down.code).toBe(1);
     expect(down.stderr).toMatch(/^error: redis:\/\/127\.0\.0\.1:\d+: cannot reach Redis \(.*ECONNREFUSED.*\)\n$/);
 
-    const bad = recsys(['publish', '--recs', recs, '--redis', 'http://127.0.0.1:6379']);
+    const bad = await runCli(['publish', '--recs', recs, '--redis', 'http://127.0.0.1:6379']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toBe('error: --redis "http://127.0.0.1:6379": expected a redis:// or rediss:// URL\n');
 
     writeFileSync(recs, 'changed');
-    const changed = recsys(['publish', '--recs', recs, '--redis', server.url, '--prefix', 'errors']);
+    const changed = await runCli(['publish', '--recs', recs, '--redis', server.url, '--prefix', 'errors']);
     expect(changed.code).toBe(2);
     expect(changed.stderr).toMatch(
       new RegExp(`^error: ${recs}: sha256 [0-9a-f]{64} differs from [0-9a-f]{64} recorded in ${recs}.manifest.json`),
