@@ -51,8 +51,9 @@ async function killDuringSplitBuild(
     if (child.exitCode !== null || Date.now() > deadline) throw new Error(`the child never reached the split build:\n${run.stderr()}`);
     await new Promise((r) => setTimeout(r, 2));
   }
+  // closed, not exited: the stderr assertions need all of it (no grandchild holds the pipes here)
   child.kill(signal);
-  return { ...(await run.exited), pid: child.pid ?? -1 };
+  return { ...(await run.closed), pid: child.pid ?? -1 };
 }
 
 /** status (1 RUNNING, 3 FINISHED, 5 KILLED) and end_time of every MLflow run in the root's file store. */
