@@ -1,5 +1,5 @@
 import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { ARTIFACT_ROOT_OUTPUT, gitCommit, newVersionName, RUN_LOG_FILE, type ArtifactRef } from '../artifacts/store.js';
 import {
   createTracker,
@@ -86,20 +86,25 @@ export function selectUnits(pipeline: Pipeline, opts: RunOptions): UnitPlan[] {
   return units;
 }
 
-/** Directories where units write temporary names: the root, each artifact's folder, the dataset's parent. */
-function tempDirs(pipeline: Pipeline): string[] {
+/**
+ * Where a killed run may have left temporary entries: the artifact root and its artifact folders
+ * (ours), and beside the dataset directory, where only the temporaries named after it are ours.
+ */
+function tempHomes(pipeline: Pipeline): { dir: string; name?: string }[] {
   const root = pipeline.head.artifacts;
   const subdirs = existsSync(root)
     ? readdirSync(root)
         .map((n) => join(root, n))
         .filter((p) => statSync(p).isDirectory())
     : [];
-  return [root, ...subdirs, dirname(resolve(pipeline.head.data.out))];
+  const data = resolve(pipeline.head.data.out);
+  return [...[root, ...subdirs].map((dir) => ({ dir })), { dir: dirname(data), name: basename(data) }];
 }
 
 function cleanLeftovers(pipeline: Pipeline): void {
-  for (const dir of tempDirs(pipeline)) {
-    for (const name of cleanStaleTemps(dir)) log.info(`removed unfinished output ${join(dir, name)} (left by a process that was killed)`);
+  for (const { dir, name } of tempHomes(pipeline)) {
+    for (const left of cleanStaleTemps(dir, name))
+      log.info(`removed unfinished output ${join(dir, left)} (left by a process that was killed)`);
   }
 }
 
@@ -138,7 +143,7 @@ export async function runPipeline(pipeline: Pipeline, opts: RunOptions = {}): Pr
     // time it last made progress) stay for the next run to end it as KILLED.
     if (current.ending) await current.ending;
     else if (current.run) await endTrackedRun(root, await current.run, 'KILLED');
-    for (const dir of tempDirs(pipeline)) cleanTemps(dir, (pid) => pid === process.pid);
+    for (const { dir, name } of tempHomes(pipeline)) cleanTemps(dir, (pid) => pid === process.pid, name);
     setLogFile(null);
     lock.release();
   });

@@ -294,6 +294,28 @@ describe('temporary paths live beside their final path: nothing assumes two path
   });
 });
 
+describe("a pipeline's clean-up beside data.out", () => {
+  it('removes only the temporaries named after data.out, not a stranger entry of the same shape', async () => {
+    const parent = join(work, 'shared-parent');
+    const out = join(parent, 'dataset');
+    mkdirSync(parent, { recursive: true });
+    // 999999999: above Linux's pid limit, so never a live process.
+    const ours = join(parent, '.dataset.tmp-999999999-abcdefgh');
+    const stranger = join(parent, '.notes.tmp-999999999-abcdefgh');
+    mkdirSync(ours);
+    writeFileSync(stranger, 'not recsys output');
+    const file = join(work, 'cleanup.yaml');
+    writeFileSync(
+      file,
+      `name: cleanup\nartifacts: ${join(work, 'cleanup-root')}\ndata: {in: ${input}, out: ${out}}\nsplits: {t: {strategy: temporal}}\nsteps:\n  - kind: import\n`,
+    );
+    const r = await runCli(['train', '--pipeline', file]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(existsSync(ours)).toBe(false);
+    expect(readFileSync(stranger, 'utf8')).toBe('not recsys output');
+  });
+});
+
 describe('an interrupted GBDT training leaves nothing behind', () => {
   const ranker = join(work, 'ranker-root', 'ranker');
   const systemTemps = (): string[] => readdirSync(tmpdir()).filter((n) => n.includes('recsys-gbdt'));
