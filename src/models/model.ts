@@ -107,7 +107,13 @@ export interface ModelFactory<S extends ParamsSchema = ParamsSchema, M extends R
   readonly description: string;
   /** The hyper-parameters: their one declaration (types, defaults, ranges, descriptions). */
   readonly params: S;
-  /** `params` has been validated against the schema (parseParams), defaults filled in. */
+  /**
+   * Checks of valid parameters that need more than the schema (e.g. the channel names an
+   * assembled ranker knows), one problem per key; run wherever parameters are validated, so a
+   * pipeline file fails when it is loaded.
+   */
+  checkParams?(params: z.infer<S>): { key: string; message: string }[];
+  /** `params` has been validated against the schema (parseParams) and checkParams, defaults filled in. */
   fit(data: TrainingData, params: z.infer<S>, ctx?: FitContext): Promise<M>;
   load(dir: string): Promise<M>;
 }

@@ -12,6 +12,7 @@ import { summarisesTraining, type FitContext, type Recommender } from '../models
 import { parseParams } from '../models/params.js';
 import { getFactory } from './model-registry.js';
 import { protocolLabel } from '../split/manifest.js';
+import { InputError } from '../util/errors.js';
 import { log } from '../util/log.js';
 import { makeDirs } from '../util/fs.js';
 import { claimOutput } from '../util/output.js';
@@ -50,6 +51,8 @@ export async function trainModel(req: TrainRequest): Promise<TrainResult> {
   const factory = getFactory(req.kind);
   // Checked before any data is read: a bad value fails at once.
   const params = parseParams(req.kind, factory.params, req.params);
+  const problems = factory.checkParams?.(params) ?? [];
+  if (problems.length > 0) throw new InputError(`${req.kind}: ${problems.map((p) => `${p.key}: ${p.message}`).join('; ')}`);
   const experiment = await prepareExperiment(req.datasetDir, req.split, { seed: req.seed, tags: true });
   log.info(
     `training ${req.kind} on ${experiment.training.users.size} users × ${experiment.training.items.size} items (${experiment.train.userId.length} interactions)`,

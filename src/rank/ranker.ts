@@ -9,7 +9,7 @@ import { buildTargets } from '../eval/protocol.js';
 import type { Csr } from '../matrix/csr.js';
 import type { TopK } from '../matrix/topk.js';
 import { DEFAULT_RRF_K } from './candidates.js';
-import { BUILT_IN_CHANNELS, type ChannelModels } from './channels/channel.js';
+import { BUILT_IN_CHANNELS, type ChannelModels, unknownChannels } from './channels/channel.js';
 import { funnelStageMetrics, type FunnelReport } from './evaluate-funnel.js';
 import { Funnel, type FunnelRanker, type FunnelSettings } from './funnel.js';
 import { gbdtParamsSchema, loadGbdtModel, trainGbdt, type GbdtModel, type GbdtTrainInfo } from './gbdt/index.js';
@@ -340,6 +340,7 @@ export function rankerFactory(channels: ChannelModels): ModelFactory<typeof rank
     kind: 'ranker',
     description: 'multi-channel candidates, GBDT lambdarank (lightgbm/xgboost CLI), MMR re-ranking',
     params: rankerParamsSchema,
+    checkParams: (p) => unknownChannels(list(p.channels), channels).map((message) => ({ key: 'channels', message })),
     fit: (data, params, ctx) => fitRanker(channels, data, params, ctx),
     load: (dir) => loadRanker(channels, dir),
   };

@@ -114,6 +114,11 @@ describe('pipeline files', () => {
       '  p.yaml:13:14: steps[2].params.valFrac: two-tower: unknown key "valFrac" (did you mean "val_frac"?); expected one of: dim, hidden, history, epochs, batch_size, lr, temperature, logq, negatives, negative_sampling, id_dropout, val_frac, patience, val_k, val_users, tag_vocab, year_buckets, backend',
       '  p.yaml:13:26: steps[2].params.lr: two-tower: expected a number in (0, 1], got 0',
     ]);
+    // Names only the assembled ranker knows: its channels.
+    const ranker = GOOD.replace('model: als', 'model: ranker').replace('params: {factors: 8}', 'params: {channels: "als,bogus"}');
+    expect(problems(ranker).split('\n').slice(1)).toEqual([
+      '  p.yaml:13:14: steps[2].params.channels: ranker: unknown channel "bogus" (known: popularity, cooc, als, two-tower)',
+    ]);
   });
 
   it('reports missing inputs: a data.in that does not exist, an unknown model, a split no step makes', () => {

@@ -217,20 +217,26 @@ describe('a step that fails', () => {
   it('stops the run with its error, keeps its log, marks its MLflow run FAILED, and leaves latest alone', async () => {
     const work = tempDir();
     const file = join(work, 'p.yaml');
-    // Model parameters are checked when the file is loaded; a channel that does not exist is
-    // found only when the ranker fits it, so the second file fails in its train step.
+    // Parameters and channel names are checked when the file is loaded; a GBDT program that is
+    // not there is found only when the ranker trains it, so the second file fails in its train step.
     const text = (model: string): string =>
       `name: failing\nartifacts: ${work}/a\ndata: {in: ${ML_SMALL}, out: ${work}/data}\nsplits: {tu: {strategy: temporal-user}}\nsteps:\n  - kind: import\n  - kind: split\n  - kind: train\n    name: m\n${model}`;
     writeFileSync(file, text('    model: als\n    params: {factors: 4, iterations: 1, threads: 1}\n'));
     await runPipeline(loadPipeline(file));
     const good = readlinkSync(join(work, 'a/m-tu/latest'));
-    writeFileSync(file, text('    model: ranker\n    params: {channels: "popularity,bogus"}\n'));
-    await expect(runPipeline(loadPipeline(file))).rejects.toThrow(/unknown channel "bogus"/);
+    writeFileSync(file, text('    model: ranker\n    params: {channels: popularity, gbdt_engine: lightgbm}\n'));
+    const missing = join(work, 'no-such-lightgbm');
+    process.env.LIGHTGBM_BIN = missing;
+    try {
+      await expect(runPipeline(loadPipeline(file))).rejects.toThrow(`LIGHTGBM_BIN=${missing} does not name an executable program`);
+    } finally {
+      delete process.env.LIGHTGBM_BIN;
+    }
     expect(readlinkSync(join(work, 'a/m-tu/latest'))).toBe(good);
     expect(versions(join(work, 'a'), 'm-tu')).toEqual([good]);
     const failedLogs = readdirSync(join(work, 'a/logs')).filter((f) => f.endsWith('.failed.jsonl'));
     expect(failedLogs).toHaveLength(1);
-    expect(readFileSync(join(work, 'a/logs', failedLogs[0]), 'utf8')).toContain('train m-tu failed: unknown channel');
+    expect(readFileSync(join(work, 'a/logs', failedLogs[0]), 'utf8')).toContain('train m-tu failed: LIGHTGBM_BIN=');
     expect(existsSync(join(work, 'a/.lock'))).toBe(false);
     const store = JSON.parse(execFileSync(SYSTEM_PYTHON, [READ_MLRUNS, join(work, 'a/mlruns')]).toString()) as {
       experiments: Record<

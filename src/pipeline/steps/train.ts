@@ -37,9 +37,14 @@ const schema = z
       return z.NEVER;
     }
     // The model's own schema: ranges, choices and unknown keys, reported at the key's line.
-    const schema = getFactory(o.model).params;
+    const factory = getFactory(o.model);
+    const { params: schema } = factory;
     const params = safeParseParams(schema, o.params);
-    if (params.success) return { ...o, params: params.data as Record<string, unknown> };
+    if (params.success) {
+      const problems = factory.checkParams?.(params.data) ?? [];
+      for (const p of problems) ctx.addIssue({ code: 'custom', path: ['params', p.key], message: `${o.model}: ${p.message}` });
+      return problems.length > 0 ? z.NEVER : { ...o, params: params.data as Record<string, unknown> };
+    }
     for (const issue of docIssues(params.error, schema, ['params']))
       ctx.addIssue({ code: 'custom', path: [...issue.path], message: `${o.model}: ${issue.message}` });
     return z.NEVER;

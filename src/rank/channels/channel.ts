@@ -68,11 +68,16 @@ function embeddingIndex(model: Recommender, name: string): AnnIndex {
   return buildIndex(model.itemEmbeddings(), { factory: 'Flat', metric: 'ip' }).index;
 }
 
+/** One message per name of `names` that is neither built in nor one of `models`. */
+export function unknownChannels(names: readonly string[], models: ChannelModels): string[] {
+  const known = [...BUILT_IN_CHANNELS, ...Object.keys(models)];
+  return names.filter((n) => !known.includes(n)).map((n) => `unknown channel "${n}" (known: ${known.join(', ')})`);
+}
+
 /** Throws naming the first of `names` that is neither built in nor one of `models`. */
 export function checkChannelNames(names: readonly string[], models: ChannelModels): void {
-  const known = [...BUILT_IN_CHANNELS, ...Object.keys(models)];
-  const unknown = names.find((n) => !known.includes(n));
-  if (unknown !== undefined) throw new InputError(`unknown channel "${unknown}" (known: ${known.join(', ')})`);
+  const [problem] = unknownChannels(names, models);
+  if (problem !== undefined) throw new InputError(problem);
 }
 
 function modelOf(name: string, models: ChannelModels): ChannelModel {
