@@ -57,19 +57,28 @@ function fileListProblem(manifestPath: string, files: unknown[]): string | null 
 
 /** The first problem of the version in `dir`, as one line naming the file, or null when it is intact. */
 export async function artifactProblem(dir: string, opts: VerifyOptions): Promise<string | null> {
+  return (await checkVersion(dir, opts)).problem;
+}
+
+/** The version's manifest, when it could be read, and its first problem. */
+async function checkVersion(dir: string, opts: VerifyOptions): Promise<{ manifest: ArtifactManifest | null; problem: string | null }> {
   let manifest: ArtifactManifest;
   try {
     manifest = readManifest(dir);
   } catch (err) {
-    return (err as Error).message;
+    return { manifest: null, problem: (err as Error).message };
   }
+  return { manifest, problem: await filesProblem(dir, manifest, opts) };
+}
+
+async function filesProblem(dir: string, manifest: ArtifactManifest, opts: VerifyOptions): Promise<string | null> {
   const listProblem = fileListProblem(join(dir, MANIFEST_FILE), manifest.files);
   if (listProblem) return listProblem;
   for (const f of manifest.files) {
     const path = join(dir, f.path);
-    if (!existsSync(path) || !statSync(path).isFile()) return `${path}: missing (the manifest lists it)`;
-    const bytes = statSync(path).size;
-    if (bytes !== f.bytes) return `${path}: ${bytes} bytes, the manifest records ${f.bytes}`;
+    const st = statSync(path, { throwIfNoEntry: false });
+    if (!st?.isFile()) return `${path}: missing (the manifest lists it)`;
+    if (st.size !== f.bytes) return `${path}: ${st.size} bytes, the manifest records ${f.bytes}`;
   }
   const listed = new Set(manifest.files.map((f) => normalize(f.path)));
   const extra = listedPaths(dir).find((p) => !listed.has(p));
@@ -90,9 +99,9 @@ export function defaultVerifyOptions(): VerifyOptions {
 
 /** Checks the version in `dir` and returns its manifest; a problem is an InputError naming the file. */
 export async function verifyArtifact(dir: string, opts: VerifyOptions = defaultVerifyOptions()): Promise<ArtifactManifest> {
-  const problem = await artifactProblem(dir, opts);
-  if (problem !== null) throw new InputError(problem);
-  return readManifest(dir);
+  const { manifest, problem } = await checkVersion(dir, opts);
+  if (problem !== null || manifest === null) throw new InputError(problem ?? `${dir}: unreadable manifest`);
+  return manifest;
 }
 
 /** What a user typed (`artifacts/als/latest`, `artifacts/als`, a version directory), resolved and verified. */
