@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { MANIFEST_FILE, newVersionName, readManifest, type ArtifactRef } from '../artifacts/store.js';
 import { parquetColumns, quoteString, readNumericParquet, readRowsParquet } from '../data/parquet.js';
+import { verifyArtifact } from '../artifacts/verify.js';
 import { InputError } from '../util/errors.js';
 import { writeJsonAtomic } from '../util/fs.js';
 import { sha256File } from '../util/hash.js';
@@ -54,42 +55,48 @@ export interface VerifiedRecsFile {
   readonly sha256: string;
 }
 
-/** Where the version of `path` is recorded, and its expected sha256; an InputError when nothing records it. */
-function recordedVersion(path: string): { version: string; artifact: string | null; sha256: string; recordedIn: string } {
-  const manifestPath = join(dirname(path), MANIFEST_FILE);
-  if (existsSync(manifestPath)) {
-    const manifest = readManifest(dirname(path));
-    const entry = manifest.files?.find((f) => f.path === basename(path));
-    if (entry) return { version: manifest.version, artifact: manifest.name, sha256: entry.sha256, recordedIn: manifestPath };
-  }
+/** The version a sidecar `F.manifest.json` records for the stand-alone file F, and its sha256. */
+function sidecarOf(path: string): { version: string; sha256: string; sidecarPath: string } {
   const sidecarPath = `${path}${RECS_SIDECAR_SUFFIX}`;
-  if (existsSync(sidecarPath)) {
-    let sidecar: Partial<RecsSidecar>;
-    try {
-      sidecar = JSON.parse(readFileSync(sidecarPath, 'utf8')) as Partial<RecsSidecar>;
-    } catch (err) {
-      throw new InputError(`${sidecarPath}: ${(err as Error).message}`);
-    }
-    if (sidecar.kind !== SIDECAR_KIND || typeof sidecar.version !== 'string' || typeof sidecar.sha256 !== 'string')
-      throw new InputError(`${sidecarPath}: not a recommendations sidecar (expected kind, version and sha256)`);
-    return { version: sidecar.version, artifact: null, sha256: sidecar.sha256, recordedIn: sidecarPath };
+  if (!existsSync(sidecarPath)) {
+    throw new InputError(
+      `${path}: no version recorded (neither a ${MANIFEST_FILE} beside it listing the file nor ${basename(sidecarPath)}); ` +
+        'write it with `recsys recommend --all-users` or the pipeline`s recommend step',
+    );
   }
-  throw new InputError(
-    `${path}: no version recorded (neither a ${MANIFEST_FILE} beside it listing the file nor ${basename(sidecarPath)}); ` +
-      'write it with `recsys recommend --all-users` or the pipeline`s recommend step',
-  );
+  let sidecar: Partial<RecsSidecar>;
+  try {
+    sidecar = JSON.parse(readFileSync(sidecarPath, 'utf8')) as Partial<RecsSidecar>;
+  } catch (err) {
+    throw new InputError(`${sidecarPath}: ${(err as Error).message}`);
+  }
+  if (sidecar.kind !== SIDECAR_KIND || typeof sidecar.version !== 'string' || typeof sidecar.sha256 !== 'string')
+    throw new InputError(`${sidecarPath}: not a recommendations sidecar (expected kind, version and sha256)`);
+  return { version: sidecar.version, sha256: sidecar.sha256, sidecarPath };
 }
 
-/** The recs file's version, after checking that the file is the one its manifest or sidecar describes. */
+/**
+ * The recs file's version, after checking that the file is the one its manifest or sidecar
+ * describes. Inside an artifact version the whole version is verified against its manifest
+ * (artifacts/verify.ts), hashes included, as every load of an artifact is.
+ */
 export async function verifyRecsFile(path: string): Promise<VerifiedRecsFile> {
   if (!existsSync(path)) throw new InputError(`${path}: file not found`);
-  const recorded = recordedVersion(path);
+  const dir = dirname(path);
+  if (existsSync(join(dir, MANIFEST_FILE))) {
+    const listed = readManifest(dir).files?.find((f) => f.path === basename(path));
+    if (listed) {
+      const manifest = await verifyArtifact(dir, { hash: true });
+      return { path, version: manifest.version, artifact: manifest.name, sha256: listed.sha256 };
+    }
+  }
+  const recorded = sidecarOf(path);
   const sha256 = await sha256File(path);
   if (sha256 !== recorded.sha256)
     throw new InputError(
-      `${path}: sha256 ${sha256} differs from ${recorded.sha256} recorded in ${recorded.recordedIn} (changed after it was written?)`,
+      `${path}: sha256 ${sha256} differs from ${recorded.sha256} recorded in ${recorded.sidecarPath} (changed after it was written?)`,
     );
-  return { path, version: recorded.version, artifact: recorded.artifact, sha256 };
+  return { path, version: recorded.version, artifact: null, sha256 };
 }
 
 /** Every user's ranked list, as columns sorted by (user, rank); `channel` indexes `channels`. */
