@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 
 log() { printf 'setup: %s\n' "$*" >&2; }
 
-APT_PACKAGES=(libfaiss-dev libopenblas-dev libomp-dev cmake g++ python3-faiss python3-onnx python3-numpy xgboost python3-xgboost redis-server)
+APT_PACKAGES=(libfaiss-dev libopenblas-dev libomp-dev cmake g++ python3-faiss python3-onnx python3-numpy xgboost python3-xgboost redis-server prometheus prometheus-pushgateway)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
