@@ -1,0 +1,69 @@
+import type { TopK } from '../matrix/topk.js';
+
+/** Which part of the server produced an answer (docs/serving.md, "Answers"). */
+export type AnswerPath = 'cache' | 'live' | 'fallback';
+
+export interface AnsweredItem {
+  readonly item_id: number;
+  /** 1-based, best first. */
+  readonly rank: number;
+  readonly score: number;
+  /** The ranker channel that produced the item, or the model's kind for single-source models. */
+  readonly channel: string;
+}
+
+/** One answer of the library and of every `recsys serve` route (its JSON body). */
+export interface Answer {
+  /** The raw user id asked for; null for a history request. */
+  readonly user_id: number | null;
+  /** The raw item id whose neighbours these are (similar-items requests only). */
+  readonly item_id?: number;
+  readonly items: AnsweredItem[];
+  /** The artifact (name) and version that answered. */
+  readonly model: string;
+  readonly version: string;
+  readonly path: AnswerPath;
+  /** History items the model does not know, ignored. */
+  readonly ignored_items?: number[];
+  /** Channels skipped for this answer because they failed or ran out of time. */
+  readonly skipped_channels?: string[];
+  /** Why the fallback answered (unknown user, no known history item, the model failed). */
+  readonly reason?: string;
+}
+
+/**
+ * Top-k for a user known only by a history: ALS fold-in, or the two-tower user tower run in
+ * onnxruntime with the item vectors searched in FAISS. Async because onnxruntime is.
+ */
+export interface HistoryRecommender {
+  /** Reported as each item's channel. */
+  readonly channel: string;
+  /**
+   * Top-k dense item indices (of the model's item map) for a user whose history is `items`
+   * (dense indices, known items only, oldest first); history items are never returned; the list
+   * is padded with -1 (score -Infinity) when fewer items remain.
+   */
+  recommend(items: Int32Array, k: number): Promise<TopK>;
+  /** Releases native resources (an onnxruntime session, a FAISS index). */
+  close(): Promise<void>;
+}
+
+/** How a cache lookup ended, for the cache metrics. */
+export type CacheOutcome = 'hit' | 'miss' | 'stale' | 'error' | 'open';
+
+/** One user's list as a batch export computed it, from a cache of batch recommendations. */
+export interface CachedAnswer {
+  readonly items: AnsweredItem[];
+  /** The recs version in the cache (its pointer). */
+  readonly cacheVersion: string;
+}
+
+/**
+ * The batch recommendations cache the server reads first (`recsys serve --redis`). It never
+ * throws and never waits long: a miss, a list computed by another model version than
+ * `modelVersion`, a slow or unreachable cache all give null, and `onOutcome` says which.
+ */
+export interface RecsCache {
+  get(userId: number, modelVersion: string): Promise<CachedAnswer | null>;
+  close(): Promise<void>;
+}
