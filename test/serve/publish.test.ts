@@ -137,7 +137,17 @@ describe('recsys publish into a real redis-server', () => {
     expect(await redis.get(pointerKey(ns))).toBe(version);
     expect((await redis.keys('keys:*')).length).toBe(300 + 2);
     const meta = JSON.parse((await redis.get(metaKey(ns, version))) ?? 'null') as Record<string, unknown>;
-    expect(meta).toMatchObject({ version, channels: CHANNELS, k: 12, users: 300, rows: report.rows, name: 'recs' });
+    expect(meta).toMatchObject({
+      version,
+      channels: CHANNELS,
+      k: 12,
+      users: 300,
+      rows: report.rows,
+      name: 'recs',
+      artifact: null,
+      // The sidecar's model: the version of the model that computed the lists.
+      model: { name: 'synthetic', version: '1' },
+    });
     const expiry = await redis.pexpiretime(pointerKey(ns));
     expect(expiry - Date.now()).toBeGreaterThan((TTL - 60) * 1000);
     expect(expiry - Date.now()).toBeLessThanOrEqual(TTL * 1000);
@@ -159,6 +169,7 @@ describe('recsys publish into a real redis-server', () => {
     for (const [user, rows] of lists) {
       const got = await readCachedRecommendations(redis, 'recs', user, 'reader');
       expect(got?.version).toBe(report.version);
+      expect(got?.model).toEqual({ name: 'synthetic', version: '2' });
       expectSameList(got, rows);
     }
     expect(await readCachedRecommendations(redis, 'recs', 11, 'reader')).toBeNull();
@@ -367,14 +378,21 @@ describe('the publish step of a pipeline file', () => {
     try {
       const first = await runPipeline(loadPipeline(path));
       const recsDir = first.units.find((u) => u.kind === 'recommend')?.dir as string;
+      const modelDir = first.units.find((u) => u.kind === 'train')?.dir as string;
       const published = first.units.find((u) => u.kind === 'publish');
-      const version = (JSON.parse(readFileSync(join(recsDir, 'manifest.json'), 'utf8')) as { version: string }).version;
+      const manifestOf = (dir: string): { name: string; version: string } =>
+        JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as { name: string; version: string };
+      const version = manifestOf(recsDir).version;
+      const model = { name: manifestOf(modelDir).name, version: manifestOf(modelDir).version };
+      expect(model.name).toBe('popularity-tu');
       const report = JSON.parse(readFileSync(join(published?.dir as string, 'publish.json'), 'utf8')) as Record<string, unknown>;
       expect(report).toMatchObject({ name: 'recs-popularity-tu', prefix: 'step', version, previous: null, users: 610, rows: 610 * 5 });
       const lists = await listsOf(join(recsDir, 'recs.parquet'));
       for (const user of [1, 414, 610]) {
         const got = await readCachedRecommendations(redis, 'recs-popularity-tu', user, 'step');
         expect(got?.version).toBe(version);
+        // The recs artifact's lineage: the model artifact version that computed the lists.
+        expect(got?.model).toEqual(model);
         expectSameList(got, lists.get(user) as Row[]);
       }
       // The cache lives outside the artifact root: an unchanged run publishes again (and extends the TTL).
