@@ -1,13 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { ArtifactRef } from '../../artifacts/store.js';
+import type { AnsweredItem } from '../types.js';
 import { type CachedEntry, type CacheMeta, DEFAULT_PREFIX, metaKey, parseMeta, pointerKey, userKey } from './protocol.js';
-
-export interface CachedItem {
-  readonly item_id: number;
-  readonly rank: number;
-  readonly score: number;
-  readonly channel: string;
-}
 
 export interface CachedRecommendations {
   readonly user_id: number;
@@ -15,7 +9,7 @@ export interface CachedRecommendations {
   readonly version: string;
   /** The model artifact version that computed the list (the version's meta), or null when not recorded. */
   readonly model: ArtifactRef | null;
-  readonly items: CachedItem[];
+  readonly items: AnsweredItem[];
 }
 
 /**
