@@ -24,10 +24,10 @@ beforeAll(async () => {
   writeFileSync(
     file,
     `name: small
-artifacts: ${work}/artifacts
+artifacts: artifacts
 seed: 7
 k: [10]
-data: {format: movielens, in: ${ML_SMALL}, out: ${work}/data}
+data: {format: movielens, in: ${ML_SMALL}, out: data}
 splits:
   temporal-user: {strategy: temporal-user, frac: 0.8}
 steps:
@@ -37,7 +37,7 @@ steps:
   - {kind: recommend, model: als, k: 20}
 `,
   );
-  const r = await runCli(['train', '--pipeline', file], { env: { RECSYS_QUIET: '1' } });
+  const r = await runCli(['train', '--pipeline', file], { cwd: work, env: { RECSYS_QUIET: '1' } });
   expect(r.code, r.stderr).toBe(0);
 }, 120_000);
 
@@ -65,6 +65,7 @@ async function until<T>(what: string, check: () => Promise<T | null | false>, ti
 async function startServer(): Promise<{ base: string; server: Started }> {
   const port = await freeLoopbackPort();
   const server = startCli(['serve', '--pipeline', file, '--port', String(port), '--reload-interval-ms', '200'], {
+    cwd: work,
     env: { RECSYS_QUIET: '1' },
   });
   const base = `http://127.0.0.1:${port}`;
@@ -117,7 +118,7 @@ describe('recsys serve while a pipeline run moves latest', () => {
     expect(await readyVersion(first.base)).toBe(before);
     const stop = { done: false };
     const running = load(first.base, 8, stop);
-    const rerun = await runCli(['train', '--pipeline', file, '--force'], { env: { RECSYS_QUIET: '1' } });
+    const rerun = await runCli(['train', '--pipeline', file, '--force'], { cwd: work, env: { RECSYS_QUIET: '1' } });
     expect(rerun.code, rerun.stderr).toBe(0);
     const after = latestVersion();
     expect(after).not.toBe(before);
@@ -150,6 +151,8 @@ describe('recsys serve while a pipeline run moves latest', () => {
 });
 
 describe('the library service', () => {
+  // From the test's working directory, not the pipeline's: the artifacts record their data
+  // folder relative to the pipeline's (\`data\`), found from the artifact's parent folders.
   it('keeps serving when a new version fails to load, and releases an old version once it is replaced', async () => {
     setFlagsFromString('--expose-gc');
     const gc = runInNewContext('gc') as () => void;
