@@ -1,6 +1,7 @@
+import { cpSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readNpyFloat32 } from '../../src/artifacts/npy.js';
+import { readNpyFloat32, writeNpy } from '../../src/artifacts/npy.js';
 import { createArtifact, readManifest } from '../../src/artifacts/store.js';
 import type { TopK } from '../../src/matrix/topk.js';
 import { type TwoTowerModel, twoTowerFactory } from '../../src/models/two-tower/model.js';
@@ -8,6 +9,7 @@ import { twoTowerParamsSchema } from '../../src/models/two-tower/params.js';
 import { indexModel } from '../../src/pipeline/index-model.js';
 import { OnnxUserTower, openTwoTowerHistory } from '../../src/serve/history/two-tower.js';
 import type { HistoryRecommender } from '../../src/serve/types.js';
+import { InputError } from '../../src/util/errors.js';
 import { tempDir } from '../helpers.js';
 import { maxAbsDiff } from '../onnx/helpers.js';
 import { plantedFixture } from '../models/two-tower-fixture.js';
@@ -29,6 +31,8 @@ describe('two-tower history requests (ONNX user tower + item search)', () => {
   const recommenders = new Map<string, HistoryRecommender>();
   /** item_embeddings.npy of the artifact, read from disk. */
   let itemVectors: Float32Array;
+  let modelDir = '';
+  let flatDir = '';
 
   beforeAll(async () => {
     const params = twoTowerParamsSchema.parse({
@@ -48,6 +52,8 @@ describe('two-tower history requests (ONNX user tower + item search)', () => {
     const ivf = await indexModel({ model: dir, factory: 'IVF4,Flat', nprobe: 4, out: join(work, 'two-tower-ivf') });
     expect((readManifest(ivf.dir).config.index as { transform: { kind: string } | null }).transform?.kind).toBe('mips-l2');
     itemVectors = readNpyFloat32(join(dir, 'item_embeddings.npy')).data;
+    modelDir = dir;
+    flatDir = flat.dir;
     tower = await OnnxUserTower.open(dir, model);
     recommenders.set('exact', await openTwoTowerHistory(dir, model));
     recommenders.set('flat', await openTwoTowerHistory(flat.dir, model));
@@ -136,5 +142,22 @@ describe('two-tower history requests (ONNX user tower + item search)', () => {
       expect(Array.from(top.scores.subarray(left)), name).toEqual(new Array<number>(history.length + 5).fill(-Infinity));
       expect(items, name).toEqual(expected.items);
     }
+  });
+
+  it('refuses, naming the file, an artifact without its user tower and an index over other items', async () => {
+    const noTower = join(work, 'no-tower');
+    cpSync(modelDir, noTower, { recursive: true });
+    rmSync(join(noTower, 'user_tower.onnx'));
+    await expect(openTwoTowerHistory(noTower, model)).rejects.toThrow(
+      new InputError(`${join(noTower, 'user_tower.onnx')}: missing (a two-tower artifact exports its user tower there)`),
+    );
+    const otherItems = join(work, 'other-items');
+    cpSync(flatDir, otherItems, { recursive: true });
+    const ids = Int32Array.from(model.items.ids);
+    ids[3] = 999;
+    writeNpy(join(otherItems, 'items.faiss.ids.npy'), ids);
+    await expect(openTwoTowerHistory(otherItems, model)).rejects.toThrow(
+      /items\.faiss\.ids\.npy: the index's item ids are not the model's/,
+    );
   });
 });
