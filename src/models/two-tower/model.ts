@@ -96,6 +96,15 @@ export class TwoTowerModel implements Recommender, HasEmbeddings, RecommendsCold
     return this.itemScorer().topK(takeRows(this.userEmbeddings(), users).data, users, k, exclude);
   }
 
+  /**
+   * Exact top-k for user vectors computed outside the model (n × dim, e.g. by the exported user
+   * tower in a serving stack); query row b skips the items in row b of `exclude`.
+   */
+  recommendVectors(queries: Float32Array, k: number, exclude: Csr | null): TopK {
+    const rows = Int32Array.from({ length: queries.length / this.net.dim }, (_, b) => b);
+    return this.itemScorer().topK(queries, rows, k, exclude);
+  }
+
   /** Cosine similarity (the vectors are unit length); the item itself is excluded. */
   similarItems(items: Int32Array, k: number): TopK {
     const rows = Int32Array.from({ length: items.length }, (_, b) => b);
