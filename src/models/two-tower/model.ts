@@ -12,7 +12,15 @@ import { writeJsonAtomic } from '../../util/fs.js';
 import { recsysVersion } from '../../util/version.js';
 import { takeRows } from '../../index/vectors.js';
 import { DenseScorer } from '../als/scorer.js';
-import type { FitContext, HasEmbeddings, ModelFactory, Recommender, RecommendsColdItems, SummarisesTraining } from '../model.js';
+import type {
+  FitContext,
+  HasEmbeddings,
+  HoldsResources,
+  ModelFactory,
+  Recommender,
+  RecommendsColdItems,
+  SummarisesTraining,
+} from '../model.js';
 import { parseParams } from '../params.js';
 import { EmbeddingTable } from './adam.js';
 import { initBackend } from './backend.js';
@@ -64,7 +72,7 @@ interface FeaturesJson {
  * tower(item, content)⟩, both L2-normalised. User and item vectors of the training spaces are
  * computed once and kept; the towers stay available for items and users outside them.
  */
-export class TwoTowerModel implements Recommender, HasEmbeddings, RecommendsColdItems, SummarisesTraining {
+export class TwoTowerModel implements Recommender, HasEmbeddings, RecommendsColdItems, SummarisesTraining, HoldsResources {
   readonly kind = 'two-tower';
   private scorer: DenseScorer | null = null;
 
