@@ -19,7 +19,16 @@ import { splitInteractions } from '../split/split.js';
 import { InputError } from '../util/errors.js';
 import { writeJsonAtomic } from '../util/fs.js';
 import { log } from '../util/log.js';
-import type { FitContext, ModelFactory, NamesSources, Recommender, SummarisesTraining } from '../models/model.js';
+import {
+  type FitContext,
+  holdsResources,
+  type HoldsResources,
+  type ModelFactory,
+  type NamesSources,
+  type Recommender,
+  type SourcedTopK,
+  type SummarisesTraining,
+} from '../models/model.js';
 import { parseParams } from '../models/params.js';
 
 const atLeast = (min: number) => z.number().int().min(min);
@@ -121,7 +130,7 @@ const TRAIN_FILES = {
  * Multi-channel candidates → merge → GBDT lambdarank → re-ranking, as one Recommender: its
  * fit learns the GBDT on an inner time split of train; `recommend` runs the whole funnel.
  */
-export class RankerModel implements Recommender, NamesSources, SummarisesTraining, FunnelRanker {
+export class RankerModel implements Recommender, NamesSources, SummarisesTraining, HoldsResources, FunnelRanker {
   readonly kind = 'ranker';
 
   constructor(
@@ -147,8 +156,8 @@ export class RankerModel implements Recommender, NamesSources, SummarisesTrainin
    * The final lists with, per item, the channel that ranked it best among those that returned it
    * ("fallback" for items only the popularity fill-up supplied).
    */
-  recommendWithSources(users: Int32Array, k: number, exclude: Csr | null): { top: TopK; source: Uint8Array; sources: readonly string[] } {
-    const { merged, reranked: top } = this.funnel.run(users, k, exclude, this.gbdt);
+  recommendWithSources(users: Int32Array, k: number, exclude: Csr | null): SourcedTopK {
+    const { lists, merged, reranked: top, seconds } = this.funnel.run(users, k, exclude, this.gbdt);
     const nChannels = merged.channels.length;
     const sources = [...merged.channels, 'fallback'];
     const source = new Uint8Array(top.items.length).fill(nChannels);
@@ -170,7 +179,8 @@ export class RankerModel implements Recommender, NamesSources, SummarisesTrainin
         }
       }
     }
-    return { top, source, sources };
+    const skipped = merged.channels.filter((_, c) => lists[c] === null);
+    return { top, source, sources, skipped, seconds };
   }
 
   /** Item similarity is the channels' business: the first channel that knows it answers. */
@@ -181,6 +191,11 @@ export class RankerModel implements Recommender, NamesSources, SummarisesTrainin
 
   params(): RankerParams {
     return { ...this.settings };
+  }
+
+  /** Ends its channel models' worker threads. */
+  close(): void {
+    for (const c of this.funnel.channels) if (holdsResources(c.model)) c.model.close();
   }
 
   trainingSummary(): Record<string, unknown> {

@@ -46,7 +46,18 @@ describe('pipeline files', () => {
     const p = loadPipeline(join(REPO, 'pipelines/movielens.yaml'));
     expect(p.head.name).toBe('movielens');
     expect(p.head.splits['temporal-user']).toEqual({ strategy: 'temporal-user', frac: 0.8 });
-    expect(p.steps.map((s) => s.kind)).toEqual(['import', 'split', 'train', 'train', 'train', 'index', 'train', 'eval', 'recommend']);
+    expect(p.steps.map((s) => s.kind)).toEqual([
+      'import',
+      'split',
+      'train',
+      'train',
+      'train',
+      'index',
+      'index',
+      'train',
+      'eval',
+      'recommend',
+    ]);
     expect(loadPipeline(join(REPO, 'pipelines/nightly.yaml')).head.name).toBe('nightly');
   });
 
