@@ -1,5 +1,7 @@
 import { Command } from 'commander';
 import { servingSource, type ServeTarget } from '../../pipeline/serving.js';
+import { DEFAULT_CACHE_TIMEOUT_MS, openRedisCache } from '../../serve/cache/redis-cache.js';
+import { ServeMetrics } from '../../serve/metrics.js';
 import { buildServer } from '../../serve/server.js';
 import { DEFAULT_LRU_SIZE, DEFAULT_RELOAD_INTERVAL_MS, RecommendationService } from '../../serve/service.js';
 import { InputError } from '../../util/errors.js';
@@ -11,6 +13,10 @@ interface ServeOptions {
   pipeline?: string;
   port: number;
   host: string;
+  redis?: string;
+  redisPrefix?: string;
+  redisName?: string;
+  redisTimeoutMs: number;
   lruSize: number;
   reloadIntervalMs: number;
   log?: string;
@@ -24,6 +30,15 @@ export function serveCommand(): Command {
     .option('--pipeline <file>', "serve the model of the pipeline file's last recommend step (its latest artifact)")
     .option('--port <n>', 'port (0 = any free port)', intOption('--port', 0), 8080)
     .option('--host <addr>', 'address to bind (loopback unless you say otherwise)', '127.0.0.1')
+    .option('--redis <url>', 'answer known users from the Redis cache of the batch recommendations first (recsys publish)')
+    .option('--redis-prefix <p>', 'key prefix the recommendations were published under (default: recsys)')
+    .option('--redis-name <n>', "name they were published under (default: recs-<the model artifact's name>)")
+    .option(
+      '--redis-timeout-ms <n>',
+      'how long a Redis lookup may take before the live path answers',
+      intOption('--redis-timeout-ms', 1),
+      DEFAULT_CACHE_TIMEOUT_MS,
+    )
     .option('--lru-size <n>', 'answers kept in the in-process cache (0 = none)', intOption('--lru-size', 0), DEFAULT_LRU_SIZE)
     .option(
       '--reload-interval-ms <n>',
@@ -39,12 +54,25 @@ export function serveCommand(): Command {
       if (o.log) setLogFile(o.log);
       const target: ServeTarget = o.model !== undefined ? { model: o.model } : { pipeline: o.pipeline as string };
       const source = servingSource(target);
-      const service = RecommendationService.create(source, { lruSize: o.lruSize, reloadIntervalMs: o.reloadIntervalMs });
+      const metrics = new ServeMetrics();
+      const cache =
+        o.redis === undefined
+          ? null
+          : await openRedisCache({
+              url: o.redis,
+              name: o.redisName ?? source.cacheName,
+              prefix: o.redisPrefix,
+              timeoutMs: o.redisTimeoutMs,
+              onOutcome: (outcome) => metrics.cacheOutcome('redis', outcome),
+            });
+      const service = RecommendationService.create(source, { cache, metrics, lruSize: o.lruSize, reloadIntervalMs: o.reloadIntervalMs });
       const app = buildServer(service);
       let address: string;
       try {
         address = await app.listen({ port: o.port, host: o.host });
       } catch (err) {
+        // A Redis client left open would keep the process alive, reconnecting.
+        await cache?.close();
         const code = (err as NodeJS.ErrnoException).code;
         if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL')
           throw new InputError(`--host ${o.host} --port ${o.port}: cannot listen there (${code})`);
@@ -56,6 +84,7 @@ export function serveCommand(): Command {
         log.info(`ready: serving ${m.name} ${m.version} (${m.kind}) on ${address}`);
       } catch (err) {
         await app.close();
+        await cache?.close();
         throw err;
       }
       await new Promise<void>((resolve) => {
