@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readDatasetMeta } from '../../src/data/dataset.js';
 import { loadPipeline } from '../../src/pipeline/load.js';
 import { runPipeline } from '../../src/pipeline/runner.js';
-import { type CliRun, runCli, runProcess } from '../cli-runner.js';
+import { type CliRun, oneErrorLine, runCli, runProcess } from '../cli-runner.js';
 import { tempDir } from '../helpers.js';
 import { writeMovieLensCsv } from '../ops/pipeline-fixture.js';
 import { type RunningServer, queryPrometheus, startPrometheus, startPushgateway } from '../serve/prometheus-servers.js';
@@ -227,6 +227,13 @@ describe('pipeline runs reported to a real Pushgateway, scraped by a real Promet
       before.filter((s) => s.name.startsWith('recsys_')),
     );
     expect(existsSync(join(work, 'artifacts/recsys_pipeline.prom'))).toBe(false);
+  });
+
+  it('a PUSHGATEWAY_URL that is not an http(s) URL is bad configuration: exit 2 before any step', async () => {
+    const r = await runCli(['train', '--pipeline', file], { env: { PUSHGATEWAY_URL: 'pushgateway:9091' } });
+    expect(r.code, r.stderr).toBe(2);
+    expect(oneErrorLine(r)).toBe('error: PUSHGATEWAY_URL="pushgateway:9091": expected an http:// or https:// URL of a Pushgateway');
+    expect(r.stderr).not.toContain('[1/6]');
   });
 });
 
