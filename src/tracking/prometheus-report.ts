@@ -16,14 +16,14 @@ import { networkMessage } from './http-client.js';
 export const TEXTFILE_NAME = 'recsys_pipeline.prom';
 export const DEFAULT_MONITORING_JOB = 'recsys_pipeline';
 /** How long one request to the Pushgateway may stay unanswered. */
-export const PUSHGATEWAY_TIMEOUT_MS = 3000;
+const PUSHGATEWAY_TIMEOUT_MS = 3000;
 
-export const RUN_STATUSES = ['success', 'failed', 'gate_breached'] as const;
+const RUN_STATUSES = ['success', 'failed', 'gate_breached'] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
-export const STEP_STATUSES = ['ran', 'skipped', 'failed', 'not_run'] as const;
+const STEP_STATUSES = ['ran', 'skipped', 'failed', 'not_run'] as const;
 export type StepStatus = (typeof STEP_STATUSES)[number];
 
-export const LAST_SUCCESS_METRIC = 'recsys_pipeline_last_success_timestamp_seconds';
+const LAST_SUCCESS_METRIC = 'recsys_pipeline_last_success_timestamp_seconds';
 
 export interface StepRunReport {
   /** The unit's label, e.g. "train als-tu". */
@@ -69,14 +69,10 @@ export interface MonitoringTarget {
   readonly job: string;
   /** The textfile-collector file written without a Pushgateway. */
   readonly textfile: string;
-  readonly timeoutMs?: number;
 }
 
-/** Where the metrics went. */
-export type MonitoringDelivery = { readonly to: 'pushgateway' | 'textfile'; readonly ok: boolean };
-
 /** The run's metrics in a registry of their own; `lastSuccess` is the time of the last successful run, if any. */
-export function runRegistry(report: PipelineRunReport, lastSuccess: number | null): Registry {
+function runRegistry(report: PipelineRunReport, lastSuccess: number | null): Registry {
   const registry = new Registry();
   const gauge = <L extends string>(name: string, help: string, labelNames: readonly L[]): Gauge<L> =>
     new Gauge({ name: `recsys_pipeline_${name}`, help, labelNames, registers: [registry] });
@@ -130,23 +126,22 @@ export function runRegistry(report: PipelineRunReport, lastSuccess: number | nul
  * When the last-success time held before cannot be read (the Pushgateway is down), nothing is
  * pushed: a push without it would erase it.
  */
-export async function reportPipelineRun(report: PipelineRunReport, target: MonitoringTarget): Promise<MonitoringDelivery> {
+export async function reportPipelineRun(report: PipelineRunReport, target: MonitoringTarget): Promise<void> {
   const to = target.pushgateway === null ? 'textfile' : 'pushgateway';
   const where = target.pushgateway ?? target.textfile;
   try {
     const previous =
       target.pushgateway === null
         ? lastSuccessInTextfile(target.textfile, report.pipeline)
-        : await lastSuccessInPushgateway(target.pushgateway, target.job, report.pipeline, target.timeoutMs);
+        : await lastSuccessInPushgateway(target.pushgateway, target.job, report.pipeline);
     const lastSuccess = report.status === 'success' ? report.finishedAt : previous;
     const registry = runRegistry(report, lastSuccess);
     if (target.pushgateway === null) writeFileAtomic(target.textfile, await registry.metrics());
     else {
-      const gateway = new Pushgateway(target.pushgateway, { timeout: target.timeoutMs ?? PUSHGATEWAY_TIMEOUT_MS }, registry);
+      const gateway = new Pushgateway(target.pushgateway, { timeout: PUSHGATEWAY_TIMEOUT_MS }, registry);
       await gateway.push({ jobName: target.job, groupings: { pipeline: report.pipeline } });
     }
     log.event('monitoring.reported', { to, where, status: report.status, last_success: lastSuccess });
-    return { to, ok: true };
   } catch (err) {
     const message = networkMessage(err);
     log.warn(`monitoring: the run's metrics did not reach the ${to} ${where} (${message}); the run itself is not affected`, {
@@ -155,7 +150,6 @@ export async function reportPipelineRun(report: PipelineRunReport, target: Monit
       where,
       error: message,
     });
-    return { to, ok: false };
   }
 }
 
@@ -170,28 +164,24 @@ function lastSuccessInTextfile(path: string, pipeline: string): number | null {
   return Number.isFinite(value) ? value : null;
 }
 
-/** The Pushgateway's JSON API (GET /api/v1/metrics): one entry per group, each metric family by name. */
-interface PushgatewayGroups {
-  readonly data?: ReadonlyArray<
-    { readonly labels?: Record<string, string> } & Record<string, unknown> & {
-        readonly [LAST_SUCCESS_METRIC]?: { readonly metrics?: ReadonlyArray<{ readonly value?: string }> };
-      }
-  >;
+/** A group in the Pushgateway's JSON API (GET /api/v1/metrics): its grouping labels, and each metric family by name. */
+interface PushgatewayGroup {
+  readonly labels?: Record<string, string>;
+  readonly [family: string]: unknown;
+}
+
+interface PushgatewayFamily {
+  readonly metrics?: ReadonlyArray<{ readonly value?: string }>;
 }
 
 /** The last-success time the Pushgateway holds for the pipeline's group, or null; throws when it cannot be asked. */
-async function lastSuccessInPushgateway(
-  url: string,
-  job: string,
-  pipeline: string,
-  timeoutMs = PUSHGATEWAY_TIMEOUT_MS,
-): Promise<number | null> {
+async function lastSuccessInPushgateway(url: string, job: string, pipeline: string): Promise<number | null> {
   const response = await fetch(new URL('api/v1/metrics', url.endsWith('/') ? url : `${url}/`), {
-    signal: AbortSignal.timeout(timeoutMs),
+    signal: AbortSignal.timeout(PUSHGATEWAY_TIMEOUT_MS),
   });
   if (!response.ok) throw new Error(`GET /api/v1/metrics answered ${response.status}`);
-  const groups = (await response.json()) as PushgatewayGroups;
-  const group = groups.data?.find((g) => g.labels?.job === job && g.labels?.pipeline === pipeline);
-  const value = Number(group?.[LAST_SUCCESS_METRIC]?.metrics?.[0]?.value);
+  const groups = ((await response.json()) as { data?: PushgatewayGroup[] }).data ?? [];
+  const group = groups.find((g) => g.labels?.job === job && g.labels?.pipeline === pipeline);
+  const value = Number((group?.[LAST_SUCCESS_METRIC] as PushgatewayFamily | undefined)?.metrics?.[0]?.value);
   return Number.isFinite(value) ? value : null;
 }

@@ -1,4 +1,5 @@
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { type AddressInfo, createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readDatasetMeta } from '../../src/data/dataset.js';
@@ -227,6 +228,21 @@ describe('pipeline runs reported to a real Pushgateway, scraped by a real Promet
       before.filter((s) => s.name.startsWith('recsys_')),
     );
     expect(existsSync(join(work, 'artifacts/recsys_pipeline.prom'))).toBe(false);
+  });
+
+  it('a Pushgateway that accepts connections and never answers: the run succeeds after the short timeout, with one warning', async () => {
+    const silent = createServer(() => {});
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const { port } = silent.address() as AddressInfo;
+    try {
+      const r = await runCli(['train', '--pipeline', file], { env: { PUSHGATEWAY_URL: `http://127.0.0.1:${port}` } });
+      expect(r.code, r.stderr).toBe(0);
+      expect(warnings(r.stderr)).toEqual([
+        `warning: monitoring: the run's metrics did not reach the pushgateway http://127.0.0.1:${port} (request timed out); the run itself is not affected`,
+      ]);
+    } finally {
+      silent.close();
+    }
   });
 
   it('a PUSHGATEWAY_URL that is not an http(s) URL is bad configuration: exit 2 before any step', async () => {
