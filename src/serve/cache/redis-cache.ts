@@ -63,13 +63,17 @@ export async function openRedisCache(opts: RedisCacheOptions): Promise<RecsCache
     maxRetriesPerRequest: 0,
     retryStrategy: (attempt) => Math.min(100 * attempt, MAX_RECONNECT_DELAY_MS),
   });
-  let lastError = '';
+  // Why the connection is down: its last error (a server that closes it cleanly gives none).
+  let connectionError = '';
+  client.on('ready', () => {
+    connectionError = 'the server closed the connection';
+  });
   // Without a listener ioredis prints every failed reconnection attempt to the console.
   client.on('error', (err: Error) => {
-    lastError = err.message;
+    connectionError = err.message;
   });
   const connected = await firstConnection(client);
-  if (!connected) log.warn(`redis cache ${where}: not reachable (${lastError}); answering live until it is`);
+  if (!connected) log.warn(`redis cache ${where}: not reachable (${connectionError}); answering live until it is`);
 
   const breaker = new CircuitBreaker((userId: number) => readCachedRecommendations(client, name, userId, prefix), {
     timeout: timeoutMs,
@@ -79,16 +83,17 @@ export async function openRedisCache(opts: RedisCacheOptions): Promise<RecsCache
     enableSnapshots: false,
     rollingPercentilesEnabled: false,
   });
+  // While disconnected a lookup fails at once with ioredis's "Stream isn't writeable"; the connection's own error says why.
+  const why = (err: Error): string => (client.status === 'ready' ? err.message : `not connected: ${connectionError}`);
   let failuresInARow = 0;
   breaker.on('success', () => {
     failuresInARow = 0;
   });
   breaker.on('failure', (err: Error) => {
-    lastError = err.message;
     failuresInARow++;
     if (failuresInARow >= failuresToOpen && breaker.closed) {
       log.warn(
-        `redis cache ${where}: ${failuresInARow} lookups failed in a row (${lastError}); answering live, retrying every ${resetMs} ms`,
+        `redis cache ${where}: ${failuresInARow} lookups failed in a row (${why(err)}); answering live, retrying every ${resetMs} ms`,
       );
       breaker.open();
     }
