@@ -83,8 +83,10 @@ export async function openRedisCache(opts: RedisCacheOptions): Promise<RecsCache
     enableSnapshots: false,
     rollingPercentilesEnabled: false,
   });
-  // While disconnected a lookup fails at once with ioredis's "Stream isn't writeable"; the connection's own error says why.
-  const why = (err: Error): string => (client.status === 'ready' ? err.message : `not connected: ${connectionError}`);
+  // On a lost connection a lookup fails at once with ioredis's "Stream isn't writeable" (before the
+  // client has noticed, its status may still be ready); the connection's own error says why.
+  const why = (err: Error): string =>
+    client.status === 'ready' && client.stream?.writable ? err.message : `not connected: ${connectionError}`;
   let failuresInARow = 0;
   breaker.on('success', () => {
     failuresInARow = 0;
