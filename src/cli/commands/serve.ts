@@ -1,11 +1,10 @@
 import { Command } from 'commander';
-import { servingSource, type ServeTarget } from '../../pipeline/serving.js';
-import { DEFAULT_CACHE_TIMEOUT_MS, openRedisCache } from '../../serve/cache/redis-cache.js';
-import { ServeMetrics } from '../../serve/metrics.js';
-import { buildServer } from '../../serve/server.js';
-import { DEFAULT_LRU_SIZE, DEFAULT_RELOAD_INTERVAL_MS, RecommendationService } from '../../serve/service.js';
+import { servingSource } from '../../pipeline/serving.js';
+import { DEFAULT_CACHE_TIMEOUT_MS } from '../../serve/cache/redis-cache.js';
+import { runServer } from '../../serve/run.js';
+import { DEFAULT_LRU_SIZE, DEFAULT_RELOAD_INTERVAL_MS } from '../../serve/service.js';
 import { InputError } from '../../util/errors.js';
-import { log, setLogFile } from '../../util/log.js';
+import { setLogFile } from '../../util/log.js';
 import { intOption } from '../options.js';
 
 interface ServeOptions {
@@ -17,6 +16,7 @@ interface ServeOptions {
   redisPrefix?: string;
   redisName?: string;
   redisTimeoutMs: number;
+  workers: number;
   lruSize: number;
   reloadIntervalMs: number;
   log?: string;
@@ -39,6 +39,12 @@ export function serveCommand(): Command {
       intOption('--redis-timeout-ms', 1),
       DEFAULT_CACHE_TIMEOUT_MS,
     )
+    .option(
+      '--workers <n>',
+      'processes answering on the port, each with the model loaded (node:cluster; memory × n)',
+      intOption('--workers', 1),
+      1,
+    )
     .option('--lru-size <n>', 'answers kept in the in-process cache (0 = none)', intOption('--lru-size', 0), DEFAULT_LRU_SIZE)
     .option(
       '--reload-interval-ms <n>',
@@ -52,51 +58,17 @@ export function serveCommand(): Command {
         throw new InputError('serve needs exactly one of --model ARTIFACT and --pipeline FILE');
       if (o.port > 65535) throw new InputError(`--port ${o.port}: ports go up to 65535`);
       if (o.log) setLogFile(o.log);
-      const target: ServeTarget = o.model !== undefined ? { model: o.model } : { pipeline: o.pipeline as string };
-      const source = servingSource(target);
-      const metrics = new ServeMetrics();
-      const cache =
-        o.redis === undefined
-          ? null
-          : await openRedisCache({
-              url: o.redis,
-              name: o.redisName ?? source.cacheName,
-              prefix: o.redisPrefix,
-              timeoutMs: o.redisTimeoutMs,
-              onOutcome: (outcome) => metrics.cacheOutcome('redis', outcome),
-            });
-      const service = RecommendationService.create(source, { cache, metrics, lruSize: o.lruSize, reloadIntervalMs: o.reloadIntervalMs });
-      const app = buildServer(service);
-      let address: string;
-      try {
-        address = await app.listen({ port: o.port, host: o.host });
-      } catch (err) {
-        // A Redis client left open would keep the process alive, reconnecting.
-        await cache?.close();
-        const code = (err as NodeJS.ErrnoException).code;
-        if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL')
-          throw new InputError(`--host ${o.host} --port ${o.port}: cannot listen there (${code})`);
-        throw err;
-      }
-      log.info(`listening on ${address}; loading ${source.target}`);
-      try {
-        const m = await service.start();
-        log.info(`ready: serving ${m.name} ${m.version} (${m.kind}) on ${address}`);
-      } catch (err) {
-        await app.close();
-        await cache?.close();
-        throw err;
-      }
-      await new Promise<void>((resolve) => {
-        const stop = (signal: NodeJS.Signals): void => {
-          log.info(`${signal}: finishing the requests in flight, then stopping`);
-          void app
-            .close()
-            .then(() => service.close())
-            .finally(resolve);
-        };
-        process.once('SIGINT', stop);
-        process.once('SIGTERM', stop);
+      const source = servingSource(o.model !== undefined ? { model: o.model } : { pipeline: o.pipeline as string });
+      await runServer(source, {
+        port: o.port,
+        host: o.host,
+        workers: o.workers,
+        lruSize: o.lruSize,
+        reloadIntervalMs: o.reloadIntervalMs,
+        redis:
+          o.redis === undefined
+            ? undefined
+            : { url: o.redis, name: o.redisName ?? source.cacheName, prefix: o.redisPrefix, timeoutMs: o.redisTimeoutMs },
       });
     });
 }
