@@ -55,10 +55,12 @@ export interface VerifiedRecsFile {
   readonly sha256: string;
   /** The model artifact version that computed the recommendations, or null when none is recorded. */
   readonly model: ArtifactRef | null;
+  /** The k the export asked for (lists are shorter when the model had no more), or null when not recorded. */
+  readonly k: number | null;
 }
 
 /** The version a sidecar `F.manifest.json` records for the stand-alone file F, and its sha256. */
-function sidecarOf(path: string): { version: string; sha256: string; model: ArtifactRef | null; sidecarPath: string } {
+function sidecarOf(path: string): { version: string; sha256: string; model: ArtifactRef | null; k: number | null; sidecarPath: string } {
   const sidecarPath = `${path}${RECS_SIDECAR_SUFFIX}`;
   if (!existsSync(sidecarPath)) {
     throw new InputError(
@@ -74,7 +76,11 @@ function sidecarOf(path: string): { version: string; sha256: string; model: Arti
   }
   if (sidecar.kind !== SIDECAR_KIND || typeof sidecar.version !== 'string' || typeof sidecar.sha256 !== 'string')
     throw new InputError(`${sidecarPath}: not a recommendations sidecar (expected kind, version and sha256)`);
-  return { version: sidecar.version, sha256: sidecar.sha256, model: artifactRef(sidecar.model), sidecarPath };
+  return { version: sidecar.version, sha256: sidecar.sha256, model: artifactRef(sidecar.model), k: recordedK(sidecar.k), sidecarPath };
+}
+
+function recordedK(value: unknown): number | null {
+  return typeof value === 'number' && Number.isInteger(value) && value > 0 ? value : null;
 }
 
 function artifactRef(value: unknown): ArtifactRef | null {
@@ -96,7 +102,8 @@ export async function verifyRecsFile(path: string): Promise<VerifiedRecsFile> {
       const manifest = await verifyArtifact(dir, { hash: true });
       // A recommend step's artifact has one parent, the model artifact it ran (steps/recommend.ts).
       const model = manifest.lineage.length === 1 ? artifactRef(manifest.lineage[0]) : null;
-      return { path, version: manifest.version, artifact: manifest.name, sha256: listed.sha256, model };
+      const k = recordedK((manifest.config as { k?: unknown } | undefined)?.k);
+      return { path, version: manifest.version, artifact: manifest.name, sha256: listed.sha256, model, k };
     }
   }
   const recorded = sidecarOf(path);
@@ -105,7 +112,7 @@ export async function verifyRecsFile(path: string): Promise<VerifiedRecsFile> {
     throw new InputError(
       `${path}: sha256 ${sha256} differs from ${recorded.sha256} recorded in ${recorded.sidecarPath} (changed after it was written?)`,
     );
-  return { path, version: recorded.version, artifact: null, sha256, model: recorded.model };
+  return { path, version: recorded.version, artifact: null, sha256, model: recorded.model, k: recorded.k };
 }
 
 /** Every user's ranked list, as columns sorted by (user, rank); `channel` indexes `channels`. */

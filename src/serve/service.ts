@@ -133,10 +133,11 @@ export class RecommendationService {
     const started = performance.now();
     const hit = await this.cache.get(userId, m.version);
     this.metrics.observeStages({ cache: (performance.now() - started) / 1000 });
-    if (hit === null) return null;
+    if (hit === null || k > hit.k) return null;
     const items = hit.items.filter((i) => !excluded.has(i.item_id)).slice(0, k);
-    // A cached list shorter than k (after exclusions) cannot say what comes next: ask the model.
-    if (items.length < k) return null;
+    // Short of k after the exclusions, a full-length list cannot say what came next: ask the
+    // model. A list the export left short is all the model had, and so is the answer.
+    if (items.length < k && hit.items.length === hit.k) return null;
     return {
       user_id: userId,
       items: items.map((i, j) => ({ ...i, rank: j + 1 })),

@@ -56,6 +56,8 @@ export type CacheOutcome = 'hit' | 'miss' | 'stale' | 'error' | 'open';
 /** One user's list as a batch export computed it, from a cache of batch recommendations. */
 export interface CachedAnswer {
   readonly items: AnsweredItem[];
+  /** The k of the batch export: a list shorter than that holds every item the model had for the user. */
+  readonly k: number;
   /** The recs version in the cache (its pointer). */
   readonly cacheVersion: string;
 }

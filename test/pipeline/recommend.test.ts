@@ -48,6 +48,7 @@ describe('recsys recommend', () => {
       artifact: null,
       sha256: await sha256File(out),
       model: { name: trained.manifest.name, version: trained.manifest.version },
+      k: 20,
     });
     expect(report.rows).toBe(610 * 20);
     const train = trained.experiment.train;

@@ -5,6 +5,7 @@ import type { Answer } from '../../src/serve/types.js';
 import { oneErrorLine, runCli, type Started } from '../cli-runner.js';
 import { listsOf, type Row } from './recs-fixture.js';
 import { freeLoopbackPort, type RedisServer, startRedisServer } from './redis-server.js';
+import { tempDir } from '../helpers.js';
 import { servedPipeline } from './served-pipeline.js';
 import { startServe, until } from './serve-process.js';
 
@@ -69,18 +70,13 @@ describe('recsys serve --redis', () => {
   it("answers known users from Redis with the export's rows; refuses another model's lists; unknown users get the fallback", async () => {
     const before = await redisOutcomes();
     const sample = users.filter((_, i) => i % 7 === 0);
-    let fromCache = 0;
     for (const user of sample) {
       const answer = await recommend(user);
-      const exported = lists.get(user) as Row[];
-      // A list the export cut short (fewer items left than k) cannot say what comes next: the server asks the model.
-      if (exported.length === 100) {
-        expect(answer).toMatchObject({ user_id: user, model: RANKER, path: 'cache', cache: 'redis' });
-        fromCache++;
-      } else expect(answer).toMatchObject({ user_id: user, model: RANKER, path: 'live' });
-      expectExportRows(answer, exported);
+      expect(answer).toMatchObject({ user_id: user, model: RANKER, path: 'cache', cache: 'redis' });
+      expectExportRows(answer, lists.get(user) as Row[]);
     }
-    expect(fromCache).toBeGreaterThan(sample.length / 2);
+    // More than the export's k: only the model can say.
+    expect((await recommend(sample[0], 'k=101')).path).toBe('live');
     // A shorter list and a request-time exclusion: the cached list cut and ranked again.
     const user = users.find((u) => lists.get(u)?.length === 100) as number;
     const rows = lists.get(user) as Row[];
@@ -95,7 +91,8 @@ describe('recsys serve --redis', () => {
     );
     expect((await recommend(10_000_000)).path).toBe('fallback');
     const after = await redisOutcomes();
-    expect((after.hit ?? 0) - (before.hit ?? 0)).toBe(sample.length + 1);
+    // Every lookup above found a list (the k = 101 one too, though it could not use it).
+    expect((after.hit ?? 0) - (before.hit ?? 0)).toBe(sample.length + 2);
 
     // The ALS export published under the ranker's name: computed by another model, so not served.
     await publishRecommendations({ recs: alsRecs, redis: redis.url, ttlSeconds: 600, name: `recs-${RANKER}` });
@@ -107,6 +104,28 @@ describe('recsys serve --redis', () => {
     // The ranker's export again: from the cache again.
     await publishRecommendations({ recs: rankerRecs, redis: redis.url, ttlSeconds: 600 });
     expect((await recommend(user)).path).toBe('cache');
+  });
+
+  it('answers from an export whose lists are shorter than its k: they hold every item the model had', async () => {
+    // The ranker offers at most its 100 merged candidates: an export at k = 150 is short for every user.
+    const long = join(tempDir(), 'recs-150.parquet');
+    const exported = await runCli(['recommend', '--model', join(artifacts, RANKER), '--all-users', '--k', '150', '--out', long], {
+      env: { RECSYS_QUIET: '1' },
+    });
+    expect(exported.code, exported.stderr).toBe(0);
+    const longLists = await listsOf(long);
+    await publishRecommendations({ recs: long, redis: redis.url, ttlSeconds: 600, name: `recs-${RANKER}` });
+    try {
+      for (const user of users.slice(0, 20)) {
+        const rows = longLists.get(user) as Row[];
+        expect(rows.length).toBeLessThan(150);
+        const answer = await recommend(user, 'k=150');
+        expect(answer.path).toBe('cache');
+        expectExportRows(answer, rows);
+      }
+    } finally {
+      await publishRecommendations({ recs: rankerRecs, redis: redis.url, ttlSeconds: 600 });
+    }
   });
 
   it('Redis killed mid-load: no request fails, the live funnel answers the same lists, and the cache answers again once Redis is back', async () => {

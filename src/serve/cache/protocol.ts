@@ -33,6 +33,7 @@ export interface CacheMeta {
   readonly name: string;
   /** Channel names; a list entry's third element indexes it. */
   readonly channels: string[];
+  /** The k the export asked for (its manifest or sidecar; else its longest list): shorter lists hold all the model had. */
   readonly k: number;
   readonly users: number;
   readonly rows: number;

@@ -117,7 +117,7 @@ export async function openRedisCache(opts: RedisCacheOptions): Promise<RecsCache
       if (found === null) return report('miss');
       if (found.model?.version !== modelVersion) return report('stale');
       opts.onOutcome?.('hit');
-      return { items: found.items, cacheVersion: found.version };
+      return { items: found.items, k: found.k, cacheVersion: found.version };
     },
     async close(): Promise<void> {
       breaker.shutdown();

@@ -149,7 +149,8 @@ async function publishLists(client: Redis, p: PublishPlan): Promise<PublishRepor
     version: file.version,
     name: ns.name,
     channels: lists.channels,
-    k: lists.k,
+    // What the export asked for: a shorter list then holds every item the model had.
+    k: Math.max(file.k ?? 0, lists.k),
     users,
     rows: lists.user.length,
     sha256: file.sha256,

@@ -9,6 +9,8 @@ export interface CachedRecommendations {
   readonly version: string;
   /** The model artifact version that computed the list (the version's meta), or null when not recorded. */
   readonly model: ArtifactRef | null;
+  /** The k of the export: a list is shorter only when the model had no more items for the user. */
+  readonly k: number;
   readonly items: AnsweredItem[];
 }
 
@@ -39,6 +41,7 @@ export async function readCachedRecommendations(
       user_id: userId,
       version,
       model: meta.model ?? null,
+      k: meta.k,
       items: entries.map(([item_id, score, channel], i) => ({ item_id, rank: i + 1, score, channel: meta.channels[channel] })),
     };
   }
