@@ -48,6 +48,8 @@ describe('pipeline files', () => {
     expect(p.head.splits['temporal-user']).toEqual({ strategy: 'temporal-user', frac: 0.8 });
     expect(p.steps.map((s) => s.kind)).toEqual(['import', 'split', 'train', 'train', 'train', 'index', 'train', 'eval', 'recommend']);
     expect(loadPipeline(join(REPO, 'pipelines/nightly.yaml')).head.name).toBe('nightly');
+    const bench = loadPipeline(join(REPO, 'pipelines/bench-serve-25m.yaml'));
+    expect(bench.steps.map((s) => s.kind)).toEqual(['split', 'train', 'index', 'train', 'recommend']);
   });
 
   it('plans one artifact per (model, split) and an eval of every model trained on each split', () => {
