@@ -7,6 +7,7 @@ import { evalCommand } from './commands/eval.js';
 import { indexCommand } from './commands/index.js';
 import { publishCommand } from './commands/publish.js';
 import { recommendCommand } from './commands/recommend.js';
+import { serveCommand } from './commands/serve.js';
 import { splitCommand } from './commands/split.js';
 import { trackingCommand } from './commands/tracking.js';
 import { trainCommand } from './commands/train.js';
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
     indexCommand(),
     recommendCommand(),
     publishCommand(),
+    serveCommand(),
     artifactsCommand(),
     trackingCommand(),
   ])

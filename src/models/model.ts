@@ -59,7 +59,17 @@ export function canFoldIn<M extends Recommender>(m: M): m is M & FoldsInHistory 
  * for models that blend several (the ranker's channels). Others are their own source.
  */
 export interface NamesSources {
-  recommendWithSources(users: Int32Array, k: number, exclude: Csr | null): { top: TopK; source: Uint8Array; sources: readonly string[] };
+  recommendWithSources(users: Int32Array, k: number, exclude: Csr | null): SourcedTopK;
+}
+
+export interface SourcedTopK {
+  readonly top: TopK;
+  readonly source: Uint8Array;
+  readonly sources: readonly string[];
+  /** Sources that failed or ran out of time for this batch (their items are missing). */
+  readonly skipped: readonly string[];
+  /** Wall time of each stage, for the serving metrics. */
+  readonly seconds: Readonly<Record<string, number>>;
 }
 
 export function namesSources<M extends Recommender>(m: M): m is M & NamesSources {
@@ -116,4 +126,22 @@ export interface ModelFactory<S extends ParamsSchema = ParamsSchema, M extends R
   /** `params` has been validated against the schema (parseParams) and checkParams, defaults filled in. */
   fit(data: TrainingData, params: z.infer<S>, ctx?: FitContext): Promise<M>;
   load(dir: string): Promise<M>;
+}
+
+/**
+ * Top-k with the source of every item, from any model: the batch export and the server both
+ * answer through this, so they cannot differ. A single-source model is its own source and
+ * its one stage is `model`.
+ */
+export function recommendSourced(model: Recommender, users: Int32Array, k: number, exclude: Csr | null): SourcedTopK {
+  if (namesSources(model)) return model.recommendWithSources(users, k, exclude);
+  const started = performance.now();
+  const top = model.recommend(users, k, exclude);
+  return {
+    top,
+    source: new Uint8Array(users.length * k),
+    sources: [model.kind],
+    skipped: [],
+    seconds: { model: (performance.now() - started) / 1000 },
+  };
 }

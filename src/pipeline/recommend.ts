@@ -9,7 +9,7 @@ import { claimOutput, commitOutputFile, readBytes, type OutputKind } from '../ut
 import { log } from '../util/log.js';
 import { Progress } from '../util/progress.js';
 import { checkTrainedOn, prepareExperiment, trainedOn } from './experiment.js';
-import { canFoldIn, namesSources } from '../models/model.js';
+import { canFoldIn, recommendSourced } from '../models/model.js';
 import { loadModelArtifact } from './index-model.js';
 
 export interface BatchRecommendRequest {
@@ -84,9 +84,7 @@ export async function recommendAllUsers(req: BatchRecommendRequest): Promise<Bat
   try {
     for (let start = 0; start < nUsers; start += batch) {
       const users = Int32Array.from({ length: Math.min(batch, nUsers - start) }, (_, i) => start + i);
-      const result = namesSources(model)
-        ? model.recommendWithSources(users, k, seen)
-        : { top: model.recommend(users, k, seen), source: new Uint8Array(users.length * k), sources: [model.kind] };
+      const result = recommendSourced(model, users, k, seen);
       labels ??= result.sources;
       const { top, source } = result;
       let n = 0;

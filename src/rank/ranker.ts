@@ -19,7 +19,7 @@ import { splitInteractions } from '../split/split.js';
 import { InputError } from '../util/errors.js';
 import { writeJsonAtomic } from '../util/fs.js';
 import { log } from '../util/log.js';
-import type { FitContext, ModelFactory, NamesSources, Recommender, SummarisesTraining } from '../models/model.js';
+import type { FitContext, ModelFactory, NamesSources, Recommender, SourcedTopK, SummarisesTraining } from '../models/model.js';
 import { parseParams } from '../models/params.js';
 
 const atLeast = (min: number) => z.number().int().min(min);
@@ -147,8 +147,8 @@ export class RankerModel implements Recommender, NamesSources, SummarisesTrainin
    * The final lists with, per item, the channel that ranked it best among those that returned it
    * ("fallback" for items only the popularity fill-up supplied).
    */
-  recommendWithSources(users: Int32Array, k: number, exclude: Csr | null): { top: TopK; source: Uint8Array; sources: readonly string[] } {
-    const { merged, reranked: top } = this.funnel.run(users, k, exclude, this.gbdt);
+  recommendWithSources(users: Int32Array, k: number, exclude: Csr | null): SourcedTopK {
+    const { lists, merged, reranked: top, seconds } = this.funnel.run(users, k, exclude, this.gbdt);
     const nChannels = merged.channels.length;
     const sources = [...merged.channels, 'fallback'];
     const source = new Uint8Array(top.items.length).fill(nChannels);
@@ -170,7 +170,8 @@ export class RankerModel implements Recommender, NamesSources, SummarisesTrainin
         }
       }
     }
-    return { top, source, sources };
+    const skipped = merged.channels.filter((_, c) => lists[c] === null);
+    return { top, source, sources, skipped, seconds };
   }
 
   /** Item similarity is the channels' business: the first channel that knows it answers. */

@@ -23,6 +23,8 @@ export interface Answer {
   readonly model: string;
   readonly version: string;
   readonly path: AnswerPath;
+  /** Which cache answered (path "cache"): the in-process LRU or the Redis cache of the batch export. */
+  readonly cache?: 'lru' | 'redis';
   /** History items the model does not know, ignored. */
   readonly ignored_items?: number[];
   /** Channels skipped for this answer because they failed or ran out of time. */

@@ -1,0 +1,101 @@
+import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import { log } from '../util/log.js';
+import { BadRequest, parseExclude, parseHistoryBody, parseId, parseK } from './request.js';
+import type { RecommendationService } from './service.js';
+import type { Answer, AnswerPath } from './types.js';
+
+/** Bodies are a history of at most MAX_LIST ids: 64 KiB is ample, and bounds what a client can make us parse. */
+export const BODY_LIMIT_BYTES = 64 * 1024;
+/** Path parameters are ids: a longer one is refused before routing. */
+const MAX_PARAM_LENGTH = 100;
+
+interface Timed {
+  started: number;
+  /** The answer's path; `none` for routes that give no recommendations, `error` for refused requests. */
+  path: AnswerPath | 'none' | 'error';
+}
+
+/**
+ * The HTTP routes of `recsys serve` over a service (docs/serving.md, "Endpoints"). Routes only
+ * parse and answer; bad input is a 400 naming the field (a BadRequest, or fastify's own JSON
+ * and size checks), never a 500; anything else is a 500 logged once and counted.
+ */
+export function buildServer(service: RecommendationService): FastifyInstance {
+  const app = Fastify({ bodyLimit: BODY_LIMIT_BYTES, routerOptions: { maxParamLength: MAX_PARAM_LENGTH }, logger: false });
+  const metrics = service.metrics;
+  const timing = new WeakMap<object, Timed>();
+
+  app.addHook('onRequest', async (request) => {
+    timing.set(request, { started: performance.now(), path: 'none' });
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    const t = timing.get(request);
+    if (!t) return;
+    const route = request.routeOptions.url ?? 'unmatched';
+    metrics.observeRequest(route, t.path, reply.statusCode, (performance.now() - t.started) / 1000);
+  });
+
+  const answered = (request: object, answer: Answer): Answer => {
+    const t = timing.get(request);
+    if (t) t.path = answer.path;
+    return answer;
+  };
+
+  app.setErrorHandler((err: FastifyError | BadRequest, request, reply) => {
+    const t = timing.get(request);
+    if (t) t.path = 'error';
+    if (err instanceof BadRequest) {
+      metrics.error('bad_request');
+      return reply.code(400).send({ error: err.message, field: err.field });
+    }
+    const status = err.statusCode ?? 500;
+    if (status >= 400 && status < 500) {
+      // fastify's own checks: malformed JSON (400), body too large (413), wrong content type (415).
+      metrics.error('bad_request');
+      return reply.code(status === 413 || status === 415 ? status : 400).send({ error: err.message, field: 'body' });
+    }
+    metrics.error('internal');
+    log.error(`serve: ${err.message}`);
+    log.event('serve.internal_error', { error: err.message, stack: err.stack });
+    return reply.code(500).send({ error: 'internal error' });
+  });
+  app.setNotFoundHandler((request, reply) => reply.code(404).send({ error: `no route ${request.method} ${request.url.split('?')[0]}` }));
+
+  const notReady = (reply: { code(n: number): { send(b: unknown): unknown } }) => reply.code(503).send({ error: 'no model loaded yet' });
+
+  app.get<{ Params: { userId: string }; Querystring: { k?: string; exclude?: string } }>('/recommend/:userId', async (request, reply) => {
+    const userId = parseId('userId', request.params.userId);
+    const k = parseK(request.query.k);
+    const exclude = parseExclude(request.query.exclude);
+    if (!service.serving) return notReady(reply);
+    return answered(request, await service.recommendUser(userId, k, exclude));
+  });
+
+  app.post('/recommend', async (request, reply) => {
+    const { history, k } = parseHistoryBody(request.body);
+    if (!service.serving) return notReady(reply);
+    return answered(request, await service.recommendHistory(history, k));
+  });
+
+  app.get<{ Params: { itemId: string }; Querystring: { k?: string } }>('/similar/:itemId', async (request, reply) => {
+    const itemId = parseId('itemId', request.params.itemId);
+    const k = parseK(request.query.k);
+    if (!service.serving) return notReady(reply);
+    return answered(request, await service.similar(itemId, k));
+  });
+
+  app.get('/healthz', async () => ({ status: 'ok' }));
+
+  app.get('/readyz', async (_request, reply) => {
+    const m = service.serving;
+    if (!m) return reply.code(503).send({ status: 'loading' });
+    return { status: 'ready', model: m.name, version: m.version, kind: m.kind };
+  });
+
+  app.get('/metrics', async (_request, reply) => {
+    reply.type(metrics.registry.contentType);
+    return metrics.registry.metrics();
+  });
+
+  return app;
+}

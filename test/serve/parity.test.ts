@@ -1,0 +1,82 @@
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readRowsParquet } from '../../src/data/parquet.js';
+import { servingSource } from '../../src/pipeline/serving.js';
+import { buildServer } from '../../src/serve/server.js';
+import { RecommendationService } from '../../src/serve/service.js';
+import type { Answer } from '../../src/serve/types.js';
+import { servedPipeline, type ServedPipeline } from './served-pipeline.js';
+
+/**
+ * Train/serve parity: for every training user of ml-latest-small, `GET /recommend/:user?k=100`
+ * answers exactly the rows the batch export (`recsys recommend --all-users --k 100`, the
+ * pipeline's recommend step) wrote for that user: same items, ranks and channels, scores equal
+ * as float32. The export is read back with DuckDB, independently of the server.
+ */
+let fx: ServedPipeline;
+
+beforeAll(async () => {
+  fx = await servedPipeline();
+}, 600_000);
+
+interface Row {
+  user_id: number;
+  item_id: number;
+  rank: number;
+  score: number;
+  channel: string;
+}
+
+async function exportedRows(model: string): Promise<Map<number, Row[]>> {
+  const rows = (await readRowsParquet(
+    join(fx.artifacts, `recs-${model}-temporal-user`, 'latest', 'recs.parquet'),
+    'SELECT user_id, item_id, rank, score, CAST(channel AS VARCHAR) AS channel FROM src ORDER BY user_id, rank',
+  )) as unknown as Row[];
+  const byUser = new Map<number, Row[]>();
+  for (const r of rows) {
+    const list = byUser.get(r.user_id) ?? [];
+    list.push(r);
+    byUser.set(r.user_id, list);
+  }
+  return byUser;
+}
+
+describe.each(['ranker', 'als', 'two-tower'])('%s: the server answers what the batch export wrote', (model) => {
+  let service: RecommendationService;
+  let app: ReturnType<typeof buildServer>;
+
+  beforeAll(async () => {
+    service = RecommendationService.create(servingSource({ model: join(fx.artifacts, `${model}-temporal-user`) }), {
+      reloadIntervalMs: 0,
+      lruSize: 0,
+    });
+    await service.start();
+    app = buildServer(service);
+  });
+
+  afterAll(async () => {
+    await app?.close();
+    await service?.close();
+  });
+
+  it('for every one of the 610 training users, k = 100', async () => {
+    const exported = await exportedRows(model);
+    expect(exported.size).toBe(610);
+    let compared = 0;
+    for (const [user, rows] of exported) {
+      const res = await app.inject({ method: 'GET', url: `/recommend/${user}?k=100` });
+      expect(res.statusCode).toBe(200);
+      const answer = res.json() as Answer;
+      expect(answer.path).toBe('live');
+      expect(answer.version).toBe(service.serving?.version);
+      expect(
+        answer.items.map((i) => [i.item_id, i.rank, i.channel]),
+        `user ${user}`,
+      ).toEqual(rows.map((r) => [r.item_id, r.rank, r.channel]));
+      expect(answer.items.map((i) => Math.fround(i.score))).toEqual(rows.map((r) => Math.fround(r.score)));
+      compared += rows.length;
+    }
+    // Every user has a full list of 100 on this data (8k items, at most a few thousand seen).
+    expect(compared).toBe(610 * 100);
+  }, 300_000);
+});
