@@ -5,8 +5,8 @@
  *            of the batch export into a real redis-server started here on a free loopback port);
  *   live     GET /recommend/:userId through the live funnel (no Redis, in-process cache off);
  *   history  POST /recommend {"history": [5-20 known item ids], "k": 10}.
- * Every request draws a new random training user or history (seeded), so no cache other than
- * Redis answers. Per (kind, concurrency): a short warm-up, then `--runs` runs of `--seconds`,
+ * Every request draws a new random training user or history (seeded), and the server runs with
+ * `--lru-size 0`, so no cache other than Redis answers. Per (kind, concurrency): a short warm-up, then `--runs` runs of `--seconds`,
  * and their median; the live funnel at concurrency 8 also runs once for `--headline-seconds`
  * (the 2-minute run of the issue's targets). Latency is the client's (request written to
  * response read), every response kept, exact percentiles. The server's RSS (its process and
@@ -15,7 +15,7 @@
  *
  *   flock /tmp/recsys-bench.lock npx vite-node scripts/bench/serve.ts --dir /work/bench-small \
  *     --label ml-latest-small [--model ranker-temporal-user] [--runs 3] [--seconds 15] \
- *     [--headline-seconds 120] [--concurrency 1,8,64] [--serve-args "--lru-size 0"]
+ *     [--headline-seconds 120] [--concurrency 1,8,64] [--kinds cache,live,history] [--serve-args=...]
  *   npx vite-node scripts/bench/serve.ts --write-doc        # the "Serving" section from all results
  *
  * --dir is the working directory of the pipeline run (its paths, e.g. the dataset a split
@@ -413,7 +413,8 @@ async function benchDataset(): Promise<void> {
   let publishSeconds = Number.NaN;
 
   const serve = async (kind: ServerInfo['kind'], extra: string[], fn: (s: RunningServer) => Promise<void>): Promise<void> => {
-    const server = await startServer(dir, model, [...serveArgs, ...extra], join(RESULTS, `${label}-${kind}.log`));
+    const argv = ['--lru-size', '0', ...serveArgs, ...extra];
+    const server = await startServer(dir, model, argv, join(RESULTS, `${label}-${kind}.log`));
     console.log(`serve (${kind}) ready in ${server.readySeconds.toFixed(1)} s, RSS ${server.rssNow().toFixed(0)} MiB`);
     try {
       await fn(server);
@@ -513,7 +514,8 @@ function stageTable(d: DatasetResult, connections = HEADLINE.connections): strin
       );
     }
     for (const h of [...merged.values()].sort((a, b) => a.name.localeCompare(b.name) || b.sum - a.sum)) {
-      if (!h.name.endsWith('_seconds')) continue;
+      // The benchmark's own scrapes of /metrics are not the load.
+      if (!h.name.endsWith('_seconds') || h.labels.includes('route="/metrics"')) continue;
       const q = (p: number): string => ms(1000 * histogramQuantile(h, p));
       rows.push(
         `| ${c.kind} | ${h.name} | ${h.labels.replace(/"/g, '')} | ${h.count} | ${ms((1000 * h.sum) / h.count)} | ${q(0.5)} | ${q(0.95)} | ${q(0.99)} |`,
