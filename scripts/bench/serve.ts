@@ -106,7 +106,8 @@ interface DatasetResult {
   readonly version: string;
   readonly users: number;
   readonly items: number;
-  readonly publishSeconds: number;
+  /** Null when the cache was not measured. */
+  readonly publishSeconds: number | null;
   readonly servers: ServerInfo[];
   readonly cells: CellResult[];
 }
@@ -410,7 +411,7 @@ async function benchDataset(): Promise<void> {
   const loadavgStart = loadavg();
   const servers: ServerInfo[] = [];
   const cells: CellResult[] = [];
-  let publishSeconds = Number.NaN;
+  let publishSeconds: number | null = null;
 
   const serve = async (kind: ServerInfo['kind'], extra: string[], fn: (s: RunningServer) => Promise<void>): Promise<void> => {
     const argv = ['--lru-size', '0', ...serveArgs, ...extra];
@@ -525,6 +526,13 @@ function stageTable(d: DatasetResult, connections = HEADLINE.connections): strin
   return rows.join('\n');
 }
 
+/** Start-up time and the RSS sampled every second from ready to stop (memory flat or not). */
+function serverText(s: ServerInfo): string {
+  const mib = s.rss.map(([, m]) => m);
+  const last = s.rss[s.rss.length - 1] ?? [0, 0];
+  return `${s.kind === 'cache' ? 'with --redis' : 'without Redis'} ready in ${s.readySeconds.toFixed(1)} s, RSS ${mib[0]?.toFixed(0)} MiB when ready, ${Math.min(...mib).toFixed(0)}–${Math.max(...mib).toFixed(0)} MiB over ${last[0].toFixed(0)} s of load (${mib.length} samples), ${last[1].toFixed(0)} MiB at the end`;
+}
+
 function writeDoc(): void {
   const results = readdirSync(RESULTS)
     .filter((f) => f.endsWith('.json'))
@@ -533,7 +541,7 @@ function writeDoc(): void {
   const about = results
     .map(
       (d) =>
-        `- ${d.label}: \`${d.model}\` version ${d.version} (${d.users.toLocaleString('en-US')} training users, ${d.items.toLocaleString('en-US')} items); ${d.at.slice(0, 16)} UTC, commit ${d.commit}, load average ${d.loadavgStart.map((l) => l.toFixed(2)).join(' ')} at the start, ${d.loadavgEnd.map((l) => l.toFixed(2)).join(' ')} at the end; \`${d.command}\`. Ready in ${d.servers.map((s) => `${s.readySeconds.toFixed(1)} s (${s.kind === 'cache' ? '--redis' : 'no Redis'})`).join(', ')}; \`recsys publish\` of the batch export ${d.publishSeconds.toFixed(1)} s.`,
+        `- ${d.label}: \`${d.model}\` version ${d.version} (${d.users.toLocaleString('en-US')} training users, ${d.items.toLocaleString('en-US')} items); ${d.at.slice(0, 16)} UTC, commit ${d.commit}, load average ${d.loadavgStart.map((l) => l.toFixed(2)).join(' ')} at the start, ${d.loadavgEnd.map((l) => l.toFixed(2)).join(' ')} at the end; \`${d.command}\`. Servers: ${d.servers.map(serverText).join('; ')}.${d.publishSeconds === null ? '' : ` \`recsys publish\` of the batch export: ${d.publishSeconds.toFixed(1)} s.`}`,
     )
     .join('\n');
   writeSection(
