@@ -12,10 +12,12 @@
  * response read), every response kept, exact percentiles. The server's RSS (its process and
  * descendants, /proc/PID/status VmRSS) is sampled every second; its /metrics are read before and
  * after each run, and the per-stage latency histograms are differenced to say where time goes.
+ * With --profile N, the ranker's live funnel is then also timed in this process for N random
+ * training users one at a time, without HTTP: each candidate channel apart, and every stage.
  *
  *   flock /tmp/recsys-bench.lock npx vite-node scripts/bench/serve.ts --dir /work/bench-small \
  *     --label ml-latest-small [--model ranker-temporal-user] [--runs 3] [--seconds 15] \
- *     [--headline-seconds 120] [--concurrency 1,8,64] [--kinds cache,live,history] [--serve-args=...]
+ *     [--headline-seconds 120] [--concurrency 1,8,64] [--kinds cache,live,history] [--profile 300] [--serve-args=...]
  *   npx vite-node scripts/bench/serve.ts --write-doc        # the "Serving" section from all results
  *
  * --dir is the working directory of the pipeline run (its paths, e.g. the dataset a split
@@ -25,11 +27,14 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { loadavg } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { readManifest } from '../../src/artifacts/store.js';
 import { readNumericParquet } from '../../src/data/parquet.js';
+import { loadServingModel } from '../../src/pipeline/serving.js';
+import { retrieve } from '../../src/rank/channels/channel.js';
+import { RankerModel } from '../../src/rank/ranker.js';
 import { writeFileAtomic } from '../../src/util/fs.js';
 import { Rng } from '../../src/util/rng.js';
 import { freeLoopbackPort, startRedisServer } from '../../test/serve/redis-server.js';
@@ -56,6 +61,7 @@ const { values: args } = parseArgs({
     kinds: { type: 'string', default: KINDS.join(',') },
     'serve-args': { type: 'string', default: '' },
     seed: { type: 'string', default: '42' },
+    profile: { type: 'string', default: '0' },
     'write-doc': { type: 'boolean', default: false },
   },
 });
@@ -110,6 +116,17 @@ interface DatasetResult {
   readonly publishSeconds: number | null;
   readonly servers: ServerInfo[];
   readonly cells: CellResult[];
+  readonly profile: StageProfile[];
+}
+
+/** One part of the live funnel timed in-process, milliseconds. */
+interface StageProfile {
+  readonly stage: string;
+  readonly calls: number;
+  readonly mean: number;
+  readonly p50: number;
+  readonly p95: number;
+  readonly p99: number;
 }
 
 // ---------- Prometheus text: histogram series, differenced between two scrapes ----------
@@ -376,6 +393,52 @@ const ms = (v: number): string => (v < 10 ? v.toFixed(2) : v.toFixed(1));
 const summary = (r: RunResult): string =>
   `${r.requests} requests, ${r.rps.toFixed(0)}/s, p50 ${ms(r.p50)} p95 ${ms(r.p95)} p99 ${ms(r.p99)} ms, errors ${r.errors}, non-2xx ${r.non2xx}, paths ${JSON.stringify(r.paths)}, RSS ${r.rss.start.toFixed(0)}→${r.rss.end.toFixed(0)} MiB`;
 
+// ---------- the funnel in-process ----------
+
+/**
+ * The ranker's funnel for `calls` random training users, one user per call as the server runs
+ * it, after as many untimed calls (at most 100): every channel's retrieval apart (the
+ * "candidates" stage is their sum plus the merge), then the whole funnel with its own stage
+ * timings. Loaded as the server loads it.
+ */
+async function profileFunnel(versionDir: string, calls: number, rng: Rng): Promise<StageProfile[]> {
+  const m = await loadServingModel(versionDir);
+  try {
+    const model = m.model;
+    if (!(model instanceof RankerModel)) return [];
+    const { funnel, gbdt } = model;
+    const times = new Map<string, number[]>();
+    let warmingUp = true;
+    const add = (stage: string, msTaken: number): void => {
+      if (warmingUp) return;
+      const list = times.get(stage) ?? [];
+      list.push(msTaken);
+      times.set(stage, list);
+    };
+    // The first calls (JIT tier-up, first touch of the model's pages) are not timed.
+    for (let i = -Math.min(calls, 100); i < calls; i++) {
+      warmingUp = i < 0;
+      const user = Int32Array.of(rng.int(model.users.size));
+      for (const channel of funnel.channels) {
+        const started = performance.now();
+        retrieve(channel, user, funnel.settings.candidates, m.seen);
+        add(`channel ${channel.name} (${channel.index ? 'FAISS' : 'its own recommend'})`, performance.now() - started);
+      }
+      const started = performance.now();
+      const out = funnel.run(user, K, m.seen, gbdt);
+      add('whole funnel', performance.now() - started);
+      for (const [stage, seconds] of Object.entries(out.seconds)) add(stage, seconds * 1000);
+    }
+    return [...times].map(([stage, list]) => {
+      const sorted = [...list].sort((a, b) => a - b);
+      const at = (q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+      return { stage, calls: list.length, mean: list.reduce((a, b) => a + b, 0) / list.length, p50: at(0.5), p95: at(0.95), p99: at(0.99) };
+    });
+  } finally {
+    await m.close();
+  }
+}
+
 // ---------- a dataset ----------
 
 function artifactVersionDir(artifacts: string, name: string): string {
@@ -385,7 +448,7 @@ function artifactVersionDir(artifacts: string, name: string): string {
 }
 
 async function benchDataset(): Promise<void> {
-  const dir = args.dir;
+  const dir = args.dir && resolve(args.dir);
   const label = args.label;
   if (!dir || !label) throw new Error('--dir and --label are required (or --write-doc)');
   if (!existsSync(RECSYS)) throw new Error(`${RECSYS} is missing: build first (npx tsc -p tsconfig.json)`);
@@ -449,6 +512,9 @@ async function benchDataset(): Promise<void> {
       for (const kind of plainKinds) cells.push(...(await benchKind(s, kind, concurrencies, workload, rng, opts)));
     });
 
+  const calls = Number(args.profile);
+  process.chdir(dir); // the split's dataset folder is relative to the pipeline's working directory
+  const profile = calls > 0 ? await profileFunnel(model, calls, rng) : [];
   const result: DatasetResult = {
     label,
     at: new Date().toISOString(),
@@ -464,10 +530,12 @@ async function benchDataset(): Promise<void> {
     publishSeconds,
     servers,
     cells,
+    profile,
   };
   writeFileAtomic(join(RESULTS, `${label}.json`), `${JSON.stringify(result, null, 1)}\n`);
   console.log(cellTable([result]));
   console.log(stageTable(result));
+  console.log(profileTable(result));
 }
 
 // ---------- the docs section ----------
@@ -533,6 +601,17 @@ function serverText(s: ServerInfo): string {
   return `${s.kind === 'cache' ? 'with --redis' : 'without Redis'} ready in ${s.readySeconds.toFixed(1)} s, RSS ${mib[0]?.toFixed(0)} MiB when ready, ${Math.min(...mib).toFixed(0)}–${Math.max(...mib).toFixed(0)} MiB over ${last[0].toFixed(0)} s of load (${mib.length} samples), ${last[1].toFixed(0)} MiB at the end`;
 }
 
+function profileTable(d: DatasetResult): string {
+  if (d.profile.length === 0) return '';
+  return [
+    `${d.label}, in-process, one user per call (${d.profile[0].calls} random training users):`,
+    '',
+    '| part of the live funnel | mean ms | p50 ms | p95 ms | p99 ms |',
+    '| --- | ---: | ---: | ---: | ---: |',
+    ...d.profile.map((p) => `| ${p.stage} | ${ms(p.mean)} | ${ms(p.p50)} | ${ms(p.p95)} | ${ms(p.p99)} |`),
+  ].join('\n');
+}
+
 function writeDoc(): void {
   const results = readdirSync(RESULTS)
     .filter((f) => f.endsWith('.json'))
@@ -554,7 +633,14 @@ ${cellTable(results)}
 
 Where the time goes (the server's own histograms from \`/metrics\`, differenced over the measured runs; quantiles interpolated inside buckets):
 
-${results.map((d) => `${d.label}:\n\n${stageTable(d)}`).join('\n\n')}`,
+${results.map((d) => `${d.label}:\n\n${stageTable(d)}`).join('\n\n')}
+
+The same funnel timed without HTTP or concurrency (\`--profile\`): each candidate channel apart (the "candidates" stage is their sum plus the merge of their lists), then every stage:
+
+${results
+  .map(profileTable)
+  .filter((t) => t.length > 0)
+  .join('\n\n')}`,
   );
 }
 
