@@ -89,6 +89,15 @@ export function recommendsColdItems<M extends Recommender>(m: M): m is M & Recom
   return typeof (m as Partial<RecommendsColdItems>).recommendExtended === 'function';
 }
 
+/** Models holding worker threads or native resources beyond their memory: `close` ends them (a server replacing a version calls it). */
+export interface HoldsResources {
+  close(): void;
+}
+
+export function holdsResources<M extends Recommender>(m: M): m is M & HoldsResources {
+  return typeof (m as Partial<HoldsResources>).close === 'function';
+}
+
 /** What fitting learned besides the hyper-parameters (epochs run, validation scores, ...), for the manifest. */
 export interface SummarisesTraining {
   trainingSummary(): Record<string, unknown> | null;

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { searchExcluding } from '../index/search.js';
 import type { Csr } from '../matrix/csr.js';
 import type { TopK } from '../matrix/topk.js';
-import { INDEX_FILE, openModelIndex } from './index-model.js';
+import { INDEX_FILE, openModelIndex } from '../index/artifact-index.js';
 import { recordMetrics } from '../artifacts/store.js';
 import { openArtifact } from '../artifacts/verify.js';
 import { evaluateWithColdItems } from '../eval/cold-items.js';

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { ITEMS_FILE, loadDataset, type Dataset } from '../data/dataset.js';
+import { dirname, isAbsolute, join } from 'node:path';
+import { ITEMS_FILE, loadDataset, META_FILE, type Dataset } from '../data/dataset.js';
 import type { Interactions } from '../data/interactions.js';
 import { buildTrainingData, type TrainingData } from '../data/training-data.js';
 import { MANIFEST_FILE, type ArtifactManifest } from '../artifacts/store.js';
@@ -63,7 +63,22 @@ export interface TrainedOn {
 export function trainedOn(dir: string, manifest: ArtifactManifest): TrainedOn {
   const split = manifest.split as unknown as SplitManifest | undefined;
   if (!manifest.dataset || !split) throw new InputError(`${dir}: the artifact records no dataset or split it was trained on`);
-  return { dataset: manifest.dataset, split, params: splitParamsOf(split) };
+  return { dataset: { ...manifest.dataset, dir: locateDataset(dir, manifest.dataset.dir) }, split, params: splitParamsOf(split) };
+}
+
+/**
+ * The dataset folder a manifest names. It is recorded as given, often relative to where the
+ * pipeline ran (`data/ml-latest-small`); from another working directory (a server, a
+ * notebook) it is looked for relative to the artifact's parent folders. The data's sha256 is
+ * checked after loading, so a folder of the same name with other data is refused, not used.
+ */
+function locateDataset(artifactDir: string, recorded: string): string {
+  if (isAbsolute(recorded) || existsSync(join(recorded, META_FILE))) return recorded;
+  for (let dir = dirname(artifactDir); dir !== dirname(dir); dir = dirname(dir)) {
+    const candidate = join(dir, recorded);
+    if (existsSync(join(candidate, META_FILE))) return candidate;
+  }
+  return recorded;
 }
 
 /** Refuses an experiment whose data or split differ from what the model in `dir` was trained on. */

@@ -6,31 +6,25 @@ import {
   MANIFEST_FILE,
   METRICS_FILE,
   RUN_LOG_FILE,
-  readManifest,
   resolveArtifactDir,
   type ArtifactManifest,
 } from '../artifacts/store.js';
 import { openArtifact } from '../artifacts/verify.js';
 import { writeNpy } from '../artifacts/npy.js';
 import type { Metric } from '../index/ann-index.js';
+import { INDEX_FILE, INDEX_IDS_FILE } from '../index/artifact-index.js';
 import { buildIndex, DEFAULT_INDEX_SEED, type BuildStats } from '../index/build.js';
 import { parseFactory } from '../index/factory.js';
-import { readIndex, writeIndex } from '../index/io.js';
+import { writeIndex } from '../index/io.js';
 import { measureIndex, type IndexMeasurement } from '../index/measure.js';
-import { augmentQueries, MIPS_TRANSFORM, vectorsForIndex, wantsMipsTransform } from '../index/mips.js';
+import { vectorsForIndex, wantsMipsTransform } from '../index/mips.js';
 import { sampleRows } from '../index/vectors.js';
-import type { Embeddings } from '../matrix/embeddings.js';
 import { hasEmbeddings, type Recommender } from '../models/model.js';
 import { getFactory } from './model-registry.js';
 import { InputError } from '../util/errors.js';
 import { log } from '../util/log.js';
 import { claimOutput } from '../util/output.js';
 import { Rng } from '../util/rng.js';
-import type { AnnIndex } from '../index/ann-index.js';
-
-/** File names of the index inside a model artifact. */
-export const INDEX_FILE = 'items.faiss';
-export const INDEX_IDS_FILE = 'items.faiss.ids.npy';
 
 export interface IndexRequest {
   /** The model artifact whose item embeddings are indexed, e.g. artifacts/als/latest. */
@@ -153,20 +147,4 @@ export async function indexModel(req: IndexRequest): Promise<{ dir: string; repo
     { finish: finish && ((tmp) => finish(tmp, { build: stats, bytes, measurement })) },
   );
   return { dir: created.dir, report: { build: stats, bytes, measurement } };
-}
-
-/**
- * The index stored in a model artifact, with the search settings it was built with (or
- * overrides), and how query vectors must be prepared for it.
- */
-export function openModelIndex(
-  dir: string,
-  overrides: { nprobe?: number; efSearch?: number } = {},
-): { index: AnnIndex; prepareQueries: (q: Embeddings) => Embeddings } {
-  const manifest = readManifest(dir);
-  const index = readIndex(join(dir, INDEX_FILE));
-  const built = (manifest.config.index ?? {}) as { nprobe?: number; efSearch?: number; transform?: { kind: string } | null };
-  index.setSearchParams({ nprobe: overrides.nprobe ?? built.nprobe, efSearch: overrides.efSearch ?? built.efSearch });
-  const transformed = built.transform?.kind === MIPS_TRANSFORM;
-  return { index, prepareQueries: (q) => (transformed ? augmentQueries(q) : q) };
 }

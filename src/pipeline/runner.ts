@@ -24,6 +24,7 @@ import { checkPipelineGates, type GateResult } from './gates.js';
 import { onInterrupt } from './interrupt.js';
 import type { Pipeline } from './load.js';
 import { acquireRootLock } from './lock.js';
+import { monitoringTarget, RunMonitor } from './monitoring.js';
 import type { PipelineDetails } from './steps/artifacts.js';
 import { findStepKind } from './steps/registry.js';
 import type { ReportRow, UnitPlan } from './steps/step.js';
@@ -60,6 +61,8 @@ export interface UnitOutcome {
   readonly label: string;
   readonly status: 'ran' | 'skipped';
   readonly seconds: number;
+  /** Rows the unit processed, where it knows them (null: skipped, or not known). */
+  readonly rows: number | null;
   /** The output directory: the new or unchanged latest version, or the dataset directory. */
   readonly dir: string;
 }
@@ -134,6 +137,7 @@ export async function runPipeline(pipeline: Pipeline, opts: RunOptions = {}): Pr
   const units = selectUnits(pipeline, opts);
   claimOutput(root, ARTIFACT_ROOT_OUTPUT);
   for (const unit of units) unit.claim?.();
+  const monitor = new RunMonitor(head, units, monitoringTarget(head));
   const tracker = createTracker({ root, retry: opts.trackingRetry });
   const lock = acquireRootLock(root, opts.command ?? `recsys pipeline ${head.file}`);
   const logFile = join(root, LOGS_DIR, `${head.name}-${newVersionName()}.jsonl`);
@@ -147,6 +151,8 @@ export async function runPipeline(pipeline: Pipeline, opts: RunOptions = {}): Pr
     setLogFile(null);
     lock.release();
   });
+  // Outside the try: a failed run reports the metrics of the eval steps before the failure.
+  const rows = new Map<string, ReportRow>();
   try {
     setLogFile(logFile);
     log.event('pipeline.start', { pipeline: head.name, file: head.file, units: units.map((u) => u.label), force: opts.force ?? false });
@@ -155,9 +161,9 @@ export async function runPipeline(pipeline: Pipeline, opts: RunOptions = {}): Pr
     await sendPendingTracking(root, tracker, opts.trackingRetry);
     cleanLeftovers(pipeline);
     const outcomes: UnitOutcome[] = [];
-    const rows = new Map<string, ReportRow>();
     for (const [i, unit] of units.entries()) {
       const started = performance.now();
+      monitor.unitStarted(unit);
       const inputs = await unit.inputs();
       const fingerprint = hashJson({
         format: FINGERPRINT_FORMAT,
@@ -170,6 +176,7 @@ export async function runPipeline(pipeline: Pipeline, opts: RunOptions = {}): Pr
       const state = unit.current();
       let dir: string;
       let status: UnitOutcome['status'];
+      let processed: number | null = null;
       if (!opts.force && state !== null && state.fingerprint === fingerprint) {
         status = 'skipped';
         dir = state.dir;
@@ -190,18 +197,34 @@ export async function runPipeline(pipeline: Pipeline, opts: RunOptions = {}): Pr
           fingerprint,
           previous_latest: state?.version ?? null,
         };
-        dir = await runUnit(unit, tracker, { fingerprint, details, lineage: inputs.lineage, tags: inputs.tags, head, logFile, current });
+        dir = await runUnit(unit, tracker, {
+          fingerprint,
+          details,
+          lineage: inputs.lineage,
+          tags: inputs.tags,
+          head,
+          logFile,
+          current,
+          processed: (n) => {
+            processed = n;
+          },
+        });
       }
       for (const row of unit.report(dir)) rows.set(`${row.split}\u0000${row.name}`, row);
       const seconds = (performance.now() - started) / 1000;
-      outcomes.push({ step: unit.step, kind: unit.kind, label: unit.label, status, seconds, dir });
-      log.event('unit.end', { unit: unit.label, status, seconds, dir });
+      outcomes.push({ step: unit.step, kind: unit.kind, label: unit.label, status, seconds, rows: processed, dir });
+      monitor.unitEnded(unit, status, seconds, processed);
+      log.event('unit.end', { unit: unit.label, status, seconds, rows: processed, dir });
     }
     const finalRows = [...rows.values()];
     const evalRows = finalRows.filter((r) => r.model !== undefined && units.some((u) => u.kind === 'eval' && u.split === r.split));
     const gates = checkPipelineGates(evalRows, head.gates, root);
     log.event('pipeline.end', { gates: gates.map((g) => ({ ...g })) });
+    await monitor.report(gates.every((g) => g.passed) ? 'success' : 'gate_breached', finalRows, gates);
     return { name: head.name, units: outcomes, rows: finalRows, gates, logFile };
+  } catch (err) {
+    await monitor.report('failed', [...rows.values()], []);
+    throw err;
   } finally {
     removeHandlers();
     setLogFile(null);
@@ -217,6 +240,8 @@ interface UnitRunContext {
   readonly head: Pipeline['head'];
   readonly logFile: string;
   readonly current: CurrentRun;
+  /** Where the unit tells the rows it processed. */
+  readonly processed: (rows: number) => void;
 }
 
 /** Where the interrupt handler finds the tracked run to end as KILLED, or the end already under way. */
@@ -282,7 +307,14 @@ async function runUnit(unit: UnitPlan, tracker: Tracker, c: UnitRunContext): Pro
   };
   let dir: string;
   try {
-    dir = await unit.run({ fingerprint: c.fingerprint, lineage: c.lineage, details: { ...c.details }, run, finish });
+    dir = await unit.run({
+      fingerprint: c.fingerprint,
+      lineage: c.lineage,
+      details: { ...c.details },
+      run,
+      finish,
+      processed: c.processed,
+    });
   } catch (err) {
     log.error(`${unit.label} failed: ${(err as Error).message}`, { event: 'unit.failed' });
     setLogFile(c.logFile);

@@ -1,10 +1,12 @@
 import { basename, dirname, join } from 'node:path';
 import { LATEST, resolveArtifactDir } from '../artifacts/store.js';
 import { seenMatrix } from '../eval/evaluate.js';
-import { canFoldIn, type Recommender } from '../models/model.js';
+import { canFoldIn, holdsResources, type Recommender } from '../models/model.js';
 import { popularityFactory } from '../models/popularity/popularity.js';
 import { RankerModel } from '../rank/ranker.js';
 import { foldInHistory } from '../serve/history/fold-in.js';
+import { openTwoTowerHistory } from '../serve/history/two-tower.js';
+import { TwoTowerModel } from '../models/two-tower/model.js';
 import type { ModelSource } from '../serve/model-holder.js';
 import { MAX_K } from '../serve/request.js';
 import type { ServingModel } from '../serve/serving-model.js';
@@ -16,12 +18,14 @@ import { loadModelArtifact } from './index-model.js';
 import { loadPipeline } from './load.js';
 
 /**
- * How a model answers a history: itself (ALS folds the user in), or, for the ranker, its first
+ * How a model answers a history: itself (ALS folds the user in), the two-tower model's exported
+ * user tower in onnxruntime and its FAISS index, or, for the ranker, its first
  * channel that can (the GBDT stage needs a training user's features, so a history request is
  * answered by that channel alone; docs/serving.md).
  */
-function historyRecommender(model: Recommender): HistoryRecommender | null {
+async function historyRecommender(dir: string, model: Recommender): Promise<HistoryRecommender | null> {
   if (canFoldIn(model)) return foldInHistory(model);
+  if (model instanceof TwoTowerModel) return openTwoTowerHistory(dir, model);
   if (model instanceof RankerModel) {
     const channel = model.funnel.channels.find((c) => canFoldIn(c.model));
     if (channel && canFoldIn(channel.model)) return { ...foldInHistory(channel.model), channel: channel.name };
@@ -49,7 +53,7 @@ export async function loadServingModel(versionDir: string): Promise<ServingModel
     itemIds: Int32Array.from(top.items.subarray(0, n), (i) => popularity.items.rawId(i)),
     scores: top.scores.slice(0, n),
   };
-  const history = historyRecommender(model);
+  const history = await historyRecommender(dir, model);
   log.event('serve.load', { dir, version: manifest.version, seconds: (performance.now() - started) / 1000 });
   return {
     name: manifest.name,
@@ -61,7 +65,10 @@ export async function loadServingModel(versionDir: string): Promise<ServingModel
     seen,
     popular,
     history,
-    close: async () => history?.close(),
+    close: async () => {
+      await history?.close();
+      if (holdsResources(model)) model.close();
+    },
   };
 }
 

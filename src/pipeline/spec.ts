@@ -3,6 +3,7 @@ import { delimiterProblem } from '../data/csv.js';
 import { columnMappingProblem, TIMESTAMP_UNITS } from '../data/import.js';
 import { ACCURACY_METRICS, LIST_METRICS, MAX_CUTOFF } from '../eval/evaluate.js';
 import { SPLIT_STRATEGIES, type SplitParams } from '../split/split.js';
+import { DEFAULT_MONITORING_JOB } from '../tracking/prometheus-report.js';
 
 /**
  * The pipeline file (pipelines/*.yaml), top level. Steps are validated by their own kind's
@@ -96,6 +97,26 @@ const gateSchema = z
 
 export type GateSpec = z.infer<typeof gateSchema>;
 
+/** An http(s) URL, e.g. of a Pushgateway. */
+export const HTTP_URL = z.string().refine((url) => {
+  try {
+    return ['http:', 'https:'].includes(new URL(url).protocol);
+  } catch {
+    return false;
+  }
+}, 'expected an http:// or https:// URL');
+
+const monitoringSchema = z
+  .object({
+    /** The Pushgateway's URL; default: the PUSHGATEWAY_URL environment variable; none: a textfile in the root. */
+    pushgateway: HTTP_URL.optional(),
+    /** The Pushgateway job the runs are pushed under. */
+    job: NAME.default(DEFAULT_MONITORING_JOB),
+  })
+  .strict();
+
+export type MonitoringSpec = z.infer<typeof monitoringSchema>;
+
 export const pipelineSchema = z
   .object({
     /** The MLflow experiment of the pipeline's runs; default: the file name. */
@@ -110,6 +131,8 @@ export const pipelineSchema = z
     splits: z.record(NAME, splitSchema).refine((s) => Object.keys(s).length > 0, 'expected at least one split'),
     steps: z.array(z.unknown()).nonempty(),
     gates: z.array(gateSchema).default([]),
+    /** Where each run's metrics go (Prometheus): docs/serving.md, "Monitoring". */
+    monitoring: monitoringSchema.default({}),
   })
   .strict();
 

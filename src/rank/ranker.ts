@@ -19,7 +19,16 @@ import { splitInteractions } from '../split/split.js';
 import { InputError } from '../util/errors.js';
 import { writeJsonAtomic } from '../util/fs.js';
 import { log } from '../util/log.js';
-import type { FitContext, ModelFactory, NamesSources, Recommender, SourcedTopK, SummarisesTraining } from '../models/model.js';
+import {
+  type FitContext,
+  holdsResources,
+  type HoldsResources,
+  type ModelFactory,
+  type NamesSources,
+  type Recommender,
+  type SourcedTopK,
+  type SummarisesTraining,
+} from '../models/model.js';
 import { parseParams } from '../models/params.js';
 
 const atLeast = (min: number) => z.number().int().min(min);
@@ -121,7 +130,7 @@ const TRAIN_FILES = {
  * Multi-channel candidates → merge → GBDT lambdarank → re-ranking, as one Recommender: its
  * fit learns the GBDT on an inner time split of train; `recommend` runs the whole funnel.
  */
-export class RankerModel implements Recommender, NamesSources, SummarisesTraining, FunnelRanker {
+export class RankerModel implements Recommender, NamesSources, SummarisesTraining, HoldsResources, FunnelRanker {
   readonly kind = 'ranker';
 
   constructor(
@@ -182,6 +191,11 @@ export class RankerModel implements Recommender, NamesSources, SummarisesTrainin
 
   params(): RankerParams {
     return { ...this.settings };
+  }
+
+  /** Ends its channel models' worker threads. */
+  close(): void {
+    for (const c of this.funnel.channels) if (holdsResources(c.model)) c.model.close();
   }
 
   trainingSummary(): Record<string, unknown> {

@@ -1,4 +1,4 @@
-import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import { log } from '../util/log.js';
 import { BadRequest, parseExclude, parseHistoryBody, parseId, parseK } from './request.js';
 import type { RecommendationService } from './service.js';
@@ -21,8 +21,17 @@ interface Timed {
  * and size checks), never a 500; anything else is a 500 logged once and counted.
  */
 export function buildServer(service: RecommendationService): FastifyInstance {
-  const app = Fastify({ bodyLimit: BODY_LIMIT_BYTES, routerOptions: { maxParamLength: MAX_PARAM_LENGTH }, logger: false });
   const metrics = service.metrics;
+  const app = Fastify({
+    bodyLimit: BODY_LIMIT_BYTES,
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    logger: false,
+    // Errors of the router itself (a path parameter too long, a malformed URL) answer like ours.
+    frameworkErrors: (err, _request, reply) => {
+      metrics.error('bad_request');
+      void (reply as FastifyReply).code(400).send({ error: `path: ${err.message}`, field: 'path' });
+    },
+  });
   const timing = new WeakMap<object, Timed>();
 
   app.addHook('onRequest', async (request) => {

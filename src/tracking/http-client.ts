@@ -122,7 +122,8 @@ function parseRetryAfter(header: string | null): number {
   return Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : 0;
 }
 
-function networkMessage(err: unknown): string {
+/** What went wrong with a request that got no answer, in a few words (fetch hides the cause). */
+export function networkMessage(err: unknown): string {
   if (!(err instanceof Error)) return String(err);
   const cause = (err as Error & { cause?: { code?: string; message?: string } }).cause;
   if (err.name === 'TimeoutError') return 'request timed out';

@@ -5,7 +5,8 @@ import { readManifest } from '../../src/artifacts/store.js';
 import { importDataset } from '../../src/data/import.js';
 import { augmentItems, wantsMipsTransform } from '../../src/index/mips.js';
 import { evaluateRun } from '../../src/pipeline/evaluate.js';
-import { INDEX_FILE, indexModel } from '../../src/pipeline/index-model.js';
+import { INDEX_FILE } from '../../src/index/artifact-index.js';
+import { indexModel } from '../../src/pipeline/index-model.js';
 import { trainModel } from '../../src/pipeline/train.js';
 import { ML_SMALL, SYSTEM_PYTHON, tempDir } from '../helpers.js';
 

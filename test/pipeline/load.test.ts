@@ -46,7 +46,18 @@ describe('pipeline files', () => {
     const p = loadPipeline(join(REPO, 'pipelines/movielens.yaml'));
     expect(p.head.name).toBe('movielens');
     expect(p.head.splits['temporal-user']).toEqual({ strategy: 'temporal-user', frac: 0.8 });
-    expect(p.steps.map((s) => s.kind)).toEqual(['import', 'split', 'train', 'train', 'train', 'index', 'train', 'eval', 'recommend']);
+    expect(p.steps.map((s) => s.kind)).toEqual([
+      'import',
+      'split',
+      'train',
+      'train',
+      'train',
+      'index',
+      'index',
+      'train',
+      'eval',
+      'recommend',
+    ]);
     expect(loadPipeline(join(REPO, 'pipelines/nightly.yaml')).head.name).toBe('nightly');
     const bench = loadPipeline(join(REPO, 'pipelines/bench-serve-25m.yaml'));
     expect(bench.steps.map((s) => s.kind)).toEqual(['split', 'train', 'index', 'train', 'recommend']);
@@ -76,10 +87,21 @@ describe('pipeline files', () => {
 
   it('names the file, line, column and path of an unknown key, with the likely typo and the keys expected', () => {
     expect(problems(GOOD.replace('name: t', 'name: t\nartefacts: a'))).toBe(
-      'invalid pipeline file (1 problem):\n  p.yaml:2:1: artefacts: unknown key "artefacts" (did you mean "artifacts"?); expected one of: name, artifacts, seed, k, data, splits, steps, gates',
+      'invalid pipeline file (1 problem):\n  p.yaml:2:1: artefacts: unknown key "artefacts" (did you mean "artifacts"?); expected one of: name, artifacts, seed, k, data, splits, steps, gates, monitoring',
     );
     expect(problems(GOOD.replace('params: {factors: 8}', 'params: {factros: 8}'))).toContain(
       'p.yaml:13:14: steps[2].params.factros: als: unknown key "factros" (did you mean "factors"?); expected one of: factors, regularization,',
+    );
+  });
+
+  it('checks the monitoring key: an http(s) Pushgateway URL and a job name; by default none and job recsys_pipeline', () => {
+    expect(loadPipeline(write(GOOD)).head.monitoring).toEqual({ job: 'recsys_pipeline' });
+    expect(problems(`${GOOD}monitoring: {pushgateway: ftp://pg:9091, job: "a b"}\n`)).toBe(
+      [
+        'invalid pipeline file (2 problems):',
+        '  p.yaml:15:14: monitoring.pushgateway: expected an http:// or https:// URL',
+        '  p.yaml:15:42: monitoring.job: expected a name of letters, digits, "_", "-" and "." (starting with a letter or digit)',
+      ].join('\n'),
     );
   });
 

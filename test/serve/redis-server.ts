@@ -26,7 +26,8 @@ export function freeLoopbackPort(): Promise<number> {
   });
 }
 
-function exited(child: ChildProcess): Promise<void> {
+/** Resolves when `child` has exited (at once if it already has). */
+export function exited(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => {
     if (child.exitCode !== null || child.signalCode !== null) resolve();
     else child.once('exit', () => resolve());

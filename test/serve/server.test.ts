@@ -235,3 +235,19 @@ it('is not ready, and answers 503, until a model is loaded', async () => {
     await service.close();
   }
 });
+
+it('answers a history for a two-tower artifact through its ONNX user tower and FAISS index', async () => {
+  const s = await open('two-tower');
+  try {
+    const history = [1, 50, 260];
+    const { status, body } = await post(s, JSON.stringify({ history, k: 10 }));
+    expect(status).toBe(200);
+    expect(body.path).toBe('live');
+    expect(body.items).toHaveLength(10);
+    expect(body.items.every((i) => i.channel === 'two-tower' && !history.includes(i.item_id))).toBe(true);
+    const scores = body.items.map((i) => i.score);
+    expect(scores).toEqual([...scores].sort((a, b) => b - a));
+  } finally {
+    await s.close();
+  }
+});

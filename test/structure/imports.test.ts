@@ -22,7 +22,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['rank'],
   ['serve'],
   ['pipeline'],
-  ['cli'],
+  ['cli', 'lib.ts'],
 ];
 
 /** Per layer, the layers below it. */

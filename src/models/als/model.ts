@@ -8,7 +8,7 @@ import type { Embeddings } from '../../matrix/embeddings.js';
 import type { TopK } from '../../matrix/topk.js';
 import { InputError } from '../../util/errors.js';
 import { writeJsonAtomic } from '../../util/fs.js';
-import type { FitContext, FoldsInHistory, HasEmbeddings, ModelFactory, Recommender } from '../model.js';
+import type { FitContext, FoldsInHistory, HasEmbeddings, HoldsResources, ModelFactory, Recommender } from '../model.js';
 import { parseParams } from '../params.js';
 import { fitAls, type AlsIteration } from './fit.js';
 import { FoldIn } from './fold-in.js';
@@ -37,7 +37,7 @@ export interface AlsSettings {
  * A fitted implicit ALS model: score(u, i) = x_u · y_i. Scoring runs in wasm on all threads
  * (DenseScorer), created on first use; `close()` ends its worker threads early.
  */
-export class AlsModel implements Recommender, HasEmbeddings, FoldsInHistory {
+export class AlsModel implements Recommender, HasEmbeddings, FoldsInHistory, HoldsResources {
   readonly kind = 'als';
   readonly factors: number;
   private scorer: DenseScorer | null = null;

@@ -12,7 +12,15 @@ import { writeJsonAtomic } from '../../util/fs.js';
 import { recsysVersion } from '../../util/version.js';
 import { takeRows } from '../../index/vectors.js';
 import { DenseScorer } from '../als/scorer.js';
-import type { FitContext, HasEmbeddings, ModelFactory, Recommender, RecommendsColdItems, SummarisesTraining } from '../model.js';
+import type {
+  FitContext,
+  HasEmbeddings,
+  HoldsResources,
+  ModelFactory,
+  Recommender,
+  RecommendsColdItems,
+  SummarisesTraining,
+} from '../model.js';
 import { parseParams } from '../params.js';
 import { EmbeddingTable } from './adam.js';
 import { initBackend } from './backend.js';
@@ -64,7 +72,7 @@ interface FeaturesJson {
  * tower(item, content)⟩, both L2-normalised. User and item vectors of the training spaces are
  * computed once and kept; the towers stay available for items and users outside them.
  */
-export class TwoTowerModel implements Recommender, HasEmbeddings, RecommendsColdItems, SummarisesTraining {
+export class TwoTowerModel implements Recommender, HasEmbeddings, RecommendsColdItems, SummarisesTraining, HoldsResources {
   readonly kind = 'two-tower';
   private scorer: DenseScorer | null = null;
 
@@ -94,6 +102,15 @@ export class TwoTowerModel implements Recommender, HasEmbeddings, RecommendsCold
 
   recommend(users: Int32Array, k: number, exclude: Csr | null): TopK {
     return this.itemScorer().topK(takeRows(this.userEmbeddings(), users).data, users, k, exclude);
+  }
+
+  /**
+   * Exact top-k for user vectors computed outside the model (n × dim, e.g. by the exported user
+   * tower in a serving stack); query row b skips the items in row b of `exclude`.
+   */
+  recommendVectors(queries: Float32Array, k: number, exclude: Csr | null): TopK {
+    const rows = Int32Array.from({ length: queries.length / this.net.dim }, (_, b) => b);
+    return this.itemScorer().topK(queries, rows, k, exclude);
   }
 
   /** Cosine similarity (the vectors are unit length); the item itself is excluded. */

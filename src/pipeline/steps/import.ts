@@ -113,6 +113,7 @@ export const importStep: StepKind<Record<string, never>> = {
             timestampUnit: data.timestamp_unit,
           });
           work.run.setTags({ 'recsys.dataset.sha256': meta.interactions_sha256 });
+          work.processed(meta.counts.interactions);
           await work.finish(data.out);
           await reachPhase('import.written', data.out);
           // Written last: without it the next run imports again.

@@ -136,7 +136,9 @@ export const publishStep: StepKind<PublishOptions> = {
               });
               writeJsonAtomic(join(tmp, PUBLISH_REPORT_FILE), report);
               work.run.logMetrics({ users: report.users, rows: report.rows, seconds: report.seconds });
+              work.processed(report.rows);
             },
+            { finish: work.finish },
           );
           return dir;
         },

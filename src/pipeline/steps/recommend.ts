@@ -69,6 +69,7 @@ export const recommendStep: StepKind<RecommendOptions> = {
             async (tmp) => {
               const report = await recommendAllUsers({ model: modelDir, k: o.k, out: join(tmp, RECS_FILE), batchSize: o.batch_size });
               work.run.logMetrics({ users: report.users, rows: report.rows, seconds: report.seconds });
+              work.processed(report.rows);
             },
             { finish: work.finish },
           );

@@ -82,6 +82,7 @@ export const splitStep: StepKind<SplitOptions> = {
             { finish: work.finish },
           );
           work.run.setTags({ 'recsys.split.sha256': manifest.sha256 });
+          work.processed(manifest.counts.train_rows + manifest.counts.test_rows);
           work.run.logMetrics({
             train_rows: manifest.counts.train_rows,
             test_rows: manifest.counts.test_rows,

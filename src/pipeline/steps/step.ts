@@ -94,6 +94,8 @@ export interface UnitWork {
    * log and `latest` moves last; the import step on the dataset directory.
    */
   readonly finish: (dir: string) => Promise<void>;
+  /** Tells the rows the unit processed (interactions imported, split, recommendations written), for monitoring. */
+  readonly processed: (rows: number) => void;
 }
 
 /** The state a unit's output was made from. */
