@@ -454,7 +454,6 @@ async function benchDataset(): Promise<void> {
   if (!existsSync(RECSYS)) throw new Error(`${RECSYS} is missing: build first (npx tsc -p tsconfig.json)`);
   const artifacts = join(dir, 'artifacts');
   const model = artifactVersionDir(artifacts, args.model);
-  const recs = join(artifactVersionDir(artifacts, `recs-${args.model}`), 'recs.parquet');
   const manifest = readManifest(model);
   const split = manifest.lineage.find((l) => l.name.startsWith('split-'));
   if (!split) throw new Error(`${model}: no split in its lineage`);
@@ -489,6 +488,7 @@ async function benchDataset(): Promise<void> {
   };
 
   if (kinds.includes('cache')) {
+    const recs = join(artifactVersionDir(artifacts, `recs-${args.model}`), 'recs.parquet');
     const redis = await startRedisServer();
     try {
       const started = performance.now();
@@ -513,16 +513,17 @@ async function benchDataset(): Promise<void> {
     });
 
   const calls = Number(args.profile);
+  const commit = gitShort();
   process.chdir(dir); // the split's dataset folder is relative to the pipeline's working directory
   const profile = calls > 0 ? await profileFunnel(model, calls, rng) : [];
   const result: DatasetResult = {
     label,
     at: new Date().toISOString(),
-    commit: gitShort(),
+    commit,
     machine: machineLine(),
     loadavgStart,
     loadavgEnd: loadavg(),
-    command: `flock /tmp/recsys-bench.lock npx vite-node scripts/bench/serve.ts ${process.argv.slice(2).join(' ')}`,
+    command: `npx vite-node scripts/bench/serve.ts ${process.argv.slice(2).join(' ')}`,
     model: args.model ?? '',
     version: manifest.version,
     users: workload.users.length,
