@@ -4,7 +4,7 @@ import type { Embeddings } from '../matrix/embeddings.js';
 import { InputError } from '../util/errors.js';
 import { Progress } from '../util/progress.js';
 import { checkPositiveInt, type AnnIndex } from './ann-index.js';
-import { checkEmbeddings, takeRows } from './vectors.js';
+import { checkFinite, checkShape, takeRows } from './vectors.js';
 
 /**
  * The k nearest labels of each query, best first (`labels[q*k + j]`, -1 where the index
@@ -21,7 +21,7 @@ export interface NeighborLists {
 const DEFAULT_BATCH_ROWS = 16_384;
 
 function checkQueries(index: AnnIndex, queries: Embeddings): void {
-  checkEmbeddings(queries, 'query vectors');
+  checkShape(queries, 'query vectors');
   if (queries.dim !== index.dim) {
     throw new InputError(`query vectors have dimension ${queries.dim} but ${index.source} has ${index.dim}`);
   }
@@ -38,7 +38,14 @@ export function searchIndex(index: AnnIndex, queries: Embeddings, k: number, opt
   const progress = new Progress('index search', rows, 'queries');
   for (let r = 0; r < rows; r += batchRows) {
     const end = Math.min(rows, r + batchRows);
-    const found = index.native.searchTyped(queries.data.subarray(r * dim, end * dim), k);
+    const batch = queries.data.subarray(r * dim, end * dim);
+    checkFinite(
+      batch,
+      dim,
+      'query vectors',
+      Int32Array.from({ length: end - r }, (_, j) => r + j),
+    );
+    const found = index.native.searchTyped(batch, k);
     labels.set(found.labels, r * k);
     distances.set(found.distances, r * k);
     progress.tick(end - r);
@@ -79,7 +86,10 @@ export function searchExcluding(
       }
     }
     const kSearch = Math.min(k + maxExcluded, Math.max(index.count, k));
-    const found = index.native.searchTyped(takeRows(queries, batch).data, kSearch);
+    // Only the rows searched are checked: a server asks for one user among millions of rows.
+    const vectors = takeRows(queries, batch).data;
+    checkFinite(vectors, queries.dim, 'query vectors', batch);
+    const found = index.native.searchTyped(vectors, kSearch);
     for (let q = 0; q < batch.length; q++) {
       const r = batch[q];
       const hasRow = exclude !== null && r < exclude.nRows;

@@ -4,6 +4,12 @@ import type { Rng } from '../util/rng.js';
 
 /** Checks shape and values: a NaN or infinite coordinate would silently corrupt an index. */
 export function checkEmbeddings(emb: Embeddings, what: string): void {
+  checkShape(emb, what);
+  checkFinite(emb.data, emb.dim, what);
+}
+
+/** At least one row and one dimension, and as many values as they make. */
+export function checkShape(emb: Embeddings, what: string): void {
   const { rows, dim, data } = emb;
   if (!Number.isInteger(rows) || rows < 1 || !Number.isInteger(dim) || dim < 1) {
     throw new InputError(`${what}: expected at least one row and one dimension, got ${rows} x ${dim}`);
@@ -11,10 +17,15 @@ export function checkEmbeddings(emb: Embeddings, what: string): void {
   if (data.length !== rows * dim) {
     throw new InputError(`${what}: ${data.length} values do not make ${rows} rows of dimension ${dim}`);
   }
+}
+
+/** Every value finite; `rowIds` names the rows of `data` in the message (default: their positions). */
+export function checkFinite(data: Float32Array, dim: number, what: string, rowIds?: Int32Array): void {
   for (let i = 0; i < data.length; i++) {
     const v = data[i];
     if (v - v !== 0) {
-      throw new InputError(`${what}: row ${Math.floor(i / dim)}, dimension ${i % dim} is ${v}`);
+      const row = Math.floor(i / dim);
+      throw new InputError(`${what}: row ${rowIds ? rowIds[row] : row}, dimension ${i % dim} is ${v}`);
     }
   }
 }

@@ -60,6 +60,8 @@ export class ServeMetrics {
       name: 'recsys_model_info',
       help: 'The model version being served (value 1)',
       labelNames: ['model', 'version', 'kind'],
+      // Across cluster workers: 1 for each version some worker serves, not the number of workers.
+      aggregator: 'max',
       registers,
     });
     const metrics = this;
@@ -67,6 +69,7 @@ export class ServeMetrics {
       name: 'recsys_model_age_seconds',
       help: 'Age of the served model version (since its artifact was created)',
       registers,
+      aggregator: 'max',
       collect() {
         if (metrics.served) this.set((Date.now() - metrics.served.createdAt.getTime()) / 1000);
       },

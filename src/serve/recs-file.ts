@@ -53,10 +53,12 @@ export interface VerifiedRecsFile {
   /** The artifact name (`recs-ranker-temporal-user`), or null for a stand-alone file. */
   readonly artifact: string | null;
   readonly sha256: string;
+  /** The model artifact version that computed the recommendations, or null when none is recorded. */
+  readonly model: ArtifactRef | null;
 }
 
 /** The version a sidecar `F.manifest.json` records for the stand-alone file F, and its sha256. */
-function sidecarOf(path: string): { version: string; sha256: string; sidecarPath: string } {
+function sidecarOf(path: string): { version: string; sha256: string; model: ArtifactRef | null; sidecarPath: string } {
   const sidecarPath = `${path}${RECS_SIDECAR_SUFFIX}`;
   if (!existsSync(sidecarPath)) {
     throw new InputError(
@@ -72,7 +74,12 @@ function sidecarOf(path: string): { version: string; sha256: string; sidecarPath
   }
   if (sidecar.kind !== SIDECAR_KIND || typeof sidecar.version !== 'string' || typeof sidecar.sha256 !== 'string')
     throw new InputError(`${sidecarPath}: not a recommendations sidecar (expected kind, version and sha256)`);
-  return { version: sidecar.version, sha256: sidecar.sha256, sidecarPath };
+  return { version: sidecar.version, sha256: sidecar.sha256, model: artifactRef(sidecar.model), sidecarPath };
+}
+
+function artifactRef(value: unknown): ArtifactRef | null {
+  const ref = value as Partial<ArtifactRef> | null | undefined;
+  return typeof ref?.name === 'string' && typeof ref.version === 'string' ? { name: ref.name, version: ref.version } : null;
 }
 
 /**
@@ -87,7 +94,9 @@ export async function verifyRecsFile(path: string): Promise<VerifiedRecsFile> {
     const listed = readManifest(dir).files?.find((f) => f.path === basename(path));
     if (listed) {
       const manifest = await verifyArtifact(dir, { hash: true });
-      return { path, version: manifest.version, artifact: manifest.name, sha256: listed.sha256 };
+      // A recommend step's artifact has one parent, the model artifact it ran (steps/recommend.ts).
+      const model = manifest.lineage.length === 1 ? artifactRef(manifest.lineage[0]) : null;
+      return { path, version: manifest.version, artifact: manifest.name, sha256: listed.sha256, model };
     }
   }
   const recorded = sidecarOf(path);
@@ -96,7 +105,7 @@ export async function verifyRecsFile(path: string): Promise<VerifiedRecsFile> {
     throw new InputError(
       `${path}: sha256 ${sha256} differs from ${recorded.sha256} recorded in ${recorded.sidecarPath} (changed after it was written?)`,
     );
-  return { path, version: recorded.version, artifact: null, sha256 };
+  return { path, version: recorded.version, artifact: null, sha256, model: recorded.model };
 }
 
 /** Every user's ranked list, as columns sorted by (user, rank); `channel` indexes `channels`. */

@@ -20,8 +20,14 @@ interface Timed {
  * parse and answer; bad input is a 400 naming the field (a BadRequest, or fastify's own JSON
  * and size checks), never a 500; anything else is a 500 logged once and counted.
  */
-export function buildServer(service: RecommendationService): FastifyInstance {
+export interface ServerOptions {
+  /** What /metrics answers; default: the service's own registry (a cluster worker answers for every worker). */
+  readonly metricsText?: () => Promise<string>;
+}
+
+export function buildServer(service: RecommendationService, opts: ServerOptions = {}): FastifyInstance {
   const metrics = service.metrics;
+  const metricsText = opts.metricsText ?? (() => metrics.registry.metrics());
   const app = Fastify({
     bodyLimit: BODY_LIMIT_BYTES,
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
@@ -103,7 +109,7 @@ export function buildServer(service: RecommendationService): FastifyInstance {
 
   app.get('/metrics', async (_request, reply) => {
     reply.type(metrics.registry.contentType);
-    return metrics.registry.metrics();
+    return metricsText();
   });
 
   return app;

@@ -42,7 +42,13 @@ describe('recsys recommend', () => {
       rows: 610 * 20,
       model: { version: trained.manifest.version },
     });
-    expect(await verifyRecsFile(out)).toEqual({ path: out, version: sidecar.version, artifact: null, sha256: await sha256File(out) });
+    expect(await verifyRecsFile(out)).toEqual({
+      path: out,
+      version: sidecar.version,
+      artifact: null,
+      sha256: await sha256File(out),
+      model: { name: trained.manifest.name, version: trained.manifest.version },
+    });
     expect(report.rows).toBe(610 * 20);
     const train = trained.experiment.train;
     const checks = await withDuckDb(async (con) => {

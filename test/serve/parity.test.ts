@@ -1,10 +1,10 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readRowsParquet } from '../../src/data/parquet.js';
 import { servingSource } from '../../src/pipeline/serving.js';
 import { buildServer } from '../../src/serve/server.js';
 import { RecommendationService } from '../../src/serve/service.js';
 import type { Answer } from '../../src/serve/types.js';
+import { listsOf } from './recs-fixture.js';
 import { servedPipeline, type ServedPipeline } from './served-pipeline.js';
 
 /**
@@ -18,28 +18,6 @@ let fx: ServedPipeline;
 beforeAll(async () => {
   fx = await servedPipeline();
 }, 600_000);
-
-interface Row {
-  user_id: number;
-  item_id: number;
-  rank: number;
-  score: number;
-  channel: string;
-}
-
-async function exportedRows(model: string): Promise<Map<number, Row[]>> {
-  const rows = (await readRowsParquet(
-    join(fx.artifacts, `recs-${model}-temporal-user`, 'latest', 'recs.parquet'),
-    'SELECT user_id, item_id, rank, score, CAST(channel AS VARCHAR) AS channel FROM src ORDER BY user_id, rank',
-  )) as unknown as Row[];
-  const byUser = new Map<number, Row[]>();
-  for (const r of rows) {
-    const list = byUser.get(r.user_id) ?? [];
-    list.push(r);
-    byUser.set(r.user_id, list);
-  }
-  return byUser;
-}
 
 describe.each(['ranker', 'als', 'two-tower'])('%s: the server answers what the batch export wrote', (model) => {
   let service: RecommendationService;
@@ -60,7 +38,7 @@ describe.each(['ranker', 'als', 'two-tower'])('%s: the server answers what the b
   });
 
   it('for every one of the 610 training users, k = 100', async () => {
-    const exported = await exportedRows(model);
+    const exported = await listsOf(join(fx.artifacts, `recs-${model}-temporal-user`, 'latest', 'recs.parquet'));
     expect(exported.size).toBe(610);
     let compared = 0;
     for (const [user, rows] of exported) {

@@ -2,16 +2,15 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { NumericParquetWriter, readRowsParquet } from '../../src/data/parquet.js';
 import { loadPipeline } from '../../src/pipeline/load.js';
 import { runPipeline } from '../../src/pipeline/runner.js';
 import { metaKey, pointerKey, userKey } from '../../src/serve/cache/protocol.js';
 import { publishRecommendations } from '../../src/serve/cache/redis-publish.js';
 import { readCachedRecommendations } from '../../src/serve/cache/redis-read.js';
-import { RECS_SIDECAR_SUFFIX, writeRecsSidecar } from '../../src/serve/recs-file.js';
 import { InputError } from '../../src/util/errors.js';
 import { runCli, startCli } from '../cli-runner.js';
 import { ML_SMALL, tempDir } from '../helpers.js';
+import { CHANNELS, expectSameList, listsOf, type Row, versionOf, writeSyntheticRecs } from './recs-fixture.js';
 import { freeLoopbackPort, type RedisServer, startRedisServer } from './redis-server.js';
 
 /**
@@ -20,7 +19,6 @@ import { freeLoopbackPort, type RedisServer, startRedisServer } from './redis-se
  * reader polling during a publish; a publish killed half-way; a foreign key under the prefix;
  * a server that is not there.
  */
-const CHANNELS = ['als', 'cooc', 'popularity'];
 const TTL = 3600;
 
 let server: RedisServer;
@@ -37,76 +35,9 @@ afterAll(async () => {
   await server?.stop();
 });
 
-/**
- * A recs file of `users` users (raw ids 10, 13, 16, ...; every fifth has a shorter list) whose
- * items and scores depend on `seed`, written like `recsys recommend --all-users` writes it
- * (users in descending order here, so the publisher's own ordering is exercised), with a sidecar.
- */
-async function writeRecs(name: string, users: number, k: number, seed: number): Promise<string> {
-  const path = join(work, `${name}.parquet`);
-  const length = (u: number): number => (u % 5 === 0 ? Math.ceil(k / 2) : k);
-  let n = 0;
-  for (let u = 0; u < users; u++) n += length(u);
-  const cols = {
-    user: new Int32Array(n),
-    item: new Int32Array(n),
-    rank: new Int32Array(n),
-    score: new Float32Array(n),
-    channel: new Uint8Array(n),
-  };
-  let r = 0;
-  for (let u = users - 1; u >= 0; u--) {
-    for (let j = 0; j < length(u); j++, r++) {
-      cols.user[r] = 10 + 3 * u;
-      cols.item[r] = ((u * 7919 + j * 104_729 + seed * 31) % 100_000) + 1;
-      cols.rank[r] = j + 1;
-      cols.score[r] = 1 / (j + 1 + seed);
-      cols.channel[r] = (u + j + seed) % 3;
-    }
-  }
-  const writer = await NumericParquetWriter.open([
-    { name: 'user_id', type: 'INTEGER', data: cols.user },
-    { name: 'item_id', type: 'INTEGER', data: cols.item },
-    { name: 'rank', type: 'INTEGER', data: cols.rank },
-    { name: 'score', type: 'FLOAT', data: cols.score },
-    { name: 'channel', type: 'INTEGER', data: cols.channel, labels: CHANNELS },
-  ]);
-  try {
-    writer.append([cols.user, cols.item, cols.rank, cols.score, cols.channel]);
-    await writer.finish(path);
-  } finally {
-    writer.close();
-  }
-  await writeRecsSidecar(path, { model: { name: 'synthetic', version: String(seed) }, k, users, rows: n });
-  return path;
-}
-
-interface Row {
-  user_id: number;
-  item_id: number;
-  rank: number;
-  score: number;
-  channel: string;
-}
-
-/** The file's lists by user, read by DuckDB (not by the publisher's reader). */
-async function listsOf(path: string): Promise<Map<number, Row[]>> {
-  const rows = (await readRowsParquet(path, 'SELECT * FROM src ORDER BY user_id, rank')) as unknown as Row[];
-  const byUser = new Map<number, Row[]>();
-  for (const r of rows) byUser.set(r.user_id, [...(byUser.get(r.user_id) ?? []), r]);
-  return byUser;
-}
-
-function versionOf(path: string): string {
-  return (JSON.parse(readFileSync(`${path}${RECS_SIDECAR_SUFFIX}`, 'utf8')) as { version: string }).version;
-}
-
-/** What a reader of the cache gets for every user of `expected`, compared with the file's rows. */
-function expectSameList(got: { items: { item_id: number; rank: number; score: number; channel: string }[] } | null, want: Row[]): void {
-  expect(got).not.toBeNull();
-  expect(got?.items.map((i) => [i.item_id, i.rank, Math.fround(i.score), i.channel])).toEqual(
-    want.map((r) => [r.item_id, r.rank, Math.fround(r.score), r.channel]),
-  );
+/** A synthetic recs file `name`.parquet in this file's work directory. */
+function writeRecs(name: string, users: number, k: number, seed: number): Promise<string> {
+  return writeSyntheticRecs(join(work, `${name}.parquet`), users, k, seed);
 }
 
 describe('recsys publish into a real redis-server', () => {
@@ -137,7 +68,17 @@ describe('recsys publish into a real redis-server', () => {
     expect(await redis.get(pointerKey(ns))).toBe(version);
     expect((await redis.keys('keys:*')).length).toBe(300 + 2);
     const meta = JSON.parse((await redis.get(metaKey(ns, version))) ?? 'null') as Record<string, unknown>;
-    expect(meta).toMatchObject({ version, channels: CHANNELS, k: 12, users: 300, rows: report.rows, name: 'recs' });
+    expect(meta).toMatchObject({
+      version,
+      channels: CHANNELS,
+      k: 12,
+      users: 300,
+      rows: report.rows,
+      name: 'recs',
+      artifact: null,
+      // The sidecar's model: the version of the model that computed the lists.
+      model: { name: 'synthetic', version: '1' },
+    });
     const expiry = await redis.pexpiretime(pointerKey(ns));
     expect(expiry - Date.now()).toBeGreaterThan((TTL - 60) * 1000);
     expect(expiry - Date.now()).toBeLessThanOrEqual(TTL * 1000);
@@ -159,6 +100,7 @@ describe('recsys publish into a real redis-server', () => {
     for (const [user, rows] of lists) {
       const got = await readCachedRecommendations(redis, 'recs', user, 'reader');
       expect(got?.version).toBe(report.version);
+      expect(got?.model).toEqual({ name: 'synthetic', version: '2' });
       expectSameList(got, rows);
     }
     expect(await readCachedRecommendations(redis, 'recs', 11, 'reader')).toBeNull();
@@ -367,14 +309,21 @@ describe('the publish step of a pipeline file', () => {
     try {
       const first = await runPipeline(loadPipeline(path));
       const recsDir = first.units.find((u) => u.kind === 'recommend')?.dir as string;
+      const modelDir = first.units.find((u) => u.kind === 'train')?.dir as string;
       const published = first.units.find((u) => u.kind === 'publish');
-      const version = (JSON.parse(readFileSync(join(recsDir, 'manifest.json'), 'utf8')) as { version: string }).version;
+      const manifestOf = (dir: string): { name: string; version: string } =>
+        JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as { name: string; version: string };
+      const version = manifestOf(recsDir).version;
+      const model = { name: manifestOf(modelDir).name, version: manifestOf(modelDir).version };
+      expect(model.name).toBe('popularity-tu');
       const report = JSON.parse(readFileSync(join(published?.dir as string, 'publish.json'), 'utf8')) as Record<string, unknown>;
       expect(report).toMatchObject({ name: 'recs-popularity-tu', prefix: 'step', version, previous: null, users: 610, rows: 610 * 5 });
       const lists = await listsOf(join(recsDir, 'recs.parquet'));
       for (const user of [1, 414, 610]) {
         const got = await readCachedRecommendations(redis, 'recs-popularity-tu', user, 'step');
         expect(got?.version).toBe(version);
+        // The recs artifact's lineage: the model artifact version that computed the lists.
+        expect(got?.model).toEqual(model);
         expectSameList(got, lists.get(user) as Row[]);
       }
       // The cache lives outside the artifact root: an unchanged run publishes again (and extends the TTL).

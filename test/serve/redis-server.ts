@@ -10,6 +10,8 @@ import { tempDir } from '../helpers.js';
 export interface RedisServer {
   readonly port: number;
   readonly url: string;
+  /** SIGSTOP and SIGCONT hang and resume it; any other signal resolves once it has exited. */
+  kill(signal: NodeJS.Signals): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -34,8 +36,9 @@ export function exited(child: ChildProcess): Promise<void> {
   });
 }
 
-export async function startRedisServer(): Promise<RedisServer> {
-  const port = await freeLoopbackPort();
+/** On a free port, or on `port` (a restart where a killed one listened). */
+export async function startRedisServer(port?: number): Promise<RedisServer> {
+  port ??= await freeLoopbackPort();
   const child = spawn(
     'redis-server',
     ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', tempDir()],
@@ -46,9 +49,14 @@ export async function startRedisServer(): Promise<RedisServer> {
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
   const url = `redis://127.0.0.1:${port}`;
+  const kill = async (signal: NodeJS.Signals): Promise<void> => {
+    child.kill(signal);
+    if (signal !== 'SIGSTOP' && signal !== 'SIGCONT') await exited(child);
+  };
+  // A stopped server handles SIGTERM only once it runs again.
   const stop = async (): Promise<void> => {
-    child.kill('SIGTERM');
-    await exited(child);
+    child.kill('SIGCONT');
+    await kill('SIGTERM');
   };
   const deadline = Date.now() + 20_000;
   for (;;) {
@@ -56,7 +64,7 @@ export async function startRedisServer(): Promise<RedisServer> {
     try {
       const client = await connectRedis(url, 500);
       client.disconnect();
-      return { port, url, stop };
+      return { port, url, kill, stop };
     } catch (err) {
       if (Date.now() > deadline) {
         await stop();

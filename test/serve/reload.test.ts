@@ -7,9 +7,9 @@ import { newVersionName, pointLatest } from '../../src/artifacts/store.js';
 import { servingSource } from '../../src/pipeline/serving.js';
 import { RecommendationService } from '../../src/serve/service.js';
 import type { Answer } from '../../src/serve/types.js';
-import { runCli, type Started, startCli } from '../cli-runner.js';
+import { runCli, type Started } from '../cli-runner.js';
 import { ML_SMALL, tempDir } from '../helpers.js';
-import { freeLoopbackPort } from './redis-server.js';
+import { readyVersion, startServe, until } from './serve-process.js';
 
 /**
  * Hot reload under load: `recsys serve --pipeline` answers a steady stream of requests while
@@ -43,34 +43,8 @@ steps:
 
 const latestVersion = (): string => readlinkSync(join(modelFolder, 'latest'));
 
-async function readyVersion(base: string): Promise<string | null> {
-  try {
-    const res = await fetch(`${base}/readyz`);
-    return res.ok ? ((await res.json()) as { version: string }).version : null;
-  } catch {
-    return null;
-  }
-}
-
-async function until<T>(what: string, check: () => Promise<T | null | false>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check();
-    if (v !== null && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
-async function startServer(): Promise<{ base: string; server: Started }> {
-  const port = await freeLoopbackPort();
-  const server = startCli(['serve', '--pipeline', file, '--port', String(port), '--reload-interval-ms', '200'], {
-    cwd: work,
-    env: { RECSYS_QUIET: '1' },
-  });
-  const base = `http://127.0.0.1:${port}`;
-  await until('the server to be ready', () => readyVersion(base));
-  return { base, server };
+function startServer(): Promise<{ base: string; server: Started }> {
+  return startServe(['--pipeline', file, '--reload-interval-ms', '200'], { cwd: work });
 }
 
 interface LoadResult {

@@ -1,9 +1,10 @@
 import { Command } from 'commander';
-import { servingSource, type ServeTarget } from '../../pipeline/serving.js';
-import { buildServer } from '../../serve/server.js';
-import { DEFAULT_LRU_SIZE, DEFAULT_RELOAD_INTERVAL_MS, RecommendationService } from '../../serve/service.js';
+import { servingSource } from '../../pipeline/serving.js';
+import { DEFAULT_CACHE_TIMEOUT_MS } from '../../serve/cache/redis-cache.js';
+import { runServer } from '../../serve/run.js';
+import { DEFAULT_LRU_SIZE, DEFAULT_RELOAD_INTERVAL_MS } from '../../serve/service.js';
 import { InputError } from '../../util/errors.js';
-import { log, setLogFile } from '../../util/log.js';
+import { setLogFile } from '../../util/log.js';
 import { intOption } from '../options.js';
 
 interface ServeOptions {
@@ -11,6 +12,11 @@ interface ServeOptions {
   pipeline?: string;
   port: number;
   host: string;
+  redis?: string;
+  redisPrefix?: string;
+  redisName?: string;
+  redisTimeoutMs: number;
+  workers: number;
   lruSize: number;
   reloadIntervalMs: number;
   log?: string;
@@ -24,6 +30,21 @@ export function serveCommand(): Command {
     .option('--pipeline <file>', "serve the model of the pipeline file's last recommend step (its latest artifact)")
     .option('--port <n>', 'port (0 = any free port)', intOption('--port', 0), 8080)
     .option('--host <addr>', 'address to bind (loopback unless you say otherwise)', '127.0.0.1')
+    .option('--redis <url>', 'answer known users from the Redis cache of the batch recommendations first (recsys publish)')
+    .option('--redis-prefix <p>', 'key prefix the recommendations were published under (default: recsys)')
+    .option('--redis-name <n>', "name they were published under (default: recs-<the model artifact's name>)")
+    .option(
+      '--redis-timeout-ms <n>',
+      'how long a Redis lookup may take before the live path answers',
+      intOption('--redis-timeout-ms', 1),
+      DEFAULT_CACHE_TIMEOUT_MS,
+    )
+    .option(
+      '--workers <n>',
+      'processes answering on the port, each with the model loaded (node:cluster; memory × n)',
+      intOption('--workers', 1),
+      1,
+    )
     .option('--lru-size <n>', 'answers kept in the in-process cache (0 = none)', intOption('--lru-size', 0), DEFAULT_LRU_SIZE)
     .option(
       '--reload-interval-ms <n>',
@@ -37,37 +58,17 @@ export function serveCommand(): Command {
         throw new InputError('serve needs exactly one of --model ARTIFACT and --pipeline FILE');
       if (o.port > 65535) throw new InputError(`--port ${o.port}: ports go up to 65535`);
       if (o.log) setLogFile(o.log);
-      const target: ServeTarget = o.model !== undefined ? { model: o.model } : { pipeline: o.pipeline as string };
-      const source = servingSource(target);
-      const service = RecommendationService.create(source, { lruSize: o.lruSize, reloadIntervalMs: o.reloadIntervalMs });
-      const app = buildServer(service);
-      let address: string;
-      try {
-        address = await app.listen({ port: o.port, host: o.host });
-      } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code;
-        if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL')
-          throw new InputError(`--host ${o.host} --port ${o.port}: cannot listen there (${code})`);
-        throw err;
-      }
-      log.info(`listening on ${address}; loading ${source.target}`);
-      try {
-        const m = await service.start();
-        log.info(`ready: serving ${m.name} ${m.version} (${m.kind}) on ${address}`);
-      } catch (err) {
-        await app.close();
-        throw err;
-      }
-      await new Promise<void>((resolve) => {
-        const stop = (signal: NodeJS.Signals): void => {
-          log.info(`${signal}: finishing the requests in flight, then stopping`);
-          void app
-            .close()
-            .then(() => service.close())
-            .finally(resolve);
-        };
-        process.once('SIGINT', stop);
-        process.once('SIGTERM', stop);
+      const source = servingSource(o.model !== undefined ? { model: o.model } : { pipeline: o.pipeline as string });
+      await runServer(source, {
+        port: o.port,
+        host: o.host,
+        workers: o.workers,
+        lruSize: o.lruSize,
+        reloadIntervalMs: o.reloadIntervalMs,
+        redis:
+          o.redis === undefined
+            ? undefined
+            : { url: o.redis, name: o.redisName ?? source.cacheName, prefix: o.redisPrefix, timeoutMs: o.redisTimeoutMs },
       });
     });
 }

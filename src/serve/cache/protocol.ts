@@ -1,3 +1,4 @@
+import type { ArtifactRef } from '../../artifacts/store.js';
 import { InputError } from '../../util/errors.js';
 
 /**
@@ -39,6 +40,11 @@ export interface CacheMeta {
   readonly sha256: string;
   /** The artifact the file belongs to, or null for a stand-alone export. */
   readonly artifact: string | null;
+  /**
+   * The model artifact version that computed the lists (null: not recorded). A server answers
+   * from the cache only when it serves this very version; a list of another model is stale.
+   */
+  readonly model: ArtifactRef | null;
   readonly created_at: string;
   /** When every key of the version expires (ISO time). */
   readonly expires_at: string;

@@ -154,6 +154,7 @@ async function publishLists(client: Redis, p: PublishPlan): Promise<PublishRepor
     rows: lists.user.length,
     sha256: file.sha256,
     artifact: file.artifact,
+    model: file.model,
     created_at: new Date().toISOString(),
     expires_at: new Date(expiresAt).toISOString(),
   };

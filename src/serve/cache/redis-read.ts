@@ -1,18 +1,15 @@
 import type { Redis } from 'ioredis';
+import type { ArtifactRef } from '../../artifacts/store.js';
+import type { AnsweredItem } from '../types.js';
 import { type CachedEntry, type CacheMeta, DEFAULT_PREFIX, metaKey, parseMeta, pointerKey, userKey } from './protocol.js';
-
-export interface CachedItem {
-  readonly item_id: number;
-  readonly rank: number;
-  readonly score: number;
-  readonly channel: string;
-}
 
 export interface CachedRecommendations {
   readonly user_id: number;
   /** The version every item came from. */
   readonly version: string;
-  readonly items: CachedItem[];
+  /** The model artifact version that computed the list (the version's meta), or null when not recorded. */
+  readonly model: ArtifactRef | null;
+  readonly items: AnsweredItem[];
 }
 
 /**
@@ -41,6 +38,7 @@ export async function readCachedRecommendations(
     return {
       user_id: userId,
       version,
+      model: meta.model ?? null,
       items: entries.map(([item_id, score, channel], i) => ({ item_id, rank: i + 1, score, channel: meta.channels[channel] })),
     };
   }
