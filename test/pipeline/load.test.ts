@@ -59,6 +59,8 @@ describe('pipeline files', () => {
       'recommend',
     ]);
     expect(loadPipeline(join(REPO, 'pipelines/nightly.yaml')).head.name).toBe('nightly');
+    const bench = loadPipeline(join(REPO, 'pipelines/bench-serve-25m.yaml'));
+    expect(bench.steps.map((s) => s.kind)).toEqual(['split', 'train', 'index', 'train', 'recommend']);
   });
 
   it('plans one artifact per (model, split) and an eval of every model trained on each split', () => {
