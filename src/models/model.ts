@@ -98,6 +98,19 @@ export function holdsResources<M extends Recommender>(m: M): m is M & HoldsResou
   return typeof (m as Partial<HoldsResources>).close === 'function';
 }
 
+/**
+ * Models with per-request work they can do once ahead (caches filled on first use): a server
+ * calls `prepareServing` when it loads the model, so its first requests are not the slow ones.
+ * Answers are the same either way.
+ */
+export interface PreparesServing {
+  prepareServing(): void;
+}
+
+export function preparesServing<M extends Recommender>(m: M): m is M & PreparesServing {
+  return typeof (m as Partial<PreparesServing>).prepareServing === 'function';
+}
+
 /** What fitting learned besides the hyper-parameters (epochs run, validation scores, ...), for the manifest. */
 export interface SummarisesTraining {
   trainingSummary(): Record<string, unknown> | null;

@@ -1,7 +1,7 @@
 import { basename, dirname, join } from 'node:path';
 import { LATEST, resolveArtifactDir } from '../artifacts/store.js';
 import { seenMatrix } from '../eval/evaluate.js';
-import { canFoldIn, holdsResources, type Recommender } from '../models/model.js';
+import { canFoldIn, holdsResources, preparesServing, type Recommender } from '../models/model.js';
 import { popularityFactory } from '../models/popularity/popularity.js';
 import { RankerModel } from '../rank/ranker.js';
 import { foldInHistory } from '../serve/history/fold-in.js';
@@ -53,6 +53,7 @@ export async function loadServingModel(versionDir: string): Promise<ServingModel
     itemIds: Int32Array.from(top.items.subarray(0, n), (i) => popularity.items.rawId(i)),
     scores: top.scores.slice(0, n),
   };
+  if (preparesServing(model)) model.prepareServing();
   const history = await historyRecommender(dir, model);
   log.event('serve.load', { dir, version: manifest.version, seconds: (performance.now() - started) / 1000 });
   return {

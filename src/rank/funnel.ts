@@ -22,6 +22,7 @@ import {
   type ChannelModels,
 } from './channels/channel.js';
 import { loadCooccurrenceNeighbours, type CooccurrenceModel, type CooccurrenceParams } from './channels/cooccurrence.js';
+import { RecentPopularityModel } from './channels/recent-popularity.js';
 import { buildFeatures, featureNames, type FeatureSources } from './features.js';
 import type { GbdtModel } from './gbdt/index.js';
 import { buildItemTimeline, buildUserHistory } from './history.js';
@@ -156,6 +157,11 @@ export class Funnel {
       for (let d = 0; d < emb.dim; d++) dot += emb.data[a * emb.dim + d] * emb.data[b * emb.dim + d];
       return norms[a] > 0 && norms[b] > 0 ? dot / (norms[a] * norms[b]) : 0;
     };
+  }
+
+  /** Fills the popularity channel's per-day rankings for the candidate count asked of it (see RecentPopularityModel). */
+  prepareServing(): void {
+    if (this.fallback.model instanceof RecentPopularityModel) this.fallback.model.prepareRankings(this.settings.candidates);
   }
 
   /** Items a user must not see: `exclude`'s row, and always the user's own training items. */

@@ -25,6 +25,7 @@ import {
   type HoldsResources,
   type ModelFactory,
   type NamesSources,
+  type PreparesServing,
   type Recommender,
   type SourcedTopK,
   type SummarisesTraining,
@@ -130,7 +131,7 @@ const TRAIN_FILES = {
  * Multi-channel candidates → merge → GBDT lambdarank → re-ranking, as one Recommender: its
  * fit learns the GBDT on an inner time split of train; `recommend` runs the whole funnel.
  */
-export class RankerModel implements Recommender, NamesSources, SummarisesTraining, HoldsResources, FunnelRanker {
+export class RankerModel implements Recommender, NamesSources, SummarisesTraining, HoldsResources, PreparesServing, FunnelRanker {
   readonly kind = 'ranker';
 
   constructor(
@@ -191,6 +192,10 @@ export class RankerModel implements Recommender, NamesSources, SummarisesTrainin
 
   params(): RankerParams {
     return { ...this.settings };
+  }
+
+  prepareServing(): void {
+    this.funnel.prepareServing();
   }
 
   /** Ends its channel models' worker threads. */

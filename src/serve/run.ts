@@ -37,6 +37,8 @@ export async function runServer(source: ModelSource, opts: RunServerOptions): Pr
     reportFailed(message, exitCode);
     process.exit(exitCode);
   }
+  // Stopped: the channel to the primary would keep a worker alive after its server closed.
+  process.exit(0);
 }
 
 async function serveHere(source: ModelSource, opts: RunServerOptions): Promise<void> {

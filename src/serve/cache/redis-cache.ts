@@ -8,9 +8,12 @@ import { type CachedRecommendations, readCachedRecommendations } from './redis-r
 
 /**
  * A lookup's whole budget (two round trips). A hit on loopback takes well under 1 ms; the rest
- * is room for a busy event loop, whose late turn would otherwise count as a Redis failure.
+ * is room for a busy event loop: its timers run before the reply waiting in the socket is read,
+ * so a turn held up by a live 25M funnel call or a major GC counts as a Redis failure. At 50 ms
+ * that opened the breaker under load (8 connections on the 25M ranker, docs/benchmarks.md
+ * "Serving"), and the live answers that followed kept the loop busy: the cache turned itself off.
  */
-export const DEFAULT_CACHE_TIMEOUT_MS = 50;
+export const DEFAULT_CACHE_TIMEOUT_MS = 250;
 /** Failed lookups in a row after which Redis is not asked at all. */
 export const DEFAULT_FAILURES_TO_OPEN = 3;
 /** How long the breaker stays open before one lookup tries Redis again. */
