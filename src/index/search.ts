@@ -31,6 +31,8 @@ function checkQueries(index: AnnIndex, queries: Embeddings): void {
 export function searchIndex(index: AnnIndex, queries: Embeddings, k: number, opts: { batchRows?: number } = {}): NeighborLists {
   checkPositiveInt('k', k);
   checkQueries(index, queries);
+  // Every row is searched: every row is checked.
+  checkFinite(queries.data, queries.dim, 'query vectors');
   const batchRows = opts.batchRows ?? DEFAULT_BATCH_ROWS;
   const { rows, dim } = queries;
   const labels = new Int32Array(rows * k);
@@ -38,14 +40,7 @@ export function searchIndex(index: AnnIndex, queries: Embeddings, k: number, opt
   const progress = new Progress('index search', rows, 'queries');
   for (let r = 0; r < rows; r += batchRows) {
     const end = Math.min(rows, r + batchRows);
-    const batch = queries.data.subarray(r * dim, end * dim);
-    checkFinite(
-      batch,
-      dim,
-      'query vectors',
-      Int32Array.from({ length: end - r }, (_, j) => r + j),
-    );
-    const found = index.native.searchTyped(batch, k);
+    const found = index.native.searchTyped(queries.data.subarray(r * dim, end * dim), k);
     labels.set(found.labels, r * k);
     distances.set(found.distances, r * k);
     progress.tick(end - r);
@@ -88,7 +83,7 @@ export function searchExcluding(
     const kSearch = Math.min(k + maxExcluded, Math.max(index.count, k));
     // Only the rows searched are checked: a server asks for one user among millions of rows.
     const vectors = takeRows(queries, batch).data;
-    checkFinite(vectors, queries.dim, 'query vectors', batch);
+    checkFinite(vectors, queries.dim, 'query vectors', (j) => batch[j]);
     const found = index.native.searchTyped(vectors, kSearch);
     for (let q = 0; q < batch.length; q++) {
       const r = batch[q];

@@ -19,14 +19,11 @@ export function checkShape(emb: Embeddings, what: string): void {
   }
 }
 
-/** Every value finite; `rowIds` names the rows of `data` in the message (default: their positions). */
-export function checkFinite(data: Float32Array, dim: number, what: string, rowIds?: Int32Array): void {
+/** Every value finite; `rowName` gives the row a message names for a row of `data` (default: its position). */
+export function checkFinite(data: Float32Array, dim: number, what: string, rowName: (row: number) => number = (row) => row): void {
   for (let i = 0; i < data.length; i++) {
     const v = data[i];
-    if (v - v !== 0) {
-      const row = Math.floor(i / dim);
-      throw new InputError(`${what}: row ${rowIds ? rowIds[row] : row}, dimension ${i % dim} is ${v}`);
-    }
+    if (v - v !== 0) throw new InputError(`${what}: row ${rowName(Math.floor(i / dim))}, dimension ${i % dim} is ${v}`);
   }
 }
 

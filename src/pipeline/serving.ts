@@ -48,7 +48,8 @@ export async function loadServingModel(versionDir: string): Promise<ServingModel
   const seen = seenMatrix(model, exp.train);
   const popularity = await popularityFactory.fit(exp.training, popularityFactory.params.parse({}));
   const top = popularity.recommend(Int32Array.of(-1), MAX_K, null);
-  const n = top.items.indexOf(-1) < 0 ? top.items.length : top.items.indexOf(-1);
+  const padding = top.items.indexOf(-1);
+  const n = padding < 0 ? top.items.length : padding;
   const popular = {
     itemIds: Int32Array.from(top.items.subarray(0, n), (i) => popularity.items.rawId(i)),
     scores: top.scores.slice(0, n),
