@@ -26,10 +26,27 @@ export function modelStepSplit(o: ModelStepOptions, head: PipelineHead): string 
   return o.split ?? Object.keys(head.splits)[0];
 }
 
-/** `produces`, `needs` and `check` of a step that makes the artifact `outputName(model, split)` from the model. */
+/** What a model step starts from: the model's train step, or (publish) another step's output of that model. */
+export interface ModelStepInput {
+  /** The token kind of the step that makes it (`model`, `recs`, ...). */
+  readonly tokenKind: string;
+  /** The problem when no step before makes it. */
+  missing(model: string, split: string): string;
+}
+
+const TRAINED_MODEL: ModelStepInput = {
+  tokenKind: 'model',
+  missing: (model, split) => `no train step before this one trains "${model}" on split "${split}"`,
+};
+
+/**
+ * `produces`, `needs` and `check` of a step that makes the artifact `outputName(model, split)`
+ * from `input` (by default the trained model).
+ */
 export function modelStepGraph(
   tokenKind: string,
   outputName: (model: string, split: string) => string,
+  input: ModelStepInput = TRAINED_MODEL,
 ): {
   produces(o: ModelStepOptions, at: StepContext): Produced[];
   needs(o: ModelStepOptions, at: StepContext): Need[];
@@ -45,8 +62,8 @@ export function modelStepGraph(
       return [
         {
           path: ['model'],
-          token: `model:${o.model}:${split}`,
-          missing: `no train step before this one trains "${o.model}" on split "${split}"`,
+          token: `${input.tokenKind}:${o.model}:${split}`,
+          missing: input.missing(o.model, split),
         },
       ];
     },

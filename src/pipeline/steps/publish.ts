@@ -7,9 +7,8 @@ import { DEFAULT_BATCH_USERS, publishRecommendations } from '../../serve/cache/r
 import { RecsysError } from '../../util/errors.js';
 import { writeJsonAtomic } from '../../util/fs.js';
 import { contentHash, requireLatest } from './artifacts.js';
-import { modelStepKeys, modelStepSplit } from './model-step.js';
+import { modelStepGraph, modelStepKeys, modelStepSplit } from './model-step.js';
 import { RECS_FILE, recsArtifactName } from './recommend.js';
-import { unknownSplits } from './split.js';
 import type { DocIssue, StepKind } from './step.js';
 
 /**
@@ -56,39 +55,31 @@ function issueOf(path: DocIssue['path'], check: () => unknown): DocIssue[] {
   }
 }
 
+const graph = modelStepGraph('publish', publishArtifactName, {
+  tokenKind: 'recs',
+  missing: (model, split) => `no recommend step before this one exports "${model}" on split "${split}"`,
+});
+
 export const publishStep: StepKind<PublishOptions> = {
   kind: 'publish',
   module: import.meta.url,
   schema,
-  produces(o, { head }) {
-    const split = modelStepSplit(o, head);
-    return [{ token: `publish:${o.model}:${split}`, output: publishArtifactName(o.model, split) }];
-  },
-  needs(o, { head }) {
-    const split = modelStepSplit(o, head);
-    return [
-      {
-        path: ['model'],
-        token: `recs:${o.model}:${split}`,
-        missing: `no recommend step before this one exports "${o.model}" on split "${split}"`,
-      },
-    ];
-  },
-  check(o, { head, step }) {
-    const at = (key: string): DocIssue['path'] => ['steps', step, key];
+  ...graph,
+  check(o, at) {
+    const path = (key: string): DocIssue['path'] => ['steps', at.step, key];
     const url = redisUrlOf(o);
     return [
-      ...unknownSplits(o.split === undefined ? [] : [o.split], head, step).map((i) => ({ ...i, path: at('split') })),
+      ...graph.check(o, at),
       ...(url === undefined
         ? [
             {
-              path: at('redis'),
+              path: path('redis'),
               message: 'no Redis server: set redis: redis://HOST:PORT in the step, or the REDIS_URL environment variable',
             },
           ]
-        : issueOf(at('redis'), () => parseRedisUrl(url, 'redis'))),
-      ...issueOf(at('prefix'), () => checkKeyPart('prefix', o.prefix)),
-      ...(o.name === undefined ? [] : issueOf(at('name'), () => checkKeyPart('name', o.name as string))),
+        : issueOf(path('redis'), () => parseRedisUrl(url, 'redis'))),
+      ...issueOf(path('prefix'), () => checkKeyPart('prefix', o.prefix)),
+      ...(o.name === undefined ? [] : issueOf(path('name'), () => checkKeyPart('name', o.name as string))),
     ];
   },
   plan(o, { head, step }) {
