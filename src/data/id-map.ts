@@ -67,6 +67,18 @@ export class IdMap {
     for (let i = 0; i < raw.length; i++) out[i] = this.indexOf(raw[i]);
     return out;
   }
+
+  /** The dense indices of the known raw ids, in order, and the unknown raw ids (e.g. a history's items). */
+  split(raw: readonly number[]): { known: Int32Array; unknown: number[] } {
+    const known: number[] = [];
+    const unknown: number[] = [];
+    for (const id of raw) {
+      const i = this.indexOf(id);
+      if (i >= 0) known.push(i);
+      else unknown.push(id);
+    }
+    return { known: Int32Array.from(known), unknown };
+  }
 }
 
 /** max + 1 when the ids are non-negative and not too sparse for a lookup table; null otherwise (or when empty). */

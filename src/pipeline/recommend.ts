@@ -156,10 +156,8 @@ export interface HistoryRecommendation {
 export async function recommendForHistory(modelPath: string, history: number[], k: number): Promise<HistoryRecommendation[]> {
   const { dir, model } = await loadModelArtifact(modelPath);
   if (!canFoldIn(model)) throw new InputError(`${dir}: a ${model.kind} model cannot recommend from a history`);
-  const known = history.map((id) => model.items.indexOf(id));
-  const unknown = history.filter((_, i) => known[i] < 0);
+  const { known: items, unknown } = model.items.split(history);
   if (unknown.length > 0) log.warn(`ignoring items the model does not know: ${unknown.join(', ')}`);
-  const items = Int32Array.from(known.filter((i) => i >= 0));
   if (items.length === 0) throw new InputError(`--history: none of the items ${history.join(',')} is known to the model`);
   const top = model.recommendFromHistory(items, null, k);
   const out: HistoryRecommendation[] = [];

@@ -94,13 +94,7 @@ export function liveUserAnswer(m: ServingModel, userId: number, user: number, k:
 
 /** Top k for a user known by a history of raw item ids (oldest first); unknown ids are ignored and named. */
 export async function historyAnswer(m: ServingModel, history: readonly number[], k: number): Promise<LiveAnswer> {
-  const known: number[] = [];
-  const ignored: number[] = [];
-  for (const id of history) {
-    const i = m.model.items.indexOf(id);
-    if (i >= 0) known.push(i);
-    else ignored.push(id);
-  }
+  const { known, unknown: ignored } = m.model.items.split(history);
   const named = ignored.length > 0 ? { ignored_items: ignored } : {};
   const historyIds = new Set(history);
   if (known.length === 0 || m.history === null) {
@@ -109,7 +103,7 @@ export async function historyAnswer(m: ServingModel, history: readonly number[],
     return { answer: { ...fallbackAnswer(m, null, k, historyIds, reason), ...named }, seconds: {} };
   }
   const started = performance.now();
-  const top = await m.history.recommend(Int32Array.from(known), k);
+  const top = await m.history.recommend(known, k);
   const channel = m.history.channel;
   const answer: Answer = {
     user_id: null,
