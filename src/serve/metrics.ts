@@ -5,6 +5,9 @@ import type { ServingModel, StageSeconds } from './serving-model.js';
 /** Sub-millisecond to seconds: cache hits take well under a millisecond, a cold funnel call a few hundred. */
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.002, 0.003, 0.005, 0.01, 0.02, 0.03, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
 
+/** The `path` label of a request: the answer's path, `none` for routes that give no recommendations, `error` for refused requests. */
+export type RequestPath = AnswerPath | 'none' | 'error';
+
 export type ErrorKind = 'bad_request' | 'model_failed' | 'channel_skipped' | 'reload_failed' | 'internal';
 
 /**
@@ -77,7 +80,7 @@ export class ServeMetrics {
     collectDefaultMetrics({ register: this.registry, prefix: 'recsys_' });
   }
 
-  observeRequest(route: string, path: AnswerPath | 'none' | 'error', status: number, seconds: number): void {
+  observeRequest(route: string, path: RequestPath, status: number, seconds: number): void {
     this.requests.observe({ route, path, status: String(status) }, seconds);
   }
 

@@ -2,7 +2,8 @@ import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } f
 import { log } from '../util/log.js';
 import { BadRequest, parseExclude, parseHistoryBody, parseId, parseK } from './request.js';
 import type { RecommendationService } from './service.js';
-import type { Answer, AnswerPath } from './types.js';
+import type { Answer } from './types.js';
+import type { RequestPath } from './metrics.js';
 
 /** Bodies are a history of at most MAX_LIST ids: 64 KiB is ample, and bounds what a client can make us parse. */
 export const BODY_LIMIT_BYTES = 64 * 1024;
@@ -11,8 +12,7 @@ const MAX_PARAM_LENGTH = 100;
 
 interface Timed {
   started: number;
-  /** The answer's path; `none` for routes that give no recommendations, `error` for refused requests. */
-  path: AnswerPath | 'none' | 'error';
+  path: RequestPath;
 }
 
 /**
@@ -76,7 +76,7 @@ export function buildServer(service: RecommendationService, opts: ServerOptions 
   });
   app.setNotFoundHandler((request, reply) => reply.code(404).send({ error: `no route ${request.method} ${request.url.split('?')[0]}` }));
 
-  const notReady = (reply: { code(n: number): { send(b: unknown): unknown } }) => reply.code(503).send({ error: 'no model loaded yet' });
+  const notReady = (reply: FastifyReply) => reply.code(503).send({ error: 'no model loaded yet' });
 
   app.get<{ Params: { userId: string }; Querystring: { k?: string; exclude?: string } }>('/recommend/:userId', async (request, reply) => {
     const userId = parseId('userId', request.params.userId);
