@@ -1,4 +1,4 @@
-import cluster, { type Worker } from 'node:cluster';
+import cluster from 'node:cluster';
 import { AggregatorRegistry, type Registry } from 'prom-client';
 import { RecsysError } from '../util/errors.js';
 import { log } from '../util/log.js';
@@ -30,7 +30,6 @@ export function runPrimary(workers: number): Promise<void> {
       log.info(`${signal}: stopping ${Object.keys(cluster.workers ?? {}).length} worker(s)`);
       for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGTERM');
     };
-    const fork = (): Worker => cluster.fork();
     cluster.on('message', (worker, m: Message) => {
       if (m.type === 'recsys:ready') ready.add(worker.id);
       else if (m.type === 'recsys:failed') {
@@ -55,9 +54,9 @@ export function runPrimary(workers: number): Promise<void> {
       }
       log.warn(`serve: worker ${worker.process.pid} ended (${signal ?? `exit ${code}`}); starting another`);
       log.event('serve.worker_replaced', { pid: worker.process.pid, code, signal });
-      fork();
+      cluster.fork();
     });
-    for (let i = 0; i < workers; i++) fork();
+    for (let i = 0; i < workers; i++) cluster.fork();
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
   });

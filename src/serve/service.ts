@@ -84,7 +84,8 @@ export class RecommendationService {
     return this.holder.use(async (m) => {
       const user = m.model.users.indexOf(userId);
       if (user < 0) return fallbackAnswer(m, userId, k, excluded, 'unknown user');
-      const key = `${userId}|${k}|${[...excluded].sort((a, b) => a - b).join(',')}`;
+      // The version in the key: a request that started on the old version may finish after a reload emptied the LRU.
+      const key = `${m.version}|${userId}|${k}|${[...excluded].sort((a, b) => a - b).join(',')}`;
       const remembered = this.lru?.get(key);
       if (this.lru) this.metrics.cacheOutcome('lru', remembered ? 'hit' : 'miss');
       if (remembered) return { ...remembered, path: 'cache', cache: 'lru' };
