@@ -12,7 +12,7 @@ const SRC = new URL('../../src', import.meta.url).pathname;
  */
 const LAYERS: readonly (readonly string[])[] = [
   ['util'],
-  ['matrix', 'sampling', 'onnx', 'artifacts', 'tracking'],
+  ['matrix', 'sampling', 'onnx', 'artifacts', 'tracking', 'wasm'],
   ['data', 'index'],
   ['models/params.ts'],
   ['models/model.ts'],

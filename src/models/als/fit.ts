@@ -3,10 +3,10 @@ import { log } from '../../util/log.js';
 import { Progress } from '../../util/progress.js';
 import { Rng } from '../../util/rng.js';
 import type { AlsParams } from './params.js';
-import { resolveThreads } from './params.js';
 import { balancedChunks, evenChunks } from './partition.js';
-import { KernelPool, MAX_CHUNKS, sumInOrder } from './pool.js';
-import { WasmArena } from './wasm.js';
+import { KernelPool, MAX_CHUNKS, resolveThreads, sumInOrder } from '../../wasm/pool.js';
+import { WasmArena } from '../../wasm/arena.js';
+import { ALS_KERNELS, type AlsKernel } from './kernels.js';
 
 /** One iteration's record: wall time, relative factor change ‖ΔX‖/‖X‖, training loss. */
 export interface AlsIteration {
@@ -60,7 +60,7 @@ export function fitAls(
   const f = params.factors;
   const k = paddedDim(f);
   const threads = resolveThreads(params.threads);
-  const arena = new WasmArena<Region>({
+  const arena = new WasmArena<Region>('ALS', {
     uIndptr: (nUsers + 1) * 4,
     uIndices: nnz * 4,
     uConf: nnz * 4,
@@ -88,7 +88,7 @@ export function fitAls(
     const at = arena.at;
     return [at[`${side}Indptr`], at[`${side}Indices`], at[`${side}Conf`], at[solved], at[fixed], at.gram, k];
   };
-  const pool = new KernelPool(arena.memory, threads, arena.at.scratch, SCRATCH_VECTORS * k * 4);
+  const pool = new KernelPool(ALS_KERNELS, arena.memory, threads, arena.at.scratch, SCRATCH_VECTORS * k * 4);
   const history: AlsIteration[] = [];
   const progress = new Progress('als', params.iterations, 'iterations');
   log.event('als.fit.start', { users: nUsers, items: nItems, nnz, factors: f, threads, seed });
@@ -154,7 +154,7 @@ function initFactors(out: Float32Array, rows: number, f: number, k: number, rng:
 }
 
 /** G = FᵀF + λI into the `gram` region: wasm partial blocks per chunk, summed here in f64 in chunk order. */
-function gram(pool: KernelPool, arena: WasmArena<Region>, rows: 'x' | 'y', n: number, k: number, lambda: number): void {
+function gram(pool: KernelPool<AlsKernel>, arena: WasmArena<Region>, rows: 'x' | 'y', n: number, k: number, lambda: number): void {
   const bounds = evenChunks(n, GRAM_CHUNKS);
   pool.run('gramRows', bounds, [arena.at[rows], k, arena.at.partials]);
   const kk = k * k;

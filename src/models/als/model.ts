@@ -12,7 +12,8 @@ import type { FitContext, FoldsInHistory, HasEmbeddings, HoldsResources, ModelFa
 import { parseParams } from '../params.js';
 import { fitAls, type AlsIteration } from './fit.js';
 import { FoldIn } from './fold-in.js';
-import { alsParamsSchema, resolveThreads, type AlsParams } from './params.js';
+import { resolveThreads } from '../../wasm/pool.js';
+import { alsParamsSchema, type AlsParams } from './params.js';
 import { DenseScorer } from './scorer.js';
 import { weightMatrix } from './weights.js';
 

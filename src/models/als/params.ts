@@ -1,4 +1,3 @@
-import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 
 /** How an interaction's weight w (confidence c = 1 + alpha × w) is read from the training data. */
@@ -29,8 +28,3 @@ export const alsParamsSchema = z
   .strict();
 
 export type AlsParams = z.infer<typeof alsParamsSchema>;
-
-/** The thread count a `threads` setting stands for. */
-export function resolveThreads(threads: number): number {
-  return threads > 0 ? threads : availableParallelism();
-}

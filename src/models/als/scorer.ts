@@ -1,8 +1,9 @@
 import type { Csr } from '../../matrix/csr.js';
 import { allocTopK, topKOfScoreBlock, type TopK } from '../../matrix/topk.js';
 import { evenChunks } from './partition.js';
-import { KernelPool } from './pool.js';
-import { WasmArena } from './wasm.js';
+import { KernelPool } from '../../wasm/pool.js';
+import { WasmArena } from '../../wasm/arena.js';
+import { ALS_KERNELS, type AlsKernel } from './kernels.js';
 
 type Region = 'panels' | 'q0' | 'q1' | 'out0' | 'out1' | 'scratch';
 
@@ -19,7 +20,7 @@ const PANEL_CHUNKS = 64;
  */
 export class DenseScorer {
   private readonly arena: WasmArena<Region>;
-  private readonly pool: KernelPool;
+  private readonly pool: KernelPool<AlsKernel>;
   private readonly batch: number;
   private readonly chunks: Int32Array;
 
@@ -32,7 +33,7 @@ export class DenseScorer {
   ) {
     const nPanels = Math.ceil(nItems / 8);
     this.batch = Math.max(4, Math.min(MAX_BATCH, Math.floor(BLOCK_FLOATS / Math.max(nItems, 1) / 4) * 4));
-    this.arena = new WasmArena<Region>({
+    this.arena = new WasmArena<Region>('Dense scoring', {
       panels: nPanels * 8 * f * 4,
       q0: this.batch * f * 4,
       q1: this.batch * f * 4,
@@ -42,7 +43,7 @@ export class DenseScorer {
     });
     packPanels(vectors, nItems, f, this.arena.f32('panels', nPanels * 8 * f));
     this.chunks = evenChunks(nPanels, PANEL_CHUNKS);
-    this.pool = new KernelPool(this.arena.memory, threads, this.arena.at.scratch, 16);
+    this.pool = new KernelPool(ALS_KERNELS, this.arena.memory, threads, this.arena.at.scratch, 16);
   }
 
   /**

@@ -22,10 +22,9 @@ import type {
   SummarisesTraining,
 } from '../model.js';
 import { parseParams } from '../params.js';
-import { EmbeddingTable } from './adam.js';
 import { initBackend } from './backend.js';
 import { ItemContent, type FeatureVocab } from './features.js';
-import { TwoTowerNet } from './net.js';
+import { EmbeddingTable, TwoTowerNet } from './net.js';
 import { TowerParams, type TowerShape } from './network.js';
 import { exportTowers } from './onnx-export.js';
 import { twoTowerParamsSchema, type TwoTowerParams } from './params.js';

@@ -1,10 +1,9 @@
-import { addRow, EmbeddingTable } from './adam.js';
 import { towerOutputs, TowerParams, type TowerShape } from './network.js';
 import type { Rng } from '../../util/rng.js';
 
 /**
- * The whole two-tower network: the three embedding tables (trained with sparse row updates,
- * outside the autodiff graph) and the dense towers. Inputs use the ONNX graphs' conventions:
+ * The whole two-tower network: the three embedding tables and the dense towers (trained by
+ * TrainingStep in step.ts; evaluated here with TensorFlow.js, as the ONNX export describes them). Inputs use the ONNX graphs' conventions:
  * dense indices with -1 for "unknown / none", user histories as n × L item indices padded
  * with -1 (order does not matter: the history is mean-pooled).
  */
@@ -52,7 +51,7 @@ export class TwoTowerNet {
         const item = history[j];
         if (item < 0) continue;
         count++;
-        addRow(out, pooled, hist, item * d, d, 1);
+        addRow(out, pooled, hist, item * d, d);
       }
       if (count > 1) for (let c = pooled, e = pooled + d, inv = 1 / count; c < e; c++) out[c] *= inv;
     }
@@ -75,29 +74,6 @@ export class TwoTowerNet {
     return out;
   }
 
-  /** Sends d(loss)/d(user inputs) to the user and history tables. */
-  userGradients(users: Int32Array, history: Int32Array, historyLength: number, dInputs: Float32Array): void {
-    const d = this.dim;
-    const share = new Float32Array(d);
-    for (let b = 0; b < users.length; b++) {
-      const base = b * 2 * d;
-      this.userTable.addGradient(users[b], dInputs, base, 1);
-      const rows = history.subarray(b * historyLength, (b + 1) * historyLength);
-      let count = 0;
-      for (let j = 0; j < historyLength; j++) if (rows[j] >= 0) count++;
-      if (count === 0) continue;
-      // Each pooled row gets the same share of the pooled gradient.
-      for (let c = 0; c < d; c++) share[c] = dInputs[base + d + c] / count;
-      for (let j = 0; j < historyLength; j++) this.historyTable.addGradient(rows[j], share, 0, 1);
-    }
-  }
-
-  /** Sends d(loss)/d(item inputs) to the item table (content features are not trained). */
-  itemGradients(items: Int32Array, dInputs: Float32Array): void {
-    const stride = this.dim + this.contentWidth;
-    for (let b = 0; b < items.length; b++) this.itemTable.addGradient(items[b], dInputs, b * stride, 1);
-  }
-
   embedUsers(users: Int32Array, history: Int32Array, historyLength: number): Float32Array {
     return towerOutputs(this.userInputs(users, history, historyLength), users.length, this.towers.user);
   }
@@ -109,3 +85,35 @@ export class TwoTowerNet {
 
 /** Standard deviation of the initial id embeddings: small next to the content features. */
 const INIT_STD = 0.05;
+
+/** An id embedding table: `rows` rows of `dim` floats. */
+export class EmbeddingTable {
+  readonly data: Float32Array;
+
+  constructor(
+    readonly rows: number,
+    readonly dim: number,
+    data?: Float32Array,
+  ) {
+    this.data = data ?? new Float32Array(rows * dim);
+    if (this.data.length !== rows * dim) throw new Error('EmbeddingTable: data does not match rows × dim');
+  }
+
+  /** Copies row `row` (zeros for -1: an unknown or hidden id) into out[offset ..]. */
+  gather(row: number, out: Float32Array, offset: number): void {
+    if (row < 0) out.fill(0, offset, offset + this.dim);
+    else out.set(this.data.subarray(row * this.dim, (row + 1) * this.dim), offset);
+  }
+}
+
+/** dst[di .. di+n) += src[si .. si+n), unrolled by four. */
+function addRow(dst: Float32Array, di: number, src: Float32Array, si: number, n: number): void {
+  let c = 0;
+  for (; c + 3 < n; c += 4) {
+    dst[di + c] += src[si + c];
+    dst[di + c + 1] += src[si + c + 1];
+    dst[di + c + 2] += src[si + c + 2];
+    dst[di + c + 3] += src[si + c + 3];
+  }
+  for (; c < n; c++) dst[di + c] += src[si + c];
+}

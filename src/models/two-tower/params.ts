@@ -48,7 +48,17 @@ export const twoTowerParamsSchema = z
       .describe('users sampled for validation (scoring every user each epoch would dominate on large data)'),
     tag_vocab: z.number().int().min(0).default(100).describe('tag vocabulary size (the most widely used tags)'),
     year_buckets: positiveInt().default(16).describe('release-year buckets (quantiles of the catalogue\'s years), besides "unknown"'),
-    backend: z.enum(BACKEND_CHOICES).default('auto').describe('TensorFlow.js backend'),
+    threads: z
+      .number()
+      .int()
+      .min(0)
+      .max(1024)
+      .default(0)
+      .describe('threads of the training kernels (0 = every available core); the same seed gives the same model for any thread count'),
+    backend: z
+      .enum(BACKEND_CHOICES)
+      .default('auto')
+      .describe('TensorFlow.js backend evaluating the trained towers (validation, embeddings)'),
   })
   .strict();
 

@@ -8,28 +8,31 @@ import { Rng } from '../../util/rng.js';
 import { availableParallelism } from 'node:os';
 import type { FitContext } from '../model.js';
 import { DenseScorer } from '../als/scorer.js';
-import { adamStepSize, adamUpdate } from './adam.js';
+import { resolveThreads } from '../../wasm/pool.js';
+import { adamStepSize } from './adam.js';
 import { initBackend, type BackendInfo } from './backend.js';
 import { buildVocab, ItemContent } from './features.js';
 import { TwoTowerNet } from './net.js';
-import { trainStep, type StepInput } from './network.js';
 import type { TwoTowerParams } from './params.js';
+import { sparseContent, TrainingStep, type StepPhases } from './step.js';
 import { buildSequences, examplePositions, holdOutTails, type UserSequences } from './sequences.js';
-
-/** Logit added to an accidental hit (a negative column holding the row's own positive item). */
-const MASKED = -1e9;
 
 export interface EpochRecord {
   readonly epoch: number;
   readonly loss: number;
   readonly seconds: number;
   readonly examplesPerSecond: number;
+  /** Wall-clock seconds per phase of the training steps (step.ts). */
+  readonly phases: StepPhases;
   /** Validation recall@val_k, when validating. */
   readonly valRecall?: number;
 }
 
 export interface TrainingSummary {
+  /** The TensorFlow.js backend evaluating the towers (validation, embeddings); training runs on own kernels. */
   readonly backend: BackendInfo;
+  /** Threads of the training kernels. */
+  readonly threads: number;
   /** Epochs of the final fit (the best validation epoch when validating). */
   readonly epochs: number;
   readonly validation: EpochRecord[];
@@ -56,7 +59,8 @@ export async function fitTwoTower(data: TrainingData, params: TwoTowerParams, ct
   const vocab = buildVocab(data.catalog, data.tags, { tagsUntil: lastTime, tagVocab: params.tag_vocab, yearBuckets: params.year_buckets });
   const content = ItemContent.build(vocab, data.catalog, data.tags, lastTime);
   const seq = buildSequences(data);
-  const setup: RunSetup = { data, params, seq, itemContent: content.rowsFor(data.items.ids), contentWidth: content.widths.total };
+  const threads = resolveThreads(params.threads);
+  const setup: RunSetup = { data, threads, params, seq, itemContent: content.rowsFor(data.items.ids), contentWidth: content.widths.total };
   log.event('two-tower.features', { genres: vocab.genres.length, year_buckets: content.widths.year, tags: vocab.tags.length });
 
   let epochs = params.epochs;
@@ -76,11 +80,12 @@ export async function fitTwoTower(data: TrainingData, params: TwoTowerParams, ct
     }
   }
   const final = trainRun(setup, seq.start.subarray(1), epochs, null, ctx);
-  return { net: final.net, content, seq, summary: { backend, epochs, validation, final: final.records } };
+  return { net: final.net, content, seq, summary: { backend, threads, epochs, validation, final: final.records } };
 }
 
 interface RunSetup {
   readonly data: TrainingData;
+  readonly threads: number;
   readonly params: TwoTowerParams;
   readonly seq: UserSequences;
   /** Content row of each dense training item. */
@@ -100,80 +105,76 @@ function trainRun(s: RunSetup, fitEnd: Int32Array, maxEpochs: number, validation
   const { params, seq } = s;
   const rng = new Rng(s.data.seed);
   const nItems = s.data.items.size;
-  const net = TwoTowerNet.init(s.data.users.size, nItems, s.contentWidth, params.dim, params.hidden, rng);
-  const examples = examplePositions(seq, fitEnd);
-  const batch = new BatchBuilder(s, net, examples, rng);
-  const adamM = new Float32Array(net.towers.flat.length);
-  const adamV = new Float32Array(net.towers.flat.length);
-  const records: EpochRecord[] = [];
-  const phase = validation ? 'validation run' : 'final run';
-  let step = 0;
-  let best = { epoch: maxEpochs, recall: -1 };
-  for (let epoch = 1; epoch <= maxEpochs; epoch++) {
-    rng.shuffle(examples);
-    const progress = new Progress(`two-tower ${phase} epoch ${epoch}`, examples.length, 'examples');
-    let lossSum = 0;
-    let counted = 0;
-    for (let from = 0; from + 1 < examples.length; from += params.batch_size) {
-      const { input, users, history, itemIds } = batch.fill(from, Math.min(params.batch_size, examples.length - from));
-      const out = trainStep(input, net.towers, params.temperature);
-      net.userGradients(users, history, params.history, out.dUsers);
-      net.itemGradients(itemIds, out.dItems);
-      const stepSize = adamStepSize(params.lr, ++step);
-      adamUpdate(net.towers.flat, adamM, adamV, 0, out.grad, 0, out.grad.length, stepSize);
-      net.userTable.applyAdam(stepSize);
-      net.itemTable.applyAdam(stepSize);
-      net.historyTable.applyAdam(stepSize);
-      lossSum += out.loss * input.batch;
-      counted += input.batch;
-      progress.tick(input.batch);
+  const init = TwoTowerNet.init(s.data.users.size, nItems, s.contentWidth, params.dim, params.hidden, rng);
+  const step = new TrainingStep(
+    init,
+    sparseContent(s.itemContent, nItems, s.contentWidth),
+    { batch: params.batch_size, negatives: params.negatives, history: params.history, temperature: params.temperature },
+    s.threads,
+  );
+  try {
+    const examples = examplePositions(seq, fitEnd);
+    const batch = new BatchBuilder(s, step, examples, rng);
+    const records: EpochRecord[] = [];
+    const phase = validation ? 'validation run' : 'final run';
+    let stepCount = 0;
+    let best = { epoch: maxEpochs, recall: -1 };
+    for (let epoch = 1; epoch <= maxEpochs; epoch++) {
+      rng.shuffle(examples);
+      const progress = new Progress(`two-tower ${phase} epoch ${epoch}`, examples.length, 'examples');
+      const before = { ...step.phases };
+      let fillSeconds = 0;
+      let lossSum = 0;
+      let counted = 0;
+      for (let from = 0; from + 1 < examples.length; from += params.batch_size) {
+        const rows = Math.min(params.batch_size, examples.length - from);
+        const t0 = performance.now();
+        batch.fill(from, rows);
+        fillSeconds += (performance.now() - t0) / 1000;
+        lossSum += step.run(rows, adamStepSize(params.lr, ++stepCount)) * rows;
+        counted += rows;
+        progress.tick(rows);
+      }
+      const seconds = progress.finish({ phase, epoch });
+      const phases: StepPhases = {
+        batch: fillSeconds + step.phases.batch - before.batch,
+        forward: step.phases.forward - before.forward,
+        backward: step.phases.backward - before.backward,
+        optimizer: step.phases.optimizer - before.optimizer,
+      };
+      const record: EpochRecord = {
+        epoch,
+        loss: lossSum / Math.max(counted, 1),
+        seconds,
+        examplesPerSecond: counted / Math.max(seconds, 1e-9),
+        phases,
+        ...(validation ? { valRecall: validation.recall(step.net) } : {}),
+      };
+      records.push(record);
+      const val = record.valRecall === undefined ? '' : `, validation recall@${params.val_k} ${record.valRecall.toFixed(4)}`;
+      log.info(
+        `two-tower ${phase} epoch ${epoch}/${maxEpochs}: loss ${record.loss.toFixed(4)}, ${formatCount(record.examplesPerSecond)} examples/s${val}`,
+      );
+      log.event('two-tower.epoch', { phase, threads: s.threads, ...record });
+      ctx.onEpoch?.(epoch, {
+        loss: record.loss,
+        seconds,
+        examples_per_second: record.examplesPerSecond,
+        ...(validation ? { val_recall: record.valRecall } : {}),
+      });
+      if (record.valRecall !== undefined) {
+        if (record.valRecall > best.recall) best = { epoch, recall: record.valRecall };
+        else if (epoch - best.epoch >= params.patience) break;
+      }
     }
-    const seconds = progress.finish({ phase, epoch });
-    const record: EpochRecord = {
-      epoch,
-      loss: lossSum / Math.max(counted, 1),
-      seconds,
-      examplesPerSecond: counted / Math.max(seconds, 1e-9),
-      ...(validation ? { valRecall: validation.recall(net) } : {}),
-    };
-    records.push(record);
-    const val = record.valRecall === undefined ? '' : `, validation recall@${params.val_k} ${record.valRecall.toFixed(4)}`;
-    log.info(
-      `two-tower ${phase} epoch ${epoch}/${maxEpochs}: loss ${record.loss.toFixed(4)}, ${formatCount(record.examplesPerSecond)} examples/s${val}`,
-    );
-    log.event('two-tower.epoch', { phase, ...record });
-    ctx.onEpoch?.(epoch, {
-      loss: record.loss,
-      seconds,
-      examples_per_second: record.examplesPerSecond,
-      ...(validation ? { val_recall: record.valRecall } : {}),
-    });
-    if (record.valRecall !== undefined) {
-      if (record.valRecall > best.recall) best = { epoch, recall: record.valRecall };
-      else if (epoch - best.epoch >= params.patience) break;
-    }
+    return { net: step.snapshot(), records, bestEpoch: best.epoch, bestRecall: best.recall };
+  } finally {
+    step.close();
   }
-  return { net, records, bestEpoch: best.epoch, bestRecall: best.recall };
 }
 
-interface Batch {
-  readonly input: StepInput;
-  /** User id per row (-1 when dropped out), history (B × L, -1 padded), item id per item row (-1 when dropped out). */
-  readonly users: Int32Array;
-  readonly history: Int32Array;
-  readonly itemIds: Int32Array;
-}
-
-/** Fills the tower inputs of one batch of example positions (buffers reused across steps). */
+/** Fills the step's batch inputs from a batch of example positions. */
 class BatchBuilder {
-  private readonly users: Int32Array;
-  private readonly history: Int32Array;
-  private readonly itemIds: Int32Array;
-  private readonly userRows: Float32Array;
-  private readonly itemRows: Float32Array;
-  private readonly bias: Float32Array;
-  private readonly positives: Int32Array;
-  private readonly itemContent: Float32Array;
   private readonly logExpected: Float64Array;
   private readonly sampler: NegativeSampler | null;
   private readonly negatives: Int32Array;
@@ -182,20 +183,12 @@ class BatchBuilder {
 
   constructor(
     private readonly s: RunSetup,
-    private readonly net: TwoTowerNet,
+    private readonly step: TrainingStep,
     private readonly examples: Int32Array,
     private readonly rng: Rng,
   ) {
-    const { batch_size: B, history: L, negatives: M } = s.params;
-    this.users = new Int32Array(B);
-    this.history = new Int32Array(B * L);
-    this.itemIds = new Int32Array(B + M);
-    this.positives = new Int32Array(B);
-    this.itemContent = new Float32Array((B + M) * s.contentWidth);
+    const { batch_size: B, negatives: M } = s.params;
     this.negatives = new Int32Array(M);
-    this.userRows = new Float32Array(B * net.towers.userShape.input);
-    this.itemRows = new Float32Array((B + M) * net.towers.itemShape.input);
-    this.bias = new Float32Array(B * (B + M));
     // logQ: log of the expected number of times an item appears among a batch's positives.
     const counts = new Float64Array(s.data.items.size);
     for (let i = 0; i < examples.length; i++) counts[s.seq.items[examples[i]]]++;
@@ -206,66 +199,41 @@ class BatchBuilder {
       : new Float64Array(0);
   }
 
-  fill(from: number, B: number): Batch {
+  /**
+   * Rows 0 .. B−1: the examples from `from` on (user, history, positive item); item rows
+   * B .. B+M−1: the extra negatives. Ids are hidden (-1) with probability id_dropout.
+   */
+  fill(from: number, B: number): void {
     const { seq, params } = this.s;
     const L = params.history;
     const M = this.negatives.length;
-    const W = this.s.contentWidth;
-    const users = this.users.subarray(0, B);
-    const history = this.history.subarray(0, B * L);
-    const itemIds = this.itemIds.subarray(0, B + M);
+    const { users, history, historyCount, itemIds, itemOf, colBias } = this.step;
     const drop = params.id_dropout;
+    const q = params.logq;
     for (let b = 0; b < B; b++) {
       const p = this.examples[from + b];
       const u = seq.user[p];
       const item = seq.items[p];
       users[b] = this.rng.next() < drop ? -1 : u;
-      this.positives[b] = item;
+      itemOf[b] = item;
       itemIds[b] = this.rng.next() < drop ? -1 : item;
+      colBias[b] = -q * this.logExpected[item];
       // The last L events before p, most recent last, -1 padded at the front.
       const first = Math.max(seq.start[u], p - L);
       const pad = L - (p - first);
       history.fill(-1, b * L, b * L + pad);
       history.set(seq.items.subarray(first, p), b * L + pad);
-      this.itemContent.set(this.s.itemContent.subarray(item * W, (item + 1) * W), b * W);
+      historyCount[b] = p - first;
     }
     if (this.sampler) {
       this.sampler.sample(this.noPositives, M, this.negatives);
       for (let j = 0; j < M; j++) {
         const item = this.negatives[j];
+        itemOf[B + j] = item;
         itemIds[B + j] = this.rng.next() < drop ? -1 : item;
-        this.itemContent.set(this.s.itemContent.subarray(item * W, (item + 1) * W), (B + j) * W);
+        colBias[B + j] = -q * this.negLogExpected[item];
       }
     }
-    const N = B + M;
-    const bias = this.bias.subarray(0, B * N);
-    // Every row shares the column corrections; only accidental hits differ, so copy one row
-    // and then mask the columns that hold the row's own positive item.
-    const q = params.logq;
-    const row = bias.subarray(0, N);
-    for (let j = 0; j < B; j++) row[j] = -q * this.logExpected[this.positives[j]];
-    for (let j = 0; j < M; j++) row[B + j] = -q * this.negLogExpected[this.negatives[j]];
-    for (let b = 1; b < B; b++) bias.copyWithin(b * N, 0, N);
-    const columnsOf = new Map<number, number[]>();
-    for (let j = 0; j < N; j++) {
-      const item = j < B ? this.positives[j] : this.negatives[j - B];
-      const cols = columnsOf.get(item);
-      if (cols) cols.push(j);
-      else columnsOf.set(item, [j]);
-    }
-    for (let b = 0; b < B; b++) {
-      const cols = columnsOf.get(this.positives[b])!;
-      if (cols.length > 1) for (const j of cols) if (j !== b) bias[b * N + j] = MASKED;
-    }
-    const net = this.net;
-    const input: StepInput = {
-      users: net.userInputs(users, history, L, this.userRows.subarray(0, B * net.towers.userShape.input)),
-      items: net.itemInputs(itemIds, this.itemContent.subarray(0, N * W), this.itemRows.subarray(0, N * net.towers.itemShape.input)),
-      batch: B,
-      itemRows: N,
-      bias,
-    };
-    return { input, users, history, itemIds };
   }
 }
 

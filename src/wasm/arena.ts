@@ -1,31 +1,33 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { RecsysError } from '../../util/errors.js';
+import { RecsysError } from '../util/errors.js';
 
 /**
- * The ALS WebAssembly kernels (asm/als.ts, built by scripts/setup.d/10-wasm.sh) and the
- * shared memory they work in. The same path resolves from src/ (tests) and dist/ (the CLI).
+ * A WebAssembly kernel module built from asm/<name>.ts by scripts/setup.d/10-wasm.sh into
+ * wasm/<name>.wasm, with the exported kernels a KernelPool may run (by index, see pool.ts).
+ * The same path resolves from src/ (tests) and dist/ (the CLI).
  */
-const WASM_PATH = fileURLToPath(new URL('../../../wasm/als.wasm', import.meta.url));
+export class KernelModule<K extends string> {
+  private compiled: WebAssembly.Module | null = null;
 
-/** Exported kernels the worker pool can run, by index (see `runChunks` in pool.ts). */
-export const KERNELS = ['cgSolve', 'lossRows', 'gramRows', 'scorePanels'] as const;
-export type KernelName = (typeof KERNELS)[number];
+  constructor(
+    readonly name: string,
+    readonly kernels: readonly K[],
+  ) {}
 
-let compiled: WebAssembly.Module | null = null;
-
-export function alsWasmModule(): WebAssembly.Module {
-  if (compiled === null) {
-    if (!existsSync(WASM_PATH)) {
-      throw new RecsysError(`${WASM_PATH} is missing: run scripts/setup.sh (make setup) to build the ALS kernels`);
+  get module(): WebAssembly.Module {
+    if (this.compiled === null) {
+      const path = fileURLToPath(new URL(`../../wasm/${this.name}.wasm`, import.meta.url));
+      if (!existsSync(path))
+        throw new RecsysError(`${path} is missing: run scripts/setup.sh (make setup) to build the ${this.name} kernels`);
+      this.compiled = new WebAssembly.Module(readFileSync(path));
     }
-    compiled = new WebAssembly.Module(readFileSync(WASM_PATH));
+    return this.compiled;
   }
-  return compiled;
-}
 
-export function instantiateKernels(memory: WebAssembly.Memory): WebAssembly.Instance {
-  return new WebAssembly.Instance(alsWasmModule(), { env: { memory } });
+  instantiate(memory: WebAssembly.Memory): WebAssembly.Instance {
+    return new WebAssembly.Instance(this.module, { env: { memory } });
+  }
 }
 
 const PAGE = 65536;
@@ -47,7 +49,8 @@ export class WasmArena<K extends string> {
   /** Byte offset of each region, 16-byte aligned for v128 loads. */
   readonly at: Record<K, number>;
 
-  constructor(regionBytes: Record<K, number>) {
+  /** @param label what the memory is for, named in the error when it does not fit */
+  constructor(label: string, regionBytes: Record<K, number>) {
     const at = {} as Record<K, number>;
     let top = RESERVED;
     for (const name of Object.keys(regionBytes) as K[]) {
@@ -57,7 +60,7 @@ export class WasmArena<K extends string> {
     const pages = Math.ceil(top / PAGE);
     if (pages > MAX_PAGES) {
       throw new RecsysError(
-        `ALS needs ${(top / 2 ** 30).toFixed(2)} GiB of WebAssembly memory, more than the 4 GiB a wasm32 memory can address`,
+        `${label} needs ${(top / 2 ** 30).toFixed(2)} GiB of WebAssembly memory, more than the 4 GiB a wasm32 memory can address`,
       );
     }
     this.memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });

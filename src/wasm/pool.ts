@@ -1,6 +1,7 @@
+import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { RecsysError } from '../../util/errors.js';
-import { alsWasmModule, instantiateKernels, KERNELS, type KernelName } from './wasm.js';
+import { RecsysError } from '../util/errors.js';
+import type { KernelModule } from './arena.js';
 
 /**
  * Runs the wasm kernels on `threads` threads (this one plus threads − 1 worker_threads) over
@@ -88,7 +89,7 @@ function workerMain(): void {
 
 const WORKER_SOURCE = `${runChunks.toString()}\n(${workerMain.toString()})();\n`;
 
-export class KernelPool {
+export class KernelPool<K extends string> {
   private readonly state = sharedState();
   private readonly workers: Worker[] = [];
   private readonly kernels: Kernel[];
@@ -99,19 +100,20 @@ export class KernelPool {
    * @param scratch byte offset of `threads` consecutive scratch areas of `scratchStride` bytes
    */
   constructor(
+    private readonly kernelModule: KernelModule<K>,
     memory: WebAssembly.Memory,
     readonly threads: number,
     private readonly scratch: number,
     scratchStride: number,
   ) {
     if (!Number.isInteger(threads) || threads < 1) throw new Error(`KernelPool: threads must be ≥ 1, got ${threads}`);
-    const instance = instantiateKernels(memory);
-    this.kernels = KERNELS.map((name) => instance.exports[name] as Kernel);
+    const instance = kernelModule.instantiate(memory);
+    this.kernels = kernelModule.kernels.map((name) => instance.exports[name] as Kernel);
     for (let t = 1; t < threads; t++) {
       const workerData: WorkerData = {
-        module: alsWasmModule(),
+        module: kernelModule.module,
         memory,
-        kernelNames: KERNELS,
+        kernelNames: kernelModule.kernels,
         state: this.state,
         slot: SLOT,
         scratch: scratch + t * scratchStride,
@@ -124,7 +126,7 @@ export class KernelPool {
   }
 
   /** Starts a job on the workers; `finish` makes this thread join it and waits for the end. */
-  start(kernel: KernelName, bounds: Int32Array, args: readonly number[]): void {
+  start(kernel: K, bounds: Int32Array, args: readonly number[]): void {
     if (this.closed) throw new Error('KernelPool: closed');
     if (this.running) throw new Error('KernelPool: a job is already running');
     const chunks = bounds.length - 1;
@@ -133,7 +135,7 @@ export class KernelPool {
     s.bounds.set(bounds);
     s.args.set(args);
     const c = s.control;
-    c[SLOT.kernel] = KERNELS.indexOf(kernel);
+    c[SLOT.kernel] = this.kernelModule.kernels.indexOf(kernel);
     c[SLOT.chunks] = chunks;
     c[SLOT.args] = args.length;
     c[SLOT.failed] = 0;
@@ -156,12 +158,12 @@ export class KernelPool {
     this.running = false;
     if (c[SLOT.failed] !== 0) {
       const text = new TextDecoder().decode(s.errorText.slice(0, c[SLOT.errorLength]));
-      throw new RecsysError(`ALS kernel failed: ${text}`);
+      throw new RecsysError(`${this.kernelModule.name} kernel failed: ${text}`);
     }
     return s.results.slice(0, c[SLOT.chunks]);
   }
 
-  run(kernel: KernelName, bounds: Int32Array, args: readonly number[]): Float64Array {
+  run(kernel: K, bounds: Int32Array, args: readonly number[]): Float64Array {
     this.start(kernel, bounds, args);
     return this.finish();
   }
@@ -183,4 +185,9 @@ export function sumInOrder(results: Float64Array): number {
   let total = 0;
   for (let i = 0; i < results.length; i++) total += results[i];
   return total;
+}
+
+/** The thread count a `threads` setting stands for (0 = every available core). */
+export function resolveThreads(threads: number): number {
+  return threads > 0 ? threads : availableParallelism();
 }

@@ -1,0 +1,114 @@
+import { KernelModule } from '../../wasm/arena.js';
+import type { KernelPool } from '../../wasm/pool.js';
+
+/** The kernels of one training step (asm/two-tower.ts). */
+export const TWO_TOWER_KERNELS = new KernelModule('two-tower', [
+  'gemm',
+  'transpose',
+  'columnSums',
+  'gatherUsers',
+  'gatherItems',
+  'contentGradient',
+  'normalizeRows',
+  'normalizeBackward',
+  'softmaxRows',
+  'sparseAdam',
+  'denseAdam',
+] as const);
+
+export type TwoTowerKernel = (typeof TWO_TOWER_KERNELS.kernels)[number];
+
+/** A row-major float32 matrix at byte offset `at` of the kernels' memory. */
+export interface Mat {
+  readonly at: number;
+  readonly rows: number;
+  readonly cols: number;
+}
+
+export function mat(at: number, rows: number, cols: number): Mat {
+  return { at, rows, cols };
+}
+
+/** The matrix of the rows [from, from + rows) of m. */
+export function rowsOf(m: Mat, from: number, rows: number): Mat {
+  return { at: m.at + from * m.cols * 4, rows, cols: m.cols };
+}
+
+export interface MatmulOptions {
+  /** C = Aᵀ·B (A is k × m) instead of A·B (A is m × k). */
+  readonly transposeA?: boolean;
+  /** Byte offset of n floats added to every row; 0 = none. */
+  readonly bias?: number;
+  readonly relu?: boolean;
+  /** C += product instead of C = product. */
+  readonly accumulate?: boolean;
+  /** Byte offset of an m × n matrix: outputs where it is ≤ 0 become 0 (the ReLU derivative). */
+  readonly mask?: number;
+}
+
+const ACCUMULATE = 1;
+const RELU = 2;
+
+/**
+ * Chunks a job over `count` rows into: about CHUNKS pieces (enough for two threads to balance
+ * and for V8 to tier up early), each a multiple of 4 rows, the gemm kernel's row block.
+ */
+const CHUNKS = 16;
+
+/** Typed calls of the two-tower kernels on a pool; every call is one parallel job. */
+export class TowerKernels {
+  private readonly bounds = new Map<number, Int32Array>();
+
+  constructor(readonly pool: KernelPool<TwoTowerKernel>) {}
+
+  /** Chunk bounds over [0, count), cached per count. */
+  chunks(count: number): Int32Array {
+    let b = this.bounds.get(count);
+    if (!b) {
+      const size = Math.max(4, Math.ceil(count / CHUNKS / 4) * 4);
+      const n = Math.max(1, Math.ceil(count / size));
+      b = Int32Array.from({ length: n + 1 }, (_, i) => Math.min(count, i * size));
+      this.bounds.set(count, b);
+    }
+    return b;
+  }
+
+  run(kernel: TwoTowerKernel, count: number, args: readonly number[]): number {
+    const results = this.pool.run(kernel, this.chunks(count), args);
+    let total = 0;
+    for (let i = 0; i < results.length; i++) total += results[i];
+    return total;
+  }
+
+  /** C = op(A) · B with the epilogue of `opts`; B is k × n, dense. */
+  matmul(c: Mat, a: Mat, b: Mat, opts: MatmulOptions = {}): void {
+    const [m, k] = opts.transposeA ? [a.cols, a.rows] : [a.rows, a.cols];
+    if (k !== b.rows || m !== c.rows || b.cols !== c.cols) {
+      throw new Error(`matmul: shapes do not fit (${m}×${k} by ${b.rows}×${b.cols} into ${c.rows}×${c.cols})`);
+    }
+    const [aRow, aCol] = opts.transposeA ? [4, 4 * a.cols] : [4 * a.cols, 4];
+    const mode = (opts.accumulate ? ACCUMULATE : 0) | (opts.relu ? RELU : 0);
+    this.run('gemm', m, [a.at, aRow, aCol, b.at, b.cols, k, c.at, opts.bias ?? 0, opts.mask ?? 0, mode]);
+  }
+
+  /** dst = srcᵀ. */
+  transpose(dst: Mat, src: Mat): void {
+    if (dst.rows !== src.cols || dst.cols !== src.rows) throw new Error('transpose: shapes do not fit');
+    this.run('transpose', src.rows, [src.at, src.rows, src.cols, dst.at]);
+  }
+
+  /** out (m.cols floats) = Σ over the rows of m. */
+  columnSums(out: number, m: Mat): void {
+    this.run('columnSums', m.cols, [m.at, m.rows, m.cols, out]);
+  }
+
+  /** out = rows of y / their norms (≥ 1e-12), norms (y.rows floats) alongside. */
+  normalizeRows(out: Mat, y: Mat, norms: number): void {
+    this.run('normalizeRows', y.rows, [y.at, y.cols, out.at, norms]);
+  }
+
+  /** dy = d(loss)/dy from d(loss)/d(out) through out = y / ‖y‖. */
+  normalizeBackward(dy: Mat, out: Mat, norms: number, dOut: Mat): void {
+    this.run('normalizeBackward', out.rows, [out.at, norms, dOut.at, out.cols, dy.at]);
+  }
+}

@@ -1,0 +1,520 @@
+import { WasmArena } from '../../wasm/arena.js';
+import { KernelPool } from '../../wasm/pool.js';
+import { EmbeddingTable, TwoTowerNet } from './net.js';
+import { TowerParams, type TowerWeights } from './network.js';
+import { mat, TowerKernels, TWO_TOWER_KERNELS, type Mat } from './kernels.js';
+
+/**
+ * One training step of the two-tower model on WebAssembly SIMD kernels (asm/two-tower.ts) and
+ * `threads` threads sharing one wasm memory: the id tables, the towers' weights, their Adam
+ * moments and every batch buffer live in that memory, so a step moves no data between
+ * JavaScript and the kernels. Per step:
+ *   batch      gather the id embeddings and mean-pool the history rows (user tower input),
+ *              the item id embeddings and the sparse content part of the item tower's first layer
+ *   forward    both towers (dense products, ReLU, L2 normalisation), the B × N scores, the
+ *              in-batch softmax with logQ and accidental-hit masking, the loss
+ *   backward   d(scores) → d(u), d(v) → both towers' weight gradients and input gradients
+ *   optimizer  Adam on the tower weights, lazy Adam on the table rows the batch touched
+ * Each output element is computed by one thread with a fixed order of operations, so the
+ * model is the same bit for bit whatever the thread count.
+ */
+export interface StepSettings {
+  readonly batch: number;
+  /** Extra negative item rows per batch (after the B positives). */
+  readonly negatives: number;
+  readonly history: number;
+  /** Softmax temperature τ. */
+  readonly temperature: number;
+}
+
+/** Item content features in sparse rows (CSR by dense item): most features are 0/1 and rare. */
+export interface SparseContent {
+  readonly width: number;
+  readonly indptr: Int32Array;
+  readonly indices: Int32Array;
+  readonly values: Float32Array;
+}
+
+export function sparseContent(rows: Float32Array, nItems: number, width: number): SparseContent {
+  const indptr = new Int32Array(nItems + 1);
+  let nnz = 0;
+  for (let i = 0; i < rows.length; i++) if (rows[i] !== 0) nnz++;
+  const indices = new Int32Array(nnz);
+  const values = new Float32Array(nnz);
+  let q = 0;
+  for (let r = 0; r < nItems; r++) {
+    for (let c = 0; c < width; c++) {
+      const x = rows[r * width + c];
+      if (x === 0) continue;
+      indices[q] = c;
+      values[q++] = x;
+    }
+    indptr[r + 1] = q;
+  }
+  return { width, indptr, indices, values };
+}
+
+/** Wall-clock seconds per phase, summed over steps. */
+export interface StepPhases {
+  batch: number;
+  forward: number;
+  backward: number;
+  optimizer: number;
+}
+
+type Region =
+  | 'userTable'
+  | 'itemTable'
+  | 'historyTable'
+  | 'moments'
+  | 'flat'
+  | 'grad'
+  | 'wT'
+  | 'contentIndptr'
+  | 'contentIndices'
+  | 'contentValues'
+  | 'users'
+  | 'history'
+  | 'itemIds'
+  | 'itemOf'
+  | 'colBias'
+  | 'xu'
+  | 'xe'
+  | 'hu'
+  | 'hi'
+  | 'yu'
+  | 'yi'
+  | 'u'
+  | 'v'
+  | 'norms'
+  | 'vT'
+  | 'scores'
+  | 'du'
+  | 'dv'
+  | 'dyu'
+  | 'dyi'
+  | 'dhu'
+  | 'dhi'
+  | 'dxu'
+  | 'dxe'
+  | 'groups'
+  | 'scratch';
+
+function align16(bytes: number): number {
+  return Math.ceil(bytes / 16) * 16;
+}
+
+/**
+ * The rows of one embedding table a batch touched, each with the batch rows whose gradient it
+ * receives (CSR, in batch order, with a scale: 1, or 1/count for a pooled history row).
+ */
+class RowGroups {
+  readonly rows: Int32Array;
+  readonly start: Int32Array;
+  readonly from: Int32Array;
+  readonly scale: Float32Array;
+  private readonly slot: Int32Array;
+  private readonly count: Int32Array;
+  touched = 0;
+
+  /** Views at byte offset `at` of `memory`, RowGroups.bytes long. */
+  constructor(memory: WebAssembly.Memory, at: number, tableRows: number, entries: number) {
+    let next = at;
+    const take = (n: number): number => {
+      const offset = next;
+      next += align16(n * 4);
+      return offset;
+    };
+    const rows = Math.min(tableRows, entries);
+    this.rows = new Int32Array(memory.buffer, take(rows), rows);
+    this.start = new Int32Array(memory.buffer, take(rows + 1), rows + 1);
+    this.from = new Int32Array(memory.buffer, take(entries), entries);
+    this.scale = new Float32Array(memory.buffer, take(entries), entries);
+    this.slot = new Int32Array(tableRows).fill(-1);
+    this.count = new Int32Array(rows);
+  }
+
+  static bytes(tableRows: number, entries: number): number {
+    const rows = Math.min(tableRows, entries);
+    return align16(rows * 4) + align16((rows + 1) * 4) + 2 * align16(entries * 4);
+  }
+
+  /**
+   * Groups entries e = 0 .. n−1 (table row ids[e], -1 = none) by table row, rows in order of
+   * first appearance: entry e contributes batch row ⌊e / per⌋ scaled by scaleOf(that row).
+   */
+  build(ids: Int32Array, n: number, per: number, scaleOf: Float32Array | null): void {
+    const { slot, count, rows, start, from, scale } = this;
+    let touched = 0;
+    for (let e = 0; e < n; e++) {
+      const r = ids[e];
+      if (r < 0) continue;
+      let s = slot[r];
+      if (s < 0) {
+        s = touched++;
+        slot[r] = s;
+        rows[s] = r;
+        count[s] = 0;
+      }
+      count[s]++;
+    }
+    start[0] = 0;
+    for (let s = 0; s < touched; s++) {
+      start[s + 1] = start[s] + count[s];
+      count[s] = start[s];
+    }
+    for (let e = 0; e < n; e++) {
+      const r = ids[e];
+      if (r < 0) continue;
+      const s = slot[r];
+      const at = count[s]++;
+      const b = per === 1 ? e : Math.floor(e / per);
+      from[at] = b;
+      scale[at] = scaleOf ? scaleOf[b] : 1;
+    }
+    for (let s = 0; s < touched; s++) slot[rows[s]] = -1;
+    this.touched = touched;
+  }
+}
+
+/** Byte offsets of one tower's weights and gradients (views into the arena share its addresses). */
+interface TowerAt {
+  readonly w1: number;
+  readonly b1: number;
+  readonly w2: number;
+  readonly b2: number;
+  readonly g: { readonly w1: number; readonly b1: number; readonly w2: number; readonly b2: number };
+}
+
+function towerAt(t: TowerWeights, flat: Float32Array, grad: number): TowerAt {
+  const g = (v: Float32Array): number => grad + (v.byteOffset - flat.byteOffset);
+  return {
+    w1: t.w1.byteOffset,
+    b1: t.b1.byteOffset,
+    w2: t.w2.byteOffset,
+    b2: t.b2.byteOffset,
+    g: { w1: g(t.w1), b1: g(t.b1), w2: g(t.w2), b2: g(t.b2) },
+  };
+}
+
+export class TrainingStep {
+  /** The network being trained; its tables and weights are views into the kernels' memory. */
+  readonly net: TwoTowerNet;
+  /** Batch inputs, filled by the caller before `run`: user per row (-1 = hidden), history (B × L, -1 padded). */
+  readonly users: Int32Array;
+  readonly history: Int32Array;
+  /** Valid history entries per row. */
+  readonly historyCount: Float32Array;
+  /** Per item row (B positives, then the negatives): id fed to the table (-1 = hidden), the item itself, the logit correction. */
+  readonly itemIds: Int32Array;
+  readonly itemOf: Int32Array;
+  readonly colBias: Float32Array;
+  readonly phases: StepPhases = { batch: 0, forward: 0, backward: 0, optimizer: 0 };
+
+  private readonly arena: WasmArena<Region>;
+  private readonly kernels: TowerKernels;
+  private readonly groups: { user: RowGroups; item: RowGroups; history: RowGroups };
+  private readonly moments: { m: number; v: number; tables: { m: number; v: number }[] };
+  private readonly user: TowerAt;
+  private readonly item: TowerAt;
+  private readonly invCount: Float32Array;
+
+  /**
+   * @param init the initial network (copied in)
+   * @param content the items' content rows, sparse
+   */
+  constructor(
+    init: TwoTowerNet,
+    private readonly content: SparseContent,
+    readonly settings: StepSettings,
+    readonly threads: number,
+  ) {
+    const { batch: B, negatives: M, history: L } = settings;
+    const N = B + M;
+    const d = init.dim;
+    const H = init.towers.userShape.hidden;
+    const nUsers = init.userTable.rows;
+    const nItems = init.itemTable.rows;
+    const flatLength = init.towers.flat.length;
+    const f = 4;
+    const tableBytes = (rows: number): number => rows * d * f;
+    const maxRows = Math.max(B, N);
+    const scratchStride = align16(Math.max(16 * maxRows, d * f));
+    this.arena = new WasmArena<Region>('Two-tower training', {
+      userTable: tableBytes(nUsers),
+      itemTable: tableBytes(nItems),
+      historyTable: tableBytes(nItems),
+      // m and v of the flat weights, then of each table.
+      moments: 2 * (flatLength + (nUsers + 2 * nItems) * d) * f,
+      flat: flatLength * f,
+      grad: flatLength * f,
+      wT: Math.max(init.towers.userShape.input, init.towers.itemShape.input) * H * f,
+      contentIndptr: content.indptr.length * f,
+      contentIndices: content.indices.length * f,
+      contentValues: content.values.length * f,
+      users: B * f,
+      history: B * L * f,
+      itemIds: N * f,
+      itemOf: N * f,
+      colBias: N * f,
+      xu: B * 2 * d * f,
+      xe: N * d * f,
+      hu: B * H * f,
+      hi: N * H * f,
+      yu: B * d * f,
+      yi: N * d * f,
+      u: B * d * f,
+      v: N * d * f,
+      norms: (B + N) * f,
+      vT: d * N * f,
+      scores: B * N * f,
+      du: B * d * f,
+      dv: N * d * f,
+      dyu: B * d * f,
+      dyi: N * d * f,
+      dhu: B * H * f,
+      dhi: N * H * f,
+      dxu: B * 2 * d * f,
+      dxe: N * d * f,
+      groups: RowGroups.bytes(nUsers, B) + RowGroups.bytes(nItems, N) + RowGroups.bytes(nItems, B * L),
+      scratch: threads * scratchStride,
+    });
+    const a = this.arena;
+    const table = (region: Region, t: EmbeddingTable): EmbeddingTable => {
+      const data = a.f32(region, t.rows * d);
+      data.set(t.data);
+      return new EmbeddingTable(t.rows, d, data);
+    };
+    const flat = a.f32('flat', flatLength);
+    flat.set(init.towers.flat);
+    const towers = new TowerParams(init.towers.userShape, init.towers.itemShape, flat);
+    this.net = new TwoTowerNet(
+      towers,
+      table('userTable', init.userTable),
+      table('itemTable', init.itemTable),
+      table('historyTable', init.historyTable),
+    );
+    this.user = towerAt(towers.user, flat, a.at.grad);
+    this.item = towerAt(towers.item, flat, a.at.grad);
+    const m0 = a.at.moments;
+    const tableMoments = (before: number, rows: number): { m: number; v: number } => ({
+      m: m0 + 2 * (flatLength + before * d) * f,
+      v: m0 + 2 * (flatLength + before * d) * f + rows * d * f,
+    });
+    this.moments = {
+      m: m0,
+      v: m0 + flatLength * f,
+      tables: [tableMoments(0, nUsers), tableMoments(nUsers, nItems), tableMoments(nUsers + nItems, nItems)],
+    };
+    a.i32('contentIndptr', content.indptr.length).set(content.indptr);
+    a.i32('contentIndices', content.indices.length).set(content.indices);
+    a.f32('contentValues', content.values.length).set(content.values);
+    this.users = a.i32('users', B);
+    this.history = a.i32('history', B * L);
+    this.itemIds = a.i32('itemIds', N);
+    this.itemOf = a.i32('itemOf', N);
+    this.colBias = a.f32('colBias', N);
+    this.historyCount = new Float32Array(B);
+    this.invCount = new Float32Array(B);
+    let g = a.at.groups;
+    const group = (rows: number, entries: number): RowGroups => {
+      const r = new RowGroups(a.memory, g, rows, entries);
+      g += RowGroups.bytes(rows, entries);
+      return r;
+    };
+    this.groups = { user: group(nUsers, B), item: group(nItems, N), history: group(nItems, B * L) };
+    this.kernels = new TowerKernels(new KernelPool(TWO_TOWER_KERNELS, a.memory, threads, a.at.scratch, scratchStride));
+  }
+
+  /**
+   * One step on the first `rows` batch rows (and the `negatives` item rows after them);
+   * returns the mean loss. stepSize: Adam's bias-corrected step size for this step.
+   */
+  run(rows: number, stepSize: number): number {
+    const B = rows;
+    const N = rows + this.settings.negatives;
+    const L = this.settings.history;
+    const net = this.net;
+    const d = net.dim;
+    const H = net.towers.userShape.hidden;
+    const W = this.content.width;
+    const at = this.arena.at;
+    const k = this.kernels;
+    const u = this.user;
+    const it = this.item;
+    const userIn = net.towers.userShape.input;
+    const ph = this.phases;
+    let t = performance.now();
+    const lap = (phase: keyof StepPhases): void => {
+      const now = performance.now();
+      ph[phase] += (now - t) / 1000;
+      t = now;
+    };
+
+    // Batch: table rows into the towers' inputs. The item rows' content part goes straight
+    // into the first layer's pre-activation (hi), the dense product is added below.
+    k.run('gatherUsers', B, [at.users, at.history, L, net.userTable.data.byteOffset, net.historyTable.data.byteOffset, d, at.xu]);
+    k.run('gatherItems', N, [
+      at.itemIds,
+      at.itemOf,
+      net.itemTable.data.byteOffset,
+      d,
+      at.xe,
+      at.contentIndptr,
+      at.contentIndices,
+      at.contentValues,
+      it.w1 + d * H * 4,
+      it.b1,
+      H,
+      at.hi,
+    ]);
+    lap('batch');
+
+    // Forward.
+    const xu = mat(at.xu, B, userIn);
+    const xe = mat(at.xe, N, d);
+    const hu = mat(at.hu, B, H);
+    const hi = mat(at.hi, N, H);
+    const yu = mat(at.yu, B, d);
+    const yi = mat(at.yi, N, d);
+    const uOut = mat(at.u, B, d);
+    const vOut = mat(at.v, N, d);
+    const normsU = at.norms;
+    const normsV = at.norms + B * 4;
+    k.matmul(hu, xu, mat(u.w1, userIn, H), { bias: u.b1, relu: true });
+    k.matmul(yu, hu, mat(u.w2, H, d), { bias: u.b2 });
+    k.normalizeRows(uOut, yu, normsU);
+    k.matmul(hi, xe, mat(it.w1, d, H), { accumulate: true, relu: true });
+    k.matmul(yi, hi, mat(it.w2, H, d), { bias: it.b2 });
+    k.normalizeRows(vOut, yi, normsV);
+    k.transpose(mat(at.vT, d, N), vOut);
+    const scores = mat(at.scores, B, N);
+    // The table-row grouping for the optimizer runs here in JavaScript while the workers
+    // start on the score product.
+    k.pool.start('gemm', k.chunks(B), [uOut.at, 4 * d, 4, at.vT, N, d, scores.at, 0, 0, 0]);
+    this.groupRows(B, N);
+    k.pool.finish();
+    const { temperature } = this.settings;
+    const loss = k.run('softmaxRows', B, [scores.at, N, 1 / temperature, at.colBias, at.itemOf, 1 / (temperature * B)]) / B;
+    lap('forward');
+
+    // Backward: scores → u, v → towers.
+    const du = mat(at.du, B, d);
+    const dv = mat(at.dv, N, d);
+    k.matmul(du, scores, vOut);
+    k.matmul(dv, scores, mat(at.u, B, d), { transposeA: true });
+    this.towerBackward(u, xu, hu, uOut, normsU, du, mat(at.dyu, B, d), mat(at.dhu, B, H), mat(at.dxu, B, userIn));
+    const dhi = mat(at.dhi, N, H);
+    this.towerBackward(it, xe, hi, vOut, normsV, dv, mat(at.dyi, N, d), dhi, mat(at.dxe, N, d));
+    // The content rows of the item tower's W1 (the content itself is not trained).
+    k.run('contentGradient', W, [at.itemOf, N, at.contentIndptr, at.contentIndices, at.contentValues, dhi.at, H, it.g.w1 + d * H * 4]);
+    lap('backward');
+
+    // Optimizer.
+    const flatLength = net.towers.flat.length;
+    const [mu, mi, mh] = this.moments.tables;
+    const { user: gu, item: gi, history: gh } = this.groups;
+    const tables = net;
+    k.run('sparseAdam', gu.touched, [
+      gu.rows.byteOffset,
+      gu.start.byteOffset,
+      gu.from.byteOffset,
+      gu.scale.byteOffset,
+      at.dxu,
+      2 * d,
+      tables.userTable.data.byteOffset,
+      mu.m,
+      mu.v,
+      d,
+      stepSize,
+    ]);
+    k.run('sparseAdam', gh.touched, [
+      gh.rows.byteOffset,
+      gh.start.byteOffset,
+      gh.from.byteOffset,
+      gh.scale.byteOffset,
+      at.dxu + d * 4,
+      2 * d,
+      tables.historyTable.data.byteOffset,
+      mh.m,
+      mh.v,
+      d,
+      stepSize,
+    ]);
+    k.run('sparseAdam', gi.touched, [
+      gi.rows.byteOffset,
+      gi.start.byteOffset,
+      gi.from.byteOffset,
+      gi.scale.byteOffset,
+      at.dxe,
+      d,
+      tables.itemTable.data.byteOffset,
+      mi.m,
+      mi.v,
+      d,
+      stepSize,
+    ]);
+    k.run('denseAdam', flatLength, [at.flat, this.moments.m, this.moments.v, at.grad, stepSize]);
+    lap('optimizer');
+    return loss;
+  }
+
+  /** The gradient of the tower weights of the last step, in the layout of `net.towers.flat`. */
+  get gradient(): Float32Array {
+    return this.arena.f32('grad', this.net.towers.flat.length);
+  }
+
+  /** d(loss)/d(tower inputs) of the last step: user rows (B × 2d), item id embedding rows (N × d). */
+  inputGradients(rows: number): { users: Float32Array; items: Float32Array } {
+    const d = this.net.dim;
+    return {
+      users: this.arena.f32('dxu', rows * 2 * d),
+      items: this.arena.f32('dxe', (rows + this.settings.negatives) * d),
+    };
+  }
+
+  /** A copy of the network outside the kernels' memory (which `close` releases). */
+  snapshot(): TwoTowerNet {
+    const n = this.net;
+    const copy = (t: EmbeddingTable): EmbeddingTable => new EmbeddingTable(t.rows, t.dim, t.data.slice());
+    return new TwoTowerNet(
+      new TowerParams(n.towers.userShape, n.towers.itemShape, n.towers.flat.slice()),
+      copy(n.userTable),
+      copy(n.itemTable),
+      copy(n.historyTable),
+    );
+  }
+
+  close(): void {
+    this.kernels.pool.close();
+  }
+
+  private groupRows(B: number, N: number): void {
+    const L = this.settings.history;
+    for (let b = 0; b < B; b++) this.invCount[b] = this.historyCount[b] > 0 ? 1 / this.historyCount[b] : 0;
+    this.groups.user.build(this.users, B, 1, null);
+    this.groups.item.build(this.itemIds, N, 1, null);
+    this.groups.history.build(this.history, B * L, L, this.invCount);
+  }
+
+  /**
+   * Gradients of one tower from d(loss)/d(out): weights into the gradient vector and d(loss)/dx.
+   * x holds the first x.cols input columns, the dense ones (the item tower's content part is
+   * sparse: its weight gradient is `contentGradient`, and the content is not trained).
+   */
+  private towerBackward(t: TowerAt, x: Mat, h: Mat, out: Mat, norms: number, dOut: Mat, dy: Mat, dh: Mat, dx: Mat): void {
+    const k = this.kernels;
+    const H = h.cols;
+    const d = out.cols;
+    const wT = this.arena.at.wT;
+    k.normalizeBackward(dy, out, norms, dOut);
+    k.matmul(mat(t.g.w2, H, d), h, dy, { transposeA: true });
+    k.columnSums(t.g.b2, dy);
+    k.transpose(mat(wT, d, H), mat(t.w2, H, d));
+    k.matmul(dh, dy, mat(wT, d, H), { mask: h.at });
+    k.matmul(mat(t.g.w1, x.cols, H), x, dh, { transposeA: true });
+    k.columnSums(t.g.b1, dh);
+    k.transpose(mat(wT, H, x.cols), mat(t.w1, x.cols, H));
+    k.matmul(dx, dh, mat(wT, H, x.cols));
+  }
+}
