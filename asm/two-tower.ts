@@ -360,11 +360,17 @@ export function normalizeBackward(chunk: i32, begin: i32, end: i32, scratch: usi
   return 0;
 }
 
-/** e^x for x ≤ 0 (0 below −87): 2^n · p(r) with r = x − n·ln 2, p Taylor to degree 6 (relative error < 2e-7). */
+/**
+ * e^x for x ≤ 0 (0 below −87): 2^n · p(r) with r = x − n·ln 2, p Taylor to degree 6 (relative
+ * error < 2e-7). n is rounded by adding 1.5·2^23, which also leaves n in the low mantissa bits
+ * of the sum: cheaper in V8 than f32x4.nearest and a saturating float → int conversion.
+ */
 @inline function expNonPositive(x: v128): v128 {
   const lo = f32x4.splat(-87);
   const xc = f32x4.max(x, lo);
-  const n = f32x4.nearest(f32x4.mul(xc, f32x4.splat(1.4426950408889634)));
+  const shifter = f32x4.splat(12582912);
+  const t = f32x4.add(f32x4.mul(xc, f32x4.splat(1.4426950408889634)), shifter);
+  const n = f32x4.sub(t, shifter);
   let r = f32x4.sub(xc, f32x4.mul(n, f32x4.splat(0.693145751953125)));
   r = f32x4.sub(r, f32x4.mul(n, f32x4.splat(1.4286068203094173e-6)));
   let p = f32x4.splat(1.0 / 720);
@@ -374,7 +380,8 @@ export function normalizeBackward(chunk: i32, begin: i32, end: i32, scratch: usi
   p = f32x4.add(f32x4.mul(p, r), f32x4.splat(0.5));
   p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1));
   p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1));
-  const scale = i32x4.shl(i32x4.add(i32x4.trunc_sat_f32x4_s(n), i32x4.splat(127)), 23);
+  // The bits of t are those of 1.5·2^23 plus n; 2^n has the exponent field n + 127.
+  const scale = i32x4.shl(i32x4.add(t, i32x4.splat(127 - 0x4b400000)), 23);
   return v128.and(f32x4.mul(p, scale), f32x4.ge(x, lo));
 }
 
@@ -436,6 +443,24 @@ export function softmaxRows(chunk: i32, begin: i32, end: i32, scratch: usize,
     const pb = f32At(row, b) * inv;
     scaleRow(row, inv * gradScale, n);
     store<f32>(row + ((<usize>b) << 2), (pb - 1) * gradScale);
+  }
+  return loss;
+}
+
+/**
+ * The in-batch softmax block, fused by 4 rows of the score matrix so each row block stays in
+ * the first-level cache from its product to its use: for the rows [begin, end) of u (B × d),
+ * s = u · vT (vT: d × n), then softmaxRows, then du = s · v (v: n × d). Returns the chunk's
+ * loss sum (softmaxRows). The arithmetic per element is that of the three kernels run apart.
+ */
+export function softmaxBlock(chunk: i32, begin: i32, end: i32, scratch: usize,
+  u: usize, vT: usize, v: usize, n: i32, d: i32, s: usize, invT: f32, colBias: usize, colItem: usize, gradScale: f32, du: usize): f64 {
+  let loss: f64 = 0;
+  for (let i = begin; i < end; i += 4) {
+    const e = min(i + 4, end);
+    gemm(chunk, i, e, scratch, u, d << 2, 4, vT, n, d, s, 0, 0, 0);
+    loss += softmaxRows(chunk, i, e, scratch, s, n, invT, colBias, colItem, gradScale);
+    gemm(chunk, i, e, scratch, s, n << 2, 4, v, d, n, du, 0, 0, 0);
   }
   return loss;
 }

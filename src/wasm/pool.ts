@@ -163,6 +163,15 @@ export class KernelPool<K extends string> {
     return s.results.slice(0, c[SLOT.chunks]);
   }
 
+  /**
+   * Runs a kernel on [begin, end) on this thread alone, as one chunk: for jobs smaller than
+   * the cost of waking the workers (tens of microseconds).
+   */
+  runHere(kernel: K, begin: number, end: number, args: readonly number[]): number {
+    if (this.running) throw new Error('KernelPool: a job is running');
+    return this.kernels[this.kernelModule.kernels.indexOf(kernel)](0, begin, end, this.scratch, ...args);
+  }
+
   run(kernel: K, bounds: Int32Array, args: readonly number[]): Float64Array {
     this.start(kernel, bounds, args);
     return this.finish();

@@ -1,5 +1,5 @@
 import { WasmArena } from '../../wasm/arena.js';
-import { KernelPool } from '../../wasm/pool.js';
+import { KernelPool, sumInOrder } from '../../wasm/pool.js';
 import { EmbeddingTable, TwoTowerNet } from './net.js';
 import { TowerParams, type TowerWeights } from './network.js';
 import { mat, TowerKernels, TWO_TOWER_KERNELS, type Mat } from './kernels.js';
@@ -389,19 +389,29 @@ export class TrainingStep {
     k.normalizeRows(vOut, yi, normsV);
     k.transpose(mat(at.vT, d, N), vOut);
     const scores = mat(at.scores, B, N);
-    // The table-row grouping for the optimizer runs here in JavaScript while the workers
-    // start on the score product.
-    k.pool.start('gemm', k.chunks(B), [uOut.at, 4 * d, 4, at.vT, N, d, scores.at, 0, 0, 0]);
-    this.groupRows(B, N);
-    k.pool.finish();
+    const du = mat(at.du, B, d);
+    // Scores, softmax and d(loss)/du in one job, by blocks of rows; the table-row grouping for
+    // the optimizer runs here in JavaScript while the workers start on it.
     const { temperature } = this.settings;
-    const loss = k.run('softmaxRows', B, [scores.at, N, 1 / temperature, at.colBias, at.itemOf, 1 / (temperature * B)]) / B;
+    k.pool.start('softmaxBlock', k.chunks(B), [
+      uOut.at,
+      at.vT,
+      vOut.at,
+      N,
+      d,
+      scores.at,
+      1 / temperature,
+      at.colBias,
+      at.itemOf,
+      1 / (temperature * B),
+      du.at,
+    ]);
+    this.groupRows(B, N);
+    const loss = sumInOrder(k.pool.finish()) / B;
     lap('forward');
 
     // Backward: scores → u, v → towers.
-    const du = mat(at.du, B, d);
     const dv = mat(at.dv, N, d);
-    k.matmul(du, scores, vOut);
     k.matmul(dv, scores, mat(at.u, B, d), { transposeA: true });
     this.towerBackward(u, xu, hu, uOut, normsU, du, mat(at.dyu, B, d), mat(at.dhu, B, H), mat(at.dxu, B, userIn));
     const dhi = mat(at.dhi, N, H);
