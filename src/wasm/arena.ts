@@ -5,19 +5,22 @@ import { RecsysError } from '../util/errors.js';
 /**
  * A WebAssembly kernel module built from asm/<name>.ts by scripts/setup.d/10-wasm.sh into
  * wasm/<name>.wasm, with the exported kernels a KernelPool may run (by index, see pool.ts).
- * The same path resolves from src/ (tests) and dist/ (the CLI).
+ * Its user names the file with a literal `new URL('…/wasm/<name>.wasm', import.meta.url)`,
+ * which resolves from src/ (tests) and dist/ (the CLI) alike and makes the kernels part of the
+ * code identity of the steps that use them (src/util/code-identity.ts).
  */
 export class KernelModule<K extends string> {
   private compiled: WebAssembly.Module | null = null;
 
   constructor(
     readonly name: string,
+    private readonly url: URL,
     readonly kernels: readonly K[],
   ) {}
 
   get module(): WebAssembly.Module {
     if (this.compiled === null) {
-      const path = fileURLToPath(new URL(`../../wasm/${this.name}.wasm`, import.meta.url));
+      const path = fileURLToPath(this.url);
       if (!existsSync(path))
         throw new RecsysError(`${path} is missing: run scripts/setup.sh (make setup) to build the ${this.name} kernels`);
       this.compiled = new WebAssembly.Module(readFileSync(path));

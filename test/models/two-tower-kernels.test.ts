@@ -242,6 +242,54 @@ describe('softmaxRows', () => {
     losses = [];
   });
 
+  it('softmaxBlock (scores, softmax and du by blocks of 4 rows) gives the bits of the three kernels run apart', () => {
+    const B = 10;
+    const N = 13;
+    const d = 7;
+    const u = random(B * d);
+    const v = random(N * d);
+    const vT = new Float32Array(d * N);
+    for (let j = 0; j < N; j++) for (let c = 0; c < d; c++) vT[c * N + j] = v[j * d + c];
+    const colBias = random(N);
+    const colItem = Int32Array.from({ length: N }, (_, j) => j % 11);
+    const args = (b: Bench) => ({
+      u: b.mat(u, B, d),
+      vT: b.mat(vT, d, N),
+      v: b.mat(v, N, d),
+      colBias: b.f32(colBias),
+      colItem: b.i32(colItem),
+    });
+    const apart = onBothThreadCounts((b) => {
+      const a = args(b);
+      const s = b.mat(B * N, B, N);
+      const du = b.mat(B * d, B, d);
+      b.k.matmul(s.m, a.u.m, a.vT.m);
+      const loss = b.k.run('softmaxRows', B, [s.m.at, N, 3, a.colBias.byteOffset, a.colItem.byteOffset, 0.1]);
+      b.k.matmul(du.m, s.m, a.v.m);
+      return Float32Array.from([...s.v, ...du.v, loss]);
+    });
+    const fused = onBothThreadCounts((b) => {
+      const a = args(b);
+      const s = b.f32(B * N);
+      const du = b.f32(B * d);
+      const loss = b.k.run('softmaxBlock', B, [
+        a.u.m.at,
+        a.vT.m.at,
+        a.v.m.at,
+        N,
+        d,
+        s.byteOffset,
+        3,
+        a.colBias.byteOffset,
+        a.colItem.byteOffset,
+        0.1,
+        du.byteOffset,
+      ]);
+      return Float32Array.from([...s, ...du, loss]);
+    });
+    expect(fused).toEqual(apart);
+  });
+
   it('computes exp to float32 precision over the whole range it sees (one-hot rows, underflow)', () => {
     const B = 1;
     const N = 41;

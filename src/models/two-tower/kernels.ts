@@ -2,7 +2,7 @@ import { KernelModule } from '../../wasm/arena.js';
 import type { KernelPool } from '../../wasm/pool.js';
 
 /** The kernels of one training step (asm/two-tower.ts). */
-export const TWO_TOWER_KERNELS = new KernelModule('two-tower', [
+export const TWO_TOWER_KERNELS = new KernelModule('two-tower', new URL('../../../wasm/two-tower.wasm', import.meta.url), [
   'gemm',
   'transpose',
   'columnSums',

@@ -177,6 +177,12 @@ class RowGroups {
   }
 }
 
+/** Byte offsets of Adam's first and second moments of some parameters. */
+interface Moments {
+  readonly m: number;
+  readonly v: number;
+}
+
 /** Byte offsets of one tower's weights and gradients (views into the arena share its addresses). */
 interface TowerAt {
   readonly w1: number;
@@ -214,7 +220,7 @@ export class TrainingStep {
   private readonly arena: WasmArena<Region>;
   private readonly kernels: TowerKernels;
   private readonly groups: { user: RowGroups; item: RowGroups; history: RowGroups };
-  private readonly moments: { m: number; v: number; tables: { m: number; v: number }[] };
+  private readonly moments: Moments & { readonly tables: { readonly user: Moments; readonly item: Moments; readonly history: Moments } };
   private readonly user: TowerAt;
   private readonly item: TowerAt;
   private readonly invCount: Float32Array;
@@ -297,14 +303,14 @@ export class TrainingStep {
     this.user = towerAt(towers.user, flat, a.at.grad);
     this.item = towerAt(towers.item, flat, a.at.grad);
     const m0 = a.at.moments;
-    const tableMoments = (before: number, rows: number): { m: number; v: number } => ({
+    const tableMoments = (before: number, rows: number): Moments => ({
       m: m0 + 2 * (flatLength + before * d) * f,
       v: m0 + 2 * (flatLength + before * d) * f + rows * d * f,
     });
     this.moments = {
       m: m0,
       v: m0 + flatLength * f,
-      tables: [tableMoments(0, nUsers), tableMoments(nUsers, nItems), tableMoments(nUsers + nItems, nItems)],
+      tables: { user: tableMoments(0, nUsers), item: tableMoments(nUsers, nItems), history: tableMoments(nUsers + nItems, nItems) },
     };
     a.i32('contentIndptr', content.indptr.length).set(content.indptr);
     a.i32('contentIndices', content.indices.length).set(content.indices);
@@ -420,51 +426,14 @@ export class TrainingStep {
     k.run('contentGradient', W, [at.itemOf, N, at.contentIndptr, at.contentIndices, at.contentValues, dhi.at, H, it.g.w1 + d * H * 4]);
     lap('backward');
 
-    // Optimizer.
-    const flatLength = net.towers.flat.length;
-    const [mu, mi, mh] = this.moments.tables;
-    const { user: gu, item: gi, history: gh } = this.groups;
-    const tables = net;
-    k.run('sparseAdam', gu.touched, [
-      gu.rows.byteOffset,
-      gu.start.byteOffset,
-      gu.from.byteOffset,
-      gu.scale.byteOffset,
-      at.dxu,
-      2 * d,
-      tables.userTable.data.byteOffset,
-      mu.m,
-      mu.v,
-      d,
-      stepSize,
-    ]);
-    k.run('sparseAdam', gh.touched, [
-      gh.rows.byteOffset,
-      gh.start.byteOffset,
-      gh.from.byteOffset,
-      gh.scale.byteOffset,
-      at.dxu + d * 4,
-      2 * d,
-      tables.historyTable.data.byteOffset,
-      mh.m,
-      mh.v,
-      d,
-      stepSize,
-    ]);
-    k.run('sparseAdam', gi.touched, [
-      gi.rows.byteOffset,
-      gi.start.byteOffset,
-      gi.from.byteOffset,
-      gi.scale.byteOffset,
-      at.dxe,
-      d,
-      tables.itemTable.data.byteOffset,
-      mi.m,
-      mi.v,
-      d,
-      stepSize,
-    ]);
-    k.run('denseAdam', flatLength, [at.flat, this.moments.m, this.moments.v, at.grad, stepSize]);
+    // Optimizer: lazy Adam on the touched table rows (user rows from the first d columns of
+    // the user input gradient, history rows from the pooled half, item rows from the item
+    // input gradient), then Adam on the tower weights.
+    const tables = this.moments.tables;
+    this.sparseAdam(this.groups.user, at.dxu, 2 * d, net.userTable, tables.user, stepSize);
+    this.sparseAdam(this.groups.history, at.dxu + d * 4, 2 * d, net.historyTable, tables.history, stepSize);
+    this.sparseAdam(this.groups.item, at.dxe, d, net.itemTable, tables.item, stepSize);
+    k.run('denseAdam', net.towers.flat.length, [at.flat, this.moments.m, this.moments.v, at.grad, stepSize]);
     lap('optimizer');
     return loss;
   }
@@ -497,6 +466,22 @@ export class TrainingStep {
 
   close(): void {
     this.kernels.pool.close();
+  }
+
+  private sparseAdam(groups: RowGroups, src: number, srcStride: number, table: EmbeddingTable, moments: Moments, stepSize: number): void {
+    this.kernels.run('sparseAdam', groups.touched, [
+      groups.rows.byteOffset,
+      groups.start.byteOffset,
+      groups.from.byteOffset,
+      groups.scale.byteOffset,
+      src,
+      srcStride,
+      table.data.byteOffset,
+      moments.m,
+      moments.v,
+      table.dim,
+      stepSize,
+    ]);
   }
 
   private groupRows(B: number, N: number): void {
