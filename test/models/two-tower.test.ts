@@ -89,9 +89,13 @@ describe('two-tower model', () => {
     expect(comedies).toBeGreaterThanOrEqual(8);
   });
 
-  it('is reproducible: the same seed gives the same vectors', async () => {
-    const again = (await twoTowerFactory.fit(fixture.training, PARAMS)) as TwoTowerModel;
-    expect(Array.from(again.itemEmbeddings().data)).toEqual(Array.from(model.itemEmbeddings().data));
+  it('is reproducible: the same seed gives the same vectors, on one thread or two', async () => {
+    for (const threads of [1, 2]) {
+      const again = (await twoTowerFactory.fit(fixture.training, { ...PARAMS, threads })) as TwoTowerModel;
+      expect(again.training?.threads).toBe(threads);
+      expect(Array.from(again.itemEmbeddings().data)).toEqual(Array.from(model.itemEmbeddings().data));
+      expect(Array.from(again.userEmbeddings().data)).toEqual(Array.from(model.userEmbeddings().data));
+    }
   });
 
   it('saves and loads to the same recommendations and cold-start vectors', async () => {
