@@ -2,7 +2,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { ADAM_BETA1, ADAM_BETA2, ADAM_EPS } from '../../src/models/two-tower/adam.js';
 import { TwoTowerNet } from '../../src/models/two-tower/net.js';
 import type { TowerWeights } from '../../src/models/two-tower/network.js';
-import { sparseContent, TrainingStep, type StepSettings } from '../../src/models/two-tower/step.js';
+import { sparseContent, TrainingStep, type BatchInputs, type StepSettings } from '../../src/models/two-tower/step.js';
 import { Rng } from '../../src/util/rng.js';
 
 /**
@@ -51,13 +51,13 @@ const BATCH: Batch = {
   colBias: [-0.2, 0.1, -0.2, 0.4, 0.1],
 };
 
-function load(step: TrainingStep, batch: Batch): void {
-  step.users.set(batch.users);
-  step.history.set(batch.history);
-  for (let b = 0; b < B; b++) step.historyCount[b] = batch.history.slice(b * L, (b + 1) * L).filter((i) => i >= 0).length;
-  step.itemIds.set(batch.itemIds);
-  step.itemOf.set(batch.itemOf);
-  step.colBias.set(batch.colBias);
+function load(into: BatchInputs, batch: Batch): void {
+  into.users.set(batch.users);
+  into.history.set(batch.history);
+  for (let b = 0; b < B; b++) into.historyCount[b] = batch.history.slice(b * L, (b + 1) * L).filter((i) => i >= 0).length;
+  into.itemIds.set(batch.itemIds);
+  into.itemOf.set(batch.itemOf);
+  into.colBias.set(batch.colBias);
 }
 
 /** Tower outputs in float64: relu(x·W1 + b1)·W2 + b2, L2-normalised. */
@@ -125,7 +125,7 @@ afterAll(() => {
 describe('two-tower training step', () => {
   it('gives the float64 loss, and the gradients of finite differences for weights and inputs', () => {
     const step = newStep(1);
-    load(step, BATCH);
+    load(step.inputs, BATCH);
     const net = step.net;
     const { xu, xi } = inputs(net, BATCH);
     const loss = step.run(B, 0); // step size 0: Adam leaves the weights as they are
@@ -157,12 +157,12 @@ describe('two-tower training step', () => {
 
   it('updates by lazy Adam exactly the table rows the batch touched, with the summed row gradients', () => {
     const probe = newStep(1);
-    load(probe, BATCH);
+    load(probe.inputs, BATCH);
     probe.run(B, 0);
     const { users: dxu, items: dxe } = probe.inputGradients(B);
     const before = initialNet();
     const step = newStep(1);
-    load(step, BATCH);
+    load(step.inputs, BATCH);
     const lr = 0.01;
     step.run(B, lr);
     // Σ of each row's contributions, float64.
@@ -209,12 +209,15 @@ describe('two-tower training step', () => {
   it('gives the same bits on one and two threads over several steps', () => {
     const [one, two] = [newStep(1), newStep(2)];
     const batches: Batch[] = [BATCH, { ...BATCH, users: [2, 1, 0], itemIds: [4, 3, 1, 0, 5], itemOf: [4, 3, 1, 0, 5] }];
-    const losses = [one, two].map((s) =>
-      [0, 1, 2].map((i) => {
-        load(s, batches[i % 2]);
-        return s.run(B, 0.05);
-      }),
-    );
+    // The second batch is filled by `run` while the first trains (fillNext), the third by the caller.
+    const losses = [one, two].map((s) => {
+      load(s.inputs, batches[0]);
+      const out = [s.run(B, 0.05, (next) => load(next, batches[1]))];
+      out.push(s.run(B, 0.05));
+      load(s.inputs, batches[0]);
+      out.push(s.run(B, 0.05));
+      return out;
+    });
     expect(losses[1]).toEqual(losses[0]);
     for (const pick of [(n: TwoTowerNet) => n.towers.flat, (n: TwoTowerNet) => n.userTable.data, (n: TwoTowerNet) => n.historyTable.data]) {
       expect(Buffer.from(pick(two.net).slice().buffer).equals(Buffer.from(pick(one.net).slice().buffer))).toBe(true);

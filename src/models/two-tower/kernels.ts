@@ -1,5 +1,5 @@
 import { KernelModule } from '../../wasm/arena.js';
-import type { KernelPool } from '../../wasm/pool.js';
+import { sumInOrder, type KernelPool } from '../../wasm/pool.js';
 
 /** The kernels of one training step (asm/two-tower.ts). */
 export const TWO_TOWER_KERNELS = new KernelModule('two-tower', new URL('../../../wasm/two-tower.wasm', import.meta.url), [
@@ -63,6 +63,17 @@ const RELU = 2;
  */
 const CHUNKS = 16;
 
+/** The gemm arguments of C = op(A) · B, checked. */
+function matmulArgs(c: Mat, a: Mat, b: Mat, opts: MatmulOptions): { m: number; args: number[] } {
+  const [m, k] = opts.transposeA ? [a.cols, a.rows] : [a.rows, a.cols];
+  if (k !== b.rows || m !== c.rows || b.cols !== c.cols) {
+    throw new Error(`matmul: shapes do not fit (${m}×${k} by ${b.rows}×${b.cols} into ${c.rows}×${c.cols})`);
+  }
+  const [aRow, aCol] = opts.transposeA ? [4, 4 * a.cols] : [4 * a.cols, 4];
+  const mode = (opts.accumulate ? ACCUMULATE : 0) | (opts.relu ? RELU : 0);
+  return { m, args: [a.at, aRow, aCol, b.at, b.cols, k, c.at, opts.bias ?? 0, opts.mask ?? 0, mode] };
+}
+
 /** Typed calls of the two-tower kernels on a pool; every call is one parallel job. */
 export class TowerKernels {
   private readonly bounds = new Map<number, Int32Array>();
@@ -87,21 +98,29 @@ export class TowerKernels {
    */
   run(kernel: TwoTowerKernel, count: number, args: readonly number[], work = Number.POSITIVE_INFINITY): number {
     if (work < SMALL_JOB) return this.pool.runHere(kernel, 0, count, args);
-    const results = this.pool.run(kernel, this.chunks(count), args);
-    let total = 0;
-    for (let i = 0; i < results.length; i++) total += results[i];
-    return total;
+    return sumInOrder(this.pool.run(kernel, this.chunks(count), args));
   }
 
   /** C = op(A) · B with the epilogue of `opts`; B is k × n, dense. */
   matmul(c: Mat, a: Mat, b: Mat, opts: MatmulOptions = {}): void {
-    const [m, k] = opts.transposeA ? [a.cols, a.rows] : [a.rows, a.cols];
-    if (k !== b.rows || m !== c.rows || b.cols !== c.cols) {
-      throw new Error(`matmul: shapes do not fit (${m}×${k} by ${b.rows}×${b.cols} into ${c.rows}×${c.cols})`);
-    }
-    const [aRow, aCol] = opts.transposeA ? [4, 4 * a.cols] : [4 * a.cols, 4];
-    const mode = (opts.accumulate ? ACCUMULATE : 0) | (opts.relu ? RELU : 0);
-    this.run('gemm', m, [a.at, aRow, aCol, b.at, b.cols, k, c.at, opts.bias ?? 0, opts.mask ?? 0, mode], m * k * b.cols);
+    const { m, args } = matmulArgs(c, a, b, opts);
+    this.run('gemm', m, args, m * args[5] * b.cols);
+  }
+
+  /** Starts `matmul` on the workers and returns: this thread may do other work, then `finish`. */
+  startMatmul(c: Mat, a: Mat, b: Mat, opts: MatmulOptions = {}): void {
+    const { m, args } = matmulArgs(c, a, b, opts);
+    this.pool.start('gemm', this.chunks(m), args);
+  }
+
+  /** Starts a kernel over [0, count) on the workers and returns; `finish` joins it. */
+  start(kernel: TwoTowerKernel, count: number, args: readonly number[]): void {
+    this.pool.start(kernel, this.chunks(count), args);
+  }
+
+  /** Runs the rest of the started job here, waits for the workers; returns the sum of the chunks' results. */
+  finish(): number {
+    return sumInOrder(this.pool.finish());
   }
 
   /** dst = srcᵀ. */

@@ -1,5 +1,5 @@
 import { WasmArena } from '../../wasm/arena.js';
-import { KernelPool, sumInOrder } from '../../wasm/pool.js';
+import { KernelPool } from '../../wasm/pool.js';
 import { EmbeddingTable, TwoTowerNet } from './net.js';
 import { TowerParams, type TowerWeights } from './network.js';
 import { mat, TowerKernels, TWO_TOWER_KERNELS, type Mat } from './kernels.js';
@@ -73,11 +73,7 @@ type Region =
   | 'contentIndptr'
   | 'contentIndices'
   | 'contentValues'
-  | 'users'
-  | 'history'
-  | 'itemIds'
-  | 'itemOf'
-  | 'colBias'
+  | 'inputs'
   | 'xu'
   | 'xe'
   | 'hu'
@@ -177,6 +173,43 @@ class RowGroups {
   }
 }
 
+/**
+ * The inputs of one batch, filled in JavaScript: per batch row the user (-1 = hidden) and the
+ * history (L item indices, -1 padded) with its count of valid entries; per item row (B
+ * positives, then the negatives) the id fed to the table (-1 = hidden), the item itself (for
+ * its content and accidental-hit masking) and the logit correction.
+ */
+export class BatchInputs {
+  readonly users: Int32Array;
+  readonly history: Int32Array;
+  readonly historyCount: Float32Array;
+  readonly itemIds: Int32Array;
+  readonly itemOf: Int32Array;
+  readonly colBias: Float32Array;
+
+  /** Views at byte offset `at` of `memory`, BatchInputs.bytes long. */
+  constructor(memory: WebAssembly.Memory, at: number, settings: StepSettings) {
+    const { batch: B, negatives: M, history: L } = settings;
+    let next = at;
+    const take = (n: number): number => {
+      const offset = next;
+      next += align16(n * 4);
+      return offset;
+    };
+    this.users = new Int32Array(memory.buffer, take(B), B);
+    this.history = new Int32Array(memory.buffer, take(B * L), B * L);
+    this.historyCount = new Float32Array(memory.buffer, take(B), B);
+    this.itemIds = new Int32Array(memory.buffer, take(B + M), B + M);
+    this.itemOf = new Int32Array(memory.buffer, take(B + M), B + M);
+    this.colBias = new Float32Array(memory.buffer, take(B + M), B + M);
+  }
+
+  static bytes(settings: StepSettings): number {
+    const { batch: B, negatives: M, history: L } = settings;
+    return 2 * align16(B * 4) + align16(B * L * 4) + 3 * align16((B + M) * 4);
+  }
+}
+
 /** Byte offsets of Adam's first and second moments of some parameters. */
 interface Moments {
   readonly m: number;
@@ -206,15 +239,9 @@ function towerAt(t: TowerWeights, flat: Float32Array, grad: number): TowerAt {
 export class TrainingStep {
   /** The network being trained; its tables and weights are views into the kernels' memory. */
   readonly net: TwoTowerNet;
-  /** Batch inputs, filled by the caller before `run`: user per row (-1 = hidden), history (B × L, -1 padded). */
-  readonly users: Int32Array;
-  readonly history: Int32Array;
-  /** Valid history entries per row. */
-  readonly historyCount: Float32Array;
-  /** Per item row (B positives, then the negatives): id fed to the table (-1 = hidden), the item itself, the logit correction. */
-  readonly itemIds: Int32Array;
-  readonly itemOf: Int32Array;
-  readonly colBias: Float32Array;
+  /** The inputs the next `run` trains on; the caller fills them (or has `run` fill them, see there). */
+  inputs: BatchInputs;
+  private spare: BatchInputs;
   readonly phases: StepPhases = { batch: 0, forward: 0, backward: 0, optimizer: 0 };
 
   private readonly arena: WasmArena<Region>;
@@ -258,11 +285,7 @@ export class TrainingStep {
       contentIndptr: content.indptr.length * f,
       contentIndices: content.indices.length * f,
       contentValues: content.values.length * f,
-      users: B * f,
-      history: B * L * f,
-      itemIds: N * f,
-      itemOf: N * f,
-      colBias: N * f,
+      inputs: 2 * BatchInputs.bytes(settings),
       xu: B * 2 * d * f,
       xe: N * d * f,
       hu: B * H * f,
@@ -315,12 +338,8 @@ export class TrainingStep {
     a.i32('contentIndptr', content.indptr.length).set(content.indptr);
     a.i32('contentIndices', content.indices.length).set(content.indices);
     a.f32('contentValues', content.values.length).set(content.values);
-    this.users = a.i32('users', B);
-    this.history = a.i32('history', B * L);
-    this.itemIds = a.i32('itemIds', N);
-    this.itemOf = a.i32('itemOf', N);
-    this.colBias = a.f32('colBias', N);
-    this.historyCount = new Float32Array(B);
+    this.inputs = new BatchInputs(a.memory, a.at.inputs, settings);
+    this.spare = new BatchInputs(a.memory, a.at.inputs + BatchInputs.bytes(settings), settings);
     this.invCount = new Float32Array(B);
     let g = a.at.groups;
     const group = (rows: number, entries: number): RowGroups => {
@@ -333,10 +352,12 @@ export class TrainingStep {
   }
 
   /**
-   * One step on the first `rows` batch rows (and the `negatives` item rows after them);
+   * One step on the first `rows` rows of `inputs` (and the `negatives` item rows after them);
    * returns the mean loss. stepSize: Adam's bias-corrected step size for this step.
+   * `fillNext`, when given, fills the next batch's inputs in JavaScript while the workers run
+   * this step's longest product; they become `inputs` when the step ends.
    */
-  run(rows: number, stepSize: number): number {
+  run(rows: number, stepSize: number, fillNext?: (next: BatchInputs) => void): number {
     const B = rows;
     const N = rows + this.settings.negatives;
     const L = this.settings.history;
@@ -350,6 +371,8 @@ export class TrainingStep {
     const it = this.item;
     const userIn = net.towers.userShape.input;
     const ph = this.phases;
+    const inputs = this.inputs;
+    const bytes = (v: Int32Array | Float32Array): number => v.byteOffset;
     let t = performance.now();
     const lap = (phase: keyof StepPhases): void => {
       const now = performance.now();
@@ -359,10 +382,18 @@ export class TrainingStep {
 
     // Batch: table rows into the towers' inputs. The item rows' content part goes straight
     // into the first layer's pre-activation (hi), the dense product is added below.
-    k.run('gatherUsers', B, [at.users, at.history, L, net.userTable.data.byteOffset, net.historyTable.data.byteOffset, d, at.xu]);
+    k.run('gatherUsers', B, [
+      bytes(inputs.users),
+      bytes(inputs.history),
+      L,
+      net.userTable.data.byteOffset,
+      net.historyTable.data.byteOffset,
+      d,
+      at.xu,
+    ]);
     k.run('gatherItems', N, [
-      at.itemIds,
-      at.itemOf,
+      bytes(inputs.itemIds),
+      bytes(inputs.itemOf),
       net.itemTable.data.byteOffset,
       d,
       at.xe,
@@ -399,7 +430,7 @@ export class TrainingStep {
     // Scores, softmax and d(loss)/du in one job, by blocks of rows; the table-row grouping for
     // the optimizer runs here in JavaScript while the workers start on it.
     const { temperature } = this.settings;
-    k.pool.start('softmaxBlock', k.chunks(B), [
+    k.start('softmaxBlock', B, [
       uOut.at,
       at.vT,
       vOut.at,
@@ -407,23 +438,40 @@ export class TrainingStep {
       d,
       scores.at,
       1 / temperature,
-      at.colBias,
-      at.itemOf,
+      bytes(inputs.colBias),
+      bytes(inputs.itemOf),
       1 / (temperature * B),
       du.at,
     ]);
     this.groupRows(B, N);
-    const loss = sumInOrder(k.pool.finish()) / B;
+    const loss = k.finish() / B;
     lap('forward');
 
     // Backward: scores → u, v → towers.
     const dv = mat(at.dv, N, d);
-    k.matmul(dv, scores, mat(at.u, B, d), { transposeA: true });
+    // dV = scoresᵀ·u, the longest product: the next batch is filled meanwhile.
+    k.startMatmul(dv, scores, uOut, { transposeA: true });
+    if (fillNext) {
+      const t0 = performance.now();
+      fillNext(this.spare);
+      ph.batch += (performance.now() - t0) / 1000;
+      t += performance.now() - t0;
+    }
+    k.finish();
     this.towerBackward(u, xu, hu, uOut, normsU, du, mat(at.dyu, B, d), mat(at.dhu, B, H), mat(at.dxu, B, userIn));
     const dhi = mat(at.dhi, N, H);
     this.towerBackward(it, xe, hi, vOut, normsV, dv, mat(at.dyi, N, d), dhi, mat(at.dxe, N, d));
     // The content rows of the item tower's W1 (the content itself is not trained).
-    k.run('contentGradient', W, [at.itemOf, N, at.contentIndptr, at.contentIndices, at.contentValues, dhi.at, H, it.g.w1 + d * H * 4]);
+    k.run('contentGradient', W, [
+      bytes(inputs.itemOf),
+      N,
+      at.contentIndptr,
+      at.contentIndices,
+      at.contentValues,
+      dhi.at,
+      H,
+      it.g.w1 + d * H * 4,
+    ]);
     lap('backward');
 
     // Optimizer: lazy Adam on the touched table rows (user rows from the first d columns of
@@ -435,6 +483,7 @@ export class TrainingStep {
     this.sparseAdam(this.groups.item, at.dxe, d, net.itemTable, tables.item, stepSize);
     k.run('denseAdam', net.towers.flat.length, [at.flat, this.moments.m, this.moments.v, at.grad, stepSize]);
     lap('optimizer');
+    if (fillNext) [this.inputs, this.spare] = [this.spare, this.inputs];
     return loss;
   }
 
@@ -486,10 +535,11 @@ export class TrainingStep {
 
   private groupRows(B: number, N: number): void {
     const L = this.settings.history;
-    for (let b = 0; b < B; b++) this.invCount[b] = this.historyCount[b] > 0 ? 1 / this.historyCount[b] : 0;
-    this.groups.user.build(this.users, B, 1, null);
-    this.groups.item.build(this.itemIds, N, 1, null);
-    this.groups.history.build(this.history, B * L, L, this.invCount);
+    const { users, itemIds, history, historyCount } = this.inputs;
+    for (let b = 0; b < B; b++) this.invCount[b] = historyCount[b] > 0 ? 1 / historyCount[b] : 0;
+    this.groups.user.build(users, B, 1, null);
+    this.groups.item.build(itemIds, N, 1, null);
+    this.groups.history.build(history, B * L, L, this.invCount);
   }
 
   /**

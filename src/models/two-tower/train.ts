@@ -14,7 +14,7 @@ import { initBackend, type BackendInfo } from './backend.js';
 import { buildVocab, ItemContent } from './features.js';
 import { TwoTowerNet } from './net.js';
 import type { TwoTowerParams } from './params.js';
-import { sparseContent, TrainingStep, type StepPhases } from './step.js';
+import { sparseContent, TrainingStep, type BatchInputs, type StepPhases } from './step.js';
 import { buildSequences, examplePositions, holdOutTails, type UserSequences } from './sequences.js';
 
 export interface EpochRecord {
@@ -114,7 +114,7 @@ function trainRun(s: RunSetup, fitEnd: Int32Array, maxEpochs: number, validation
   );
   try {
     const examples = examplePositions(seq, fitEnd);
-    const batch = new BatchBuilder(s, step, examples, rng);
+    const batch = new BatchBuilder(s, examples, rng);
     const records: EpochRecord[] = [];
     const phase = validation ? 'validation run' : 'final run';
     let stepCount = 0;
@@ -126,12 +126,16 @@ function trainRun(s: RunSetup, fitEnd: Int32Array, maxEpochs: number, validation
       let fillSeconds = 0;
       let lossSum = 0;
       let counted = 0;
-      for (let from = 0; from + 1 < examples.length; from += params.batch_size) {
-        const rows = Math.min(params.batch_size, examples.length - from);
-        const t0 = performance.now();
-        batch.fill(from, rows);
-        fillSeconds += (performance.now() - t0) / 1000;
-        lossSum += step.run(rows, adamStepSize(params.lr, ++stepCount)) * rows;
+      // A batch of one row is skipped: its in-batch softmax has no negative.
+      const rowsAt = (from: number): number => (from + 1 < examples.length ? Math.min(params.batch_size, examples.length - from) : 0);
+      const t0 = performance.now();
+      batch.fill(step.inputs, 0, rowsAt(0));
+      fillSeconds += (performance.now() - t0) / 1000;
+      for (let from = 0; rowsAt(from) > 0; from += params.batch_size) {
+        const rows = rowsAt(from);
+        const next = from + params.batch_size;
+        const fillNext = rowsAt(next) > 0 ? (into: BatchInputs) => batch.fill(into, next, rowsAt(next)) : undefined;
+        lossSum += step.run(rows, adamStepSize(params.lr, ++stepCount), fillNext) * rows;
         counted += rows;
         progress.tick(rows);
       }
@@ -173,7 +177,7 @@ function trainRun(s: RunSetup, fitEnd: Int32Array, maxEpochs: number, validation
   }
 }
 
-/** Fills the step's batch inputs from a batch of example positions. */
+/** Fills a step's batch inputs from a batch of example positions. */
 class BatchBuilder {
   private readonly logExpected: Float64Array;
   private readonly sampler: NegativeSampler | null;
@@ -183,7 +187,6 @@ class BatchBuilder {
 
   constructor(
     private readonly s: RunSetup,
-    private readonly step: TrainingStep,
     private readonly examples: Int32Array,
     private readonly rng: Rng,
   ) {
@@ -203,11 +206,11 @@ class BatchBuilder {
    * Rows 0 .. B−1: the examples from `from` on (user, history, positive item); item rows
    * B .. B+M−1: the extra negatives. Ids are hidden (-1) with probability id_dropout.
    */
-  fill(from: number, B: number): void {
+  fill(into: BatchInputs, from: number, B: number): void {
     const { seq, params } = this.s;
     const L = params.history;
     const M = this.negatives.length;
-    const { users, history, historyCount, itemIds, itemOf, colBias } = this.step;
+    const { users, history, historyCount, itemIds, itemOf, colBias } = into;
     const drop = params.id_dropout;
     const q = params.logq;
     for (let b = 0; b < B; b++) {
