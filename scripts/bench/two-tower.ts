@@ -1,12 +1,11 @@
 /**
- * Two-tower benchmark: training throughput per TensorFlow.js backend, quality on
- * ml-latest-small next to popularity and ALS, the cold-item cohort of a temporal split, and one
- * epoch on the synthetic 25M set. Writes the "Two-tower" section of docs/benchmarks.md.
- *   npx vite-node scripts/bench/two-tower.ts [--seeds 3] [--skip-25m]
+ * Two-tower benchmark: quality on ml-latest-small next to popularity and ALS, and the cold-item
+ * cohort of a temporal split. Writes the "Two-tower" section of docs/benchmarks.md. Training
+ * speed is scripts/bench/two-tower-speed.ts.
+ *   npx vite-node scripts/bench/two-tower.ts [--seeds 3]
  * Runs under `flock /tmp/recsys-bench.lock` in `make bench`; needs `dist/` (make setup).
  */
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { evaluateModel, seenMatrix } from '../../src/eval/evaluate.js';
 import { listAccuracy } from '../../src/eval/metrics.js';
@@ -22,89 +21,16 @@ const arg = (name: string): string | undefined => {
   return i >= 0 ? process.argv[i + 1] : undefined;
 };
 const SEEDS = Array.from({ length: Number(arg('--seeds') ?? 3) }, (_, i) => i + 1);
-const SKIP_25M = process.argv.includes('--skip-25m');
 const WORK = join(ROOT, 'data/bench/two-tower');
 const ML_SMALL_CSV = join(ROOT, '../shared/data/ml-latest-small');
 const SMALL = join(ROOT, 'data/bench/ml-small');
-const SYNTH = join(ROOT, 'data/synth-25m');
 mkdirSync(WORK, { recursive: true });
 const node = (args: string[]): string[] => [process.execPath, RECSYS, ...args];
 const loadAvg = (): string => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 
 if (!existsSync(join(SMALL, 'dataset.json'))) timeCommand(node(['data', 'import', '--in', ML_SMALL_CSV, '--out', SMALL]), 1);
 
-// 1. Training throughput per backend: one epoch of the shipped defaults (no validation) in a
-// fresh process each, on ml-latest-small's temporal-user 0.8 training side (81,036 events) or,
-// for the plain-JS cpu backend, its first `rows` events.
-interface ThroughputRow {
-  readonly label: string;
-  readonly result: string;
-  readonly examplesPerSecond: number | null;
-}
-
-function throughput(label: string, backend: string, env: Record<string, string>, rows: number | null): ThroughputRow {
-  const script = `
-    import { prepareExperiment } from '${ROOT}dist/pipeline/experiment.js';
-    import { buildTrainingData } from '${ROOT}dist/data/training-data.js';
-    import { selectRows } from '${ROOT}dist/data/interactions.js';
-    import { twoTowerFactory } from '${ROOT}dist/models/two-tower/model.js';
-    const exp = await prepareExperiment('${SMALL}', { strategy: 'temporal-user', frac: 0.8 }, { seed: 42, tags: true });
-    let data = exp.training;
-    const rows = ${rows ?? 'null'};
-    if (rows !== null) data = buildTrainingData(selectRows(exp.train, Int32Array.from({ length: rows }, (_, i) => i)), { catalog: exp.dataset.catalog, tags: exp.dataset.tags, seed: 42 });
-    const m = await twoTowerFactory.fit(data, twoTowerFactory.params.parse({ epochs: 1, val_frac: 0, backend: '${backend}' }));
-    process.stdout.write(JSON.stringify({ epoch: m.training.final[0], backend: m.training.backend }));`;
-  const res = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
-    encoding: 'utf8',
-    env: { ...process.env, RECSYS_QUIET: '1', ...env },
-    maxBuffer: 1 << 26,
-  });
-  if (res.status !== 0) return { label, result: `does not run: ${lastLine(res.stderr)}`, examplesPerSecond: null };
-  const out = JSON.parse(res.stdout) as {
-    epoch: { examplesPerSecond: number; seconds: number };
-    backend: { name: string; simd: boolean | null; threads: number | null };
-  };
-  const b = out.backend;
-  const detail = b.name === 'wasm' ? ` (SIMD ${b.simd ? 'on' : 'off'}, ${b.threads} thread)` : '';
-  return { label, result: `ran on ${b.name}${detail}; ${out.epoch.seconds.toFixed(1)} s`, examplesPerSecond: out.epoch.examplesPerSecond };
-}
-
-/** The line of a child's output that says what went wrong (or the last one). */
-function lastLine(text: string): string {
-  const lines = text
-    .trim()
-    .split('\n')
-    .filter((l) => l.trim().length > 0 && !l.startsWith('    at ') && !/^Node\.js v/.test(l));
-  const error = lines.filter((l) => /error|two-tower:|setBackend/i.test(l));
-  return (error[error.length - 1] ?? lines[lines.length - 1] ?? 'no output').slice(0, 240);
-}
-
-/** tfjs-backend-wasm under Node: its threaded build, forced on. */
-function wasmThreadsAttempt(): string {
-  const script = `
-    import * as tf from '@tensorflow/tfjs-core';
-    import { setThreadsCount } from '@tensorflow/tfjs-backend-wasm';
-    tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', true);
-    setThreadsCount(2);
-    const ok = await Promise.race([tf.setBackend('wasm').catch((e) => 'rejected: ' + (e.message ?? e)), new Promise((r) => setTimeout(() => r('timeout'), 20000))]);
-    console.log('setBackend:', ok);
-    tf.ones([2]).dataSync();
-    process.exit(0);`;
-  const res = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', cwd: ROOT });
-  return `${lastLine(res.stdout)} / ${lastLine(res.stderr)}`.replace(/\|/g, '/');
-}
-
-console.log(`throughput per backend (load ${loadAvg()})…`);
-const throughputRows: ThroughputRow[] = [
-  throughput('auto: @tensorflow/tfjs-node first', 'tensorflow', {}, null),
-  throughput('wasm, SIMD', 'wasm', {}, null),
-  throughput('wasm, no SIMD (RECSYS_WASM_SIMD=0)', 'wasm', { RECSYS_WASM_SIMD: '0' }, null),
-  throughput('cpu (plain JS kernels), first 8,192 events', 'cpu', {}, 8192),
-];
-const threads = wasmThreadsAttempt();
-const throughputLoad = loadAvg();
-
-// 2. Quality on ml-latest-small, temporal-user 0.8, k = 10: the CLI end to end, seeds as given.
+// 1. Quality on ml-latest-small, temporal-user 0.8, k = 10: the CLI end to end, seeds as given.
 interface QualityRow {
   readonly model: string;
   readonly seed: number;
@@ -136,7 +62,7 @@ const SPLIT_TU = ['--split', 'temporal-user', '--frac', '0.8'];
 const quality: QualityRow[] = [trainCli('popularity', 1, SMALL, SPLIT_TU), trainCli('als', 1, SMALL, SPLIT_TU)];
 for (const seed of SEEDS) quality.push(trainCli('two-tower', seed, SMALL, SPLIT_TU));
 
-// 3. Cold items on a global temporal split: test events whose item has no training event.
+// 2. Cold items on a global temporal split: test events whose item has no training event.
 console.log('cold-item cohort on --split temporal…');
 const cold = await coldCohort();
 
@@ -208,55 +134,6 @@ async function coldCohort(): Promise<Record<string, number>> {
   };
 }
 
-// 4. One epoch on the synthetic 25M set (no validation run), through the CLI. Its results are
-// kept in the artifact directory, so `--skip-25m` can report the last run (with its commit).
-interface BigRun {
-  readonly timing: CommandTiming;
-  readonly epochSeconds: number;
-  readonly examplesPerSecond: number;
-  readonly examples: number;
-  readonly ndcg: number;
-  readonly recall: number;
-  readonly load: string;
-  readonly commit: string;
-  /** What differed from the current defaults, when the run is older. */
-  readonly note?: string;
-}
-const BIG_OUT = join(WORK, 'two-tower-25m');
-const BIG_RESULT = join(WORK, 'two-tower-25m.json');
-let big: BigRun | null = existsSync(BIG_RESULT) ? (JSON.parse(readFileSync(BIG_RESULT, 'utf8')) as BigRun) : null;
-if (!SKIP_25M) {
-  if (!existsSync(join(SYNTH, 'dataset.json'))) {
-    console.log('generating the synthetic 25M dataset (once)…');
-    timeCommand(node(['data', 'synth', '--out', SYNTH]), 1);
-  }
-  console.log(`one epoch on the synthetic 25M set (load ${loadAvg()})…`);
-  const load = loadAvg();
-  rmSync(BIG_OUT, { recursive: true, force: true });
-  const timing = timeCommand(
-    node(['train', 'two-tower', '--data', SYNTH, ...SPLIT_TU, '--k', '10', '--epochs', '1', '--val-frac', '0', '--out', BIG_OUT]),
-    1,
-  );
-  const modelJson = JSON.parse(readFileSync(join(BIG_OUT, 'latest', 'model.json'), 'utf8')) as {
-    training: { final: Array<{ seconds: number; examplesPerSecond: number }> };
-  };
-  const epoch = modelJson.training.final[0];
-  const metrics = Object.values(
-    JSON.parse(readFileSync(join(BIG_OUT, 'latest', 'metrics.json'), 'utf8')) as Record<string, Record<string, number>>,
-  )[0];
-  big = {
-    timing,
-    epochSeconds: epoch.seconds,
-    examplesPerSecond: epoch.examplesPerSecond,
-    examples: Math.round(epoch.seconds * epoch.examplesPerSecond),
-    ndcg: metrics['ndcg@10'],
-    recall: metrics['recall@10'],
-    load,
-    commit: gitShort(),
-  };
-  writeFileSync(BIG_RESULT, `${JSON.stringify(big, null, 2)}\n`);
-}
-
 // Report.
 const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / Math.max(xs.length, 1);
 const tt = quality.filter((q) => q.model === 'two-tower');
@@ -269,33 +146,9 @@ const qualityTable = [
   ),
   `| two-tower, mean of ${tt.length} seeds | | ${mean(tt.map((q) => q.ndcg)).toFixed(4)} | ${mean(tt.map((q) => q.recall)).toFixed(4)} | | | |`,
 ].join('\n');
-const throughputTable = [
-  '| backend | examples/s | run |',
-  '| --- | ---: | --- |',
-  ...throughputRows.map((r) => `| ${r.label} | ${r.examplesPerSecond === null ? '—' : r.examplesPerSecond.toFixed(0)} | ${r.result} |`),
-].join('\n');
-const bigText = big
-  ? `One epoch on the synthetic 25M set (\`recsys data synth\` defaults), \`recsys train two-tower --data data/synth-25m --split temporal-user --frac 0.8 --k 10 --epochs 1 --val-frac 0\`, run at commit ${big.commit}${SKIP_25M ? ` (an earlier run of this script, kept; rerun without --skip-25m to refresh${big.note ? `; ${big.note}` : ''})` : ''}, load average at start ${big.load}. It fits in the hour: the whole 25M set, not a subset.
-
-| what | value |
-| --- | ---: |
-| training events (one epoch) | ${big.examples.toLocaleString('en-US')} |
-| epoch seconds | ${big.epochSeconds.toFixed(0)} |
-| examples/s | ${big.examplesPerSecond.toFixed(0)} |
-| whole command (load, split, fit, save with ONNX, evaluate 162k users) wall s | ${fmt(big.timing.medianSeconds)} |
-| peak RSS MiB | ${big.timing.peakRssMiB.toFixed(0)} |
-| test ndcg@10 / recall@10 after that one epoch | ${big.ndcg.toFixed(4)} / ${big.recall.toFixed(4)} |`
-  : 'The synthetic 25M epoch was skipped (`--skip-25m`) and no earlier run is recorded.';
 const body = `Machine: ${machineLine()}; commit ${gitShort()}. Command: \`flock /tmp/recsys-bench.lock npx vite-node scripts/bench/two-tower.ts\` (part of \`make bench\`). The machine is shared; load averages are given.
 
-### Training throughput per TensorFlow.js backend
-
-One epoch of the default model (dim 64, hidden 128, history 50, batch 1024) on ml-latest-small's temporal-user 0.8 training side, a fresh process per row, load average ${throughputLoad}. Examples/s counts the whole step: input gathering and pooling in JS, the towers' forward and backward on the backend, sparse Adam on the touched embedding rows.
-
-${throughputTable}
-
-- wasm multi-threading: tfjs-backend-wasm 4.22 turns \`WASM_HAS_MULTITHREAD_SUPPORT\` off under Node (tfjs issue 3830); forcing it on and asking for 2 threads gives: \`${threads}\`. Its threaded build starts Emscripten pthreads from Blob URLs, which Node's worker_threads cannot load, so every wasm row above runs its kernels on one thread.
-- SIMD is what makes wasm usable (compare the two wasm rows). On XNNPACK's path (a plain A·B product) a 1024×1024×1024 product ran at 24 GFLOP/s with SIMD and 4.9 without; a product with a transposed operand falls back to a scalar loop at 0.5–0.9 GFLOP/s (1024×160 by 160×128, transposeA: 75 ms vs 2.9 ms). That is why the towers' backward pass is written out with explicit transposes (src/models/two-tower/network.ts) rather than taken from tf.grad, and why the embedding tables stay outside the autodiff graph: tf.gather's gradient needs \`UnsortedSegmentSum\`, which wasm does not register, and a dense gradient of a 59k-row table per step would cost more than the sparse row updates.
+Training speed (examples/s per thread count, next to PyTorch) is in "Two-tower training speed vs PyTorch" (scripts/bench/two-tower-speed.ts).
 
 ### Quality: ml-latest-small, \`--split temporal-user --frac 0.8 --k 10\`
 
@@ -316,10 +169,6 @@ A global time cut: the test side's items with no training event are the cold ite
 | cold cohort, ranking the cold items only: recall@10 / ndcg@10 | ${cold.coldRecall.toFixed(4)} / ${cold.coldNdcg.toFixed(4)} |
 | the same for a random ranking of the cold items (expected recall@10) | ${cold.randomRecall.toFixed(4)} |
 
-Popularity and ALS cannot score an item without training events (recall 0 on this cohort).
-
-### Synthetic 25M
-
-${bigText}`;
+Popularity and ALS cannot score an item without training events (recall 0 on this cohort).`;
 writeSection('Two-tower', body);
 console.log(body);
