@@ -4,20 +4,7 @@ import { EmbeddingTable, TwoTowerNet } from './net.js';
 import { TowerParams, type TowerWeights } from './network.js';
 import { mat, TowerKernels, TWO_TOWER_KERNELS, type Mat } from './kernels.js';
 
-/**
- * One training step of the two-tower model on WebAssembly SIMD kernels (asm/two-tower.ts) and
- * `threads` threads sharing one wasm memory: the id tables, the towers' weights, their Adam
- * moments and every batch buffer live in that memory, so a step moves no data between
- * JavaScript and the kernels. Per step:
- *   batch      gather the id embeddings and mean-pool the history rows (user tower input),
- *              the item id embeddings and the sparse content part of the item tower's first layer
- *   forward    both towers (dense products, ReLU, L2 normalisation), the B × N scores, the
- *              in-batch softmax with logQ and accidental-hit masking, the loss
- *   backward   d(scores) → d(u), d(v) → both towers' weight gradients and input gradients
- *   optimizer  Adam on the tower weights, lazy Adam on the table rows the batch touched
- * Each output element is computed by one thread with a fixed order of operations, so the
- * model is the same bit for bit whatever the thread count.
- */
+/** The shape of a training step's batches. */
 export interface StepSettings {
   readonly batch: number;
   /** Extra negative item rows per batch (after the B positives). */
@@ -236,6 +223,20 @@ function towerAt(t: TowerWeights, flat: Float32Array, grad: number): TowerAt {
   };
 }
 
+/**
+ * One training step of the two-tower model on WebAssembly SIMD kernels (asm/two-tower.ts) and
+ * `threads` threads sharing one wasm memory: the id tables, the towers' weights, their Adam
+ * moments and every batch buffer live in that memory, so a step moves no data between
+ * JavaScript and the kernels. Per step:
+ *   batch      gather the id embeddings and mean-pool the history rows (user tower input),
+ *              the item id embeddings and the sparse content part of the item tower's first layer
+ *   forward    both towers (dense products, ReLU, L2 normalisation), the B × N scores, the
+ *              in-batch softmax with logQ and accidental-hit masking, the loss
+ *   backward   d(scores) → d(u), d(v) → both towers' weight gradients and input gradients
+ *   optimizer  Adam on the tower weights, lazy Adam on the table rows the batch touched
+ * Each output element is computed by one thread with a fixed order of operations, so the
+ * model is the same bit for bit whatever the thread count.
+ */
 export class TrainingStep {
   /** The network being trained; its tables and weights are views into the kernels' memory. */
   readonly net: TwoTowerNet;
