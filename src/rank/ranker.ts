@@ -12,7 +12,7 @@ import { DEFAULT_RRF_K } from './candidates.js';
 import { BUILT_IN_CHANNELS, type ChannelModels, unknownChannels } from './channels/channel.js';
 import { funnelStageMetrics, type FunnelReport } from './evaluate-funnel.js';
 import { Funnel, type FunnelRanker, type FunnelSettings } from './funnel.js';
-import { gbdtParamsSchema, loadGbdtModel, trainGbdt, type GbdtModel, type GbdtTrainInfo } from './gbdt/index.js';
+import { gbdtParamsSchema, loadGbdtModel, ThreadedGbdtModel, trainGbdt, type GbdtModel, type GbdtTrainInfo } from './gbdt/index.js';
 import { buildItemGenres, loadItemGenres, saveItemGenres, type ItemGenres } from './item-genres.js';
 import { buildTrainingExamples, type TrainingExamples } from './training-set.js';
 import { splitInteractions } from '../split/split.js';
@@ -133,13 +133,17 @@ const TRAIN_FILES = {
  */
 export class RankerModel implements Recommender, NamesSources, SummarisesTraining, HoldsResources, PreparesServing, FunnelRanker {
   readonly kind = 'ranker';
+  /** Scores a batch of users' candidates on all cores (an all-user export, an evaluation). */
+  readonly gbdt: ThreadedGbdtModel;
 
   constructor(
     readonly funnel: Funnel,
-    readonly gbdt: GbdtModel,
+    gbdt: GbdtModel,
     readonly settings: RankerParams,
     readonly info: RankerTrainingInfo,
-  ) {}
+  ) {
+    this.gbdt = new ThreadedGbdtModel(gbdt);
+  }
 
   get users() {
     return this.funnel.data.users;
@@ -198,9 +202,10 @@ export class RankerModel implements Recommender, NamesSources, SummarisesTrainin
     this.funnel.prepareServing();
   }
 
-  /** Ends its channel models' worker threads. */
+  /** Ends its channel models' and its GBDT scoring's worker threads. */
   close(): void {
     for (const c of this.funnel.channels) if (holdsResources(c.model)) c.model.close();
+    void this.gbdt.close();
   }
 
   trainingSummary(): Record<string, unknown> {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { type ForestModel, NODE_CATEGORICAL } from '../../src/rank/gbdt/forest.js';
 import { loadGbdtModel, parseGbdtModel } from '../../src/rank/gbdt/load.js';
-import { GbdtScoringPool } from '../../src/rank/gbdt/scoring-pool.js';
+import { GbdtScoringPool, ThreadedGbdtModel } from '../../src/rank/gbdt/scoring-pool.js';
 import { float32Below } from '../../src/rank/gbdt/xgboost-model.js';
 import { InputError } from '../../src/util/errors.js';
 import { LIGHTGBM_FIXTURES as FIXTURES, readLightgbmTsv, readNumbers } from './gbdt-helpers.js';
@@ -235,6 +235,43 @@ describe('scoring pool (worker threads)', () => {
     }
   });
 
+  it.each(['model.txt', 'model_cat.txt'])('gives exactly model.predict for %s on 3 threads, blocking (predictSync)', async (file) => {
+    const model = loadGbdtModel(join(FIXTURES, file));
+    const valid = readLightgbmTsv(join(FIXTURES, 'valid.tsv'));
+    const x = repeatRows(valid.features, valid.nFeatures, 10_001);
+    const pool = GbdtScoringPool.open(model, 3);
+    try {
+      const expected = Array.from(model.predict(x, 10_001, valid.nFeatures));
+      // Twice: the workers serve one batch after another.
+      expect(Array.from(pool.predictSync(x, 10_001, valid.nFeatures))).toEqual(expected);
+      expect(Array.from(pool.predictSync(x.subarray(0, 9000 * valid.nFeatures), 9000, valid.nFeatures))).toEqual(expected.slice(0, 9000));
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('ThreadedGbdtModel scores like the model it wraps, small batches and large (float32 rows, as the funnel gives)', async () => {
+    const model = loadGbdtModel(join(FIXTURES, 'model.txt'));
+    const valid = readLightgbmTsv(join(FIXTURES, 'valid.tsv'));
+    const threaded = new ThreadedGbdtModel(model, 2);
+    try {
+      expect([threaded.engine, threaded.objective, threaded.nFeatures, threaded.nTrees]).toEqual(['lightgbm', 'lambdarank', 12, 50]);
+      expect(threaded.text).toBe(model.text);
+      for (const n of [10, 5000]) {
+        const x = Float32Array.from(repeatRows(valid.features, valid.nFeatures, n));
+        // Rows already in shared memory (as buildFeatures makes them) reach the worker uncopied.
+        const shared = new Float32Array(new SharedArrayBuffer(x.length * 4));
+        shared.set(x);
+        const expected = Array.from(model.predict(x, n, valid.nFeatures));
+        expect(Array.from(threaded.predict(x, n, valid.nFeatures))).toEqual(expected);
+        expect(Array.from(threaded.predict(shared, n, valid.nFeatures))).toEqual(expected);
+      }
+      expect(() => threaded.predict(new Float32Array(5000 * 3), 5000, 3)).toThrow(/reads 12 features; rows have only 3/);
+    } finally {
+      await threaded.close();
+    }
+  });
+
   it('applies average_output and float32 rounding in the workers too', async () => {
     const averaged = parseGbdtModel(HAND_LIGHTGBM.replace('objective=lambdarank\n', 'objective=lambdarank\naverage_output\n'), 'avg.txt');
     const xgb = parseGbdtModel(handXgboost(0), 'hand.json');
@@ -246,8 +283,10 @@ describe('scoring pool (worker threads)', () => {
     ] as const) {
       const pool = GbdtScoringPool.open(model, 2);
       const scores = await pool.predict(x, 5000, nFeatures);
+      const blocking = pool.predictSync(x, 5000, nFeatures);
       await pool.close();
       expect(Array.from(scores)).toEqual(Array.from(model.predict(x, 5000, nFeatures)));
+      expect(Array.from(blocking)).toEqual(Array.from(scores));
     }
   });
 });
