@@ -4,7 +4,7 @@ import type { IdMap } from '../data/id-map.js';
 import type { TrainingData } from '../data/training-data.js';
 import { csrHas, type Csr } from '../matrix/csr.js';
 import type { TopK } from '../matrix/topk.js';
-import { hasEmbeddings } from '../models/model.js';
+import { hasEmbeddings, holdsResources } from '../models/model.js';
 import { InputError } from '../util/errors.js';
 import { mergeCandidates, retrieveAll, type CandidateSet } from './candidates.js';
 import {
@@ -156,6 +156,11 @@ export class Funnel {
       for (let d = 0; d < emb.dim; d++) dot += emb.data[a * emb.dim + d] * emb.data[b * emb.dim + d];
       return norms[a] > 0 && norms[b] > 0 ? dot / (norms[a] * norms[b]) : 0;
     };
+  }
+
+  /** Ends the channel models' worker threads. */
+  close(): void {
+    for (const c of this.channels) if (holdsResources(c.model)) c.model.close();
   }
 
   /** Fills the popularity channel's per-day rankings for the candidate count asked of it (see RecentPopularityModel). */
