@@ -79,8 +79,7 @@ export function buildFeatures(src: FeatureSources, set: CandidateSet): Float32Ar
   const nChannels = set.channels.length;
   const nFeatures = featureNames(set.channels, genres.names).length;
   const nRows = set.items.length;
-  // Shared memory, so that GBDT scoring threads read the rows without a copy (gbdt/scoring-pool.ts).
-  const x = new Float32Array(new SharedArrayBuffer(nRows * nFeatures * 4));
+  const x = new Float32Array(nRows * nFeatures);
   let coocSum = new Float32Array(0);
   let coocMax = new Float32Array(0);
   for (let b = 0; b < set.users.length; b++) {
