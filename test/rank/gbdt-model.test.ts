@@ -223,35 +223,27 @@ describe('scoring pool (worker threads)', () => {
     return out;
   }
 
-  it.each(['model.txt', 'model_cat.txt'])('gives exactly model.predict for %s on 3 threads', async (file) => {
-    const model = loadGbdtModel(join(FIXTURES, file));
-    const valid = readLightgbmTsv(join(FIXTURES, 'valid.tsv'));
-    const x = repeatRows(valid.features, valid.nFeatures, 10_001);
-    const pool = GbdtScoringPool.open(model, 3);
-    try {
-      expect(Array.from(await pool.predict(x, 10_001, valid.nFeatures))).toEqual(Array.from(model.predict(x, 10_001, valid.nFeatures)));
-    } finally {
-      await pool.close();
-    }
-  });
-
-  it.each(['model.txt', 'model_cat.txt'])('gives exactly model.predict for %s on 3 threads, blocking (predictSync)', async (file) => {
-    const model = loadGbdtModel(join(FIXTURES, file));
-    const valid = readLightgbmTsv(join(FIXTURES, 'valid.tsv'));
-    const x = repeatRows(valid.features, valid.nFeatures, 10_001);
-    const pool = GbdtScoringPool.open(model, 3);
-    try {
-      const expected = Array.from(model.predict(x, 10_001, valid.nFeatures));
-      // One batch after another, in the kept shared memory: smaller, larger (it grows), smaller, float32.
-      for (const n of [9000, 10_001, 4000]) {
-        expect(Array.from(pool.predictSync(x.subarray(0, n * valid.nFeatures), n, valid.nFeatures))).toEqual(expected.slice(0, n));
+  it.each(['model.txt', 'model_cat.txt'])(
+    'gives exactly model.predict for %s on 3 threads, awaited and blocking (predictSync)',
+    async (file) => {
+      const model = loadGbdtModel(join(FIXTURES, file));
+      const valid = readLightgbmTsv(join(FIXTURES, 'valid.tsv'));
+      const x = repeatRows(valid.features, valid.nFeatures, 10_001);
+      const pool = GbdtScoringPool.open(model, 3);
+      try {
+        const expected = Array.from(model.predict(x, 10_001, valid.nFeatures));
+        expect(Array.from(await pool.predict(x, 10_001, valid.nFeatures))).toEqual(expected);
+        // One batch after another, in the kept shared memory: smaller, larger (it grows), smaller, float32.
+        for (const n of [9000, 10_001, 4000]) {
+          expect(Array.from(pool.predictSync(x.subarray(0, n * valid.nFeatures), n, valid.nFeatures))).toEqual(expected.slice(0, n));
+        }
+        const x32 = Float32Array.from(x);
+        expect(Array.from(pool.predictSync(x32, 10_001, valid.nFeatures))).toEqual(Array.from(model.predict(x32, 10_001, valid.nFeatures)));
+      } finally {
+        await pool.close();
       }
-      const x32 = Float32Array.from(x);
-      expect(Array.from(pool.predictSync(x32, 10_001, valid.nFeatures))).toEqual(Array.from(model.predict(x32, 10_001, valid.nFeatures)));
-    } finally {
-      await pool.close();
-    }
-  });
+    },
+  );
 
   it('ThreadedGbdtModel scores like the model it wraps, small batches and large (float32 rows, as the funnel gives)', async () => {
     const model = loadGbdtModel(join(FIXTURES, 'model.txt'));
