@@ -97,10 +97,9 @@ export function buildFeatures(src: FeatureSources, set: CandidateSet): Float32Ar
     for (let r = lo; r < hi; r++) {
       const i = set.items[r];
       let f = r * nFeatures;
-      x.set(profile.values, f);
-      f += profile.values.length;
-      x.set(profile.genreShare, f);
-      f += nGenres;
+      // Element loops: TypedArray.set costs more than the copy for a few values per row.
+      for (let v = 0; v < profile.values.length; v++) x[f++] = profile.values[v];
+      for (let g = 0; g < nGenres; g++) x[f++] = profile.genreShare[g];
       x[f++] = (src.referenceTime - t) / DAY_SECONDS;
       const nItem = timeline.indptr[i + 1] - timeline.indptr[i];
       x[f++] = nItem;

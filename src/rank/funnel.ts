@@ -2,10 +2,9 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { IdMap } from '../data/id-map.js';
 import type { TrainingData } from '../data/training-data.js';
-import { genreCosine } from '../eval/beyond-accuracy.js';
 import { csrHas, type Csr } from '../matrix/csr.js';
 import type { TopK } from '../matrix/topk.js';
-import { hasEmbeddings } from '../models/model.js';
+import { hasEmbeddings, holdsResources } from '../models/model.js';
 import { InputError } from '../util/errors.js';
 import { mergeCandidates, retrieveAll, type CandidateSet } from './candidates.js';
 import {
@@ -26,7 +25,7 @@ import { RecentPopularityModel } from './channels/recent-popularity.js';
 import { buildFeatures, featureNames, type FeatureSources } from './features.js';
 import type { GbdtModel } from './gbdt/index.js';
 import { buildItemTimeline, buildUserHistory } from './history.js';
-import type { ItemGenres } from './item-genres.js';
+import { genreSimilarity, type ItemGenres } from './item-genres.js';
 import { rankByScore, rerank, type ItemSimilarity, type RerankSettings, type SeenFilter } from './rerank.js';
 
 /** How candidates are generated, fused and re-ranked. */
@@ -139,7 +138,7 @@ export class Funnel {
 
   private itemSimilarity(): ItemSimilarity {
     const name = this.settings.mmrSimilarity;
-    if (name === 'genre') return (a, b) => genreCosine(this.genres, a, b);
+    if (name === 'genre') return genreSimilarity(this.genres);
     const channel = this.channels.find((c) => c.name === name);
     const emb = channel && hasEmbeddings(channel.model) ? channel.model.itemEmbeddings() : null;
     if (!emb)
@@ -157,6 +156,11 @@ export class Funnel {
       for (let d = 0; d < emb.dim; d++) dot += emb.data[a * emb.dim + d] * emb.data[b * emb.dim + d];
       return norms[a] > 0 && norms[b] > 0 ? dot / (norms[a] * norms[b]) : 0;
     };
+  }
+
+  /** Ends the channel models' worker threads. */
+  close(): void {
+    for (const c of this.channels) if (holdsResources(c.model)) c.model.close();
   }
 
   /** Fills the popularity channel's per-day rankings for the candidate count asked of it (see RecentPopularityModel). */

@@ -12,23 +12,22 @@ import { DEFAULT_RRF_K } from './candidates.js';
 import { BUILT_IN_CHANNELS, type ChannelModels, unknownChannels } from './channels/channel.js';
 import { funnelStageMetrics, type FunnelReport } from './evaluate-funnel.js';
 import { Funnel, type FunnelRanker, type FunnelSettings } from './funnel.js';
-import { gbdtParamsSchema, loadGbdtModel, trainGbdt, type GbdtModel, type GbdtTrainInfo } from './gbdt/index.js';
+import { gbdtParamsSchema, loadGbdtModel, ThreadedGbdtModel, trainGbdt, type GbdtModel, type GbdtTrainInfo } from './gbdt/index.js';
 import { buildItemGenres, loadItemGenres, saveItemGenres, type ItemGenres } from './item-genres.js';
 import { buildTrainingExamples, type TrainingExamples } from './training-set.js';
 import { splitInteractions } from '../split/split.js';
 import { InputError } from '../util/errors.js';
 import { writeJsonAtomic } from '../util/fs.js';
 import { log } from '../util/log.js';
-import {
-  type FitContext,
-  holdsResources,
-  type HoldsResources,
-  type ModelFactory,
-  type NamesSources,
-  type PreparesServing,
-  type Recommender,
-  type SourcedTopK,
-  type SummarisesTraining,
+import type {
+  FitContext,
+  HoldsResources,
+  ModelFactory,
+  NamesSources,
+  PreparesServing,
+  Recommender,
+  SourcedTopK,
+  SummarisesTraining,
 } from '../models/model.js';
 import { parseParams } from '../models/params.js';
 
@@ -133,13 +132,17 @@ const TRAIN_FILES = {
  */
 export class RankerModel implements Recommender, NamesSources, SummarisesTraining, HoldsResources, PreparesServing, FunnelRanker {
   readonly kind = 'ranker';
+  /** Scores a batch of users' candidates on all cores (an all-user export, an evaluation). */
+  readonly gbdt: ThreadedGbdtModel;
 
   constructor(
     readonly funnel: Funnel,
-    readonly gbdt: GbdtModel,
+    gbdt: GbdtModel,
     readonly settings: RankerParams,
     readonly info: RankerTrainingInfo,
-  ) {}
+  ) {
+    this.gbdt = new ThreadedGbdtModel(gbdt);
+  }
 
   get users() {
     return this.funnel.data.users;
@@ -198,9 +201,10 @@ export class RankerModel implements Recommender, NamesSources, SummarisesTrainin
     this.funnel.prepareServing();
   }
 
-  /** Ends its channel models' worker threads. */
+  /** Ends its channel models' and its GBDT scoring's worker threads. */
   close(): void {
-    for (const c of this.funnel.channels) if (holdsResources(c.model)) c.model.close();
+    this.funnel.close();
+    void this.gbdt.close();
   }
 
   trainingSummary(): Record<string, unknown> {
@@ -251,16 +255,17 @@ function innerValidation(funnel: Funnel, gbdt: GbdtModel, examples: TrainingExam
   return out;
 }
 
-async function fitRanker(channels: ChannelModels, data: TrainingData, p: RankerParams, ctx?: FitContext): Promise<RankerModel> {
+type Timed = <T>(name: string, step: () => Promise<T> | T) => Promise<T>;
+
+/**
+ * The GBDT, learnt on the inner time split of train: channels fitted on the earlier part make
+ * the candidates and features, the later part gives the labels. Its channels see only the
+ * earlier part, so they are not those the ranker serves with (fitted on all of train); they
+ * are closed here, and unreachable once this returns, so that the serving channels' fit does
+ * not hold both in memory.
+ */
+async function fitOnInnerSplit(channels: ChannelModels, data: TrainingData, p: RankerParams, timed: Timed, ctx?: FitContext) {
   const settings = funnelSettings(p);
-  const seconds: Record<string, number> = {};
-  const timed = async <T>(name: string, step: () => Promise<T> | T): Promise<T> => {
-    const t0 = performance.now();
-    const result = await step();
-    seconds[name] = (performance.now() - t0) / 1000;
-    log.event('ranker.step', { step: name, seconds: seconds[name] });
-    return result;
-  };
   // Inner split: the earlier part of each user's training events builds features and
   // candidates; the later part gives labels. Test rows never reach fit.
   const inner = splitInteractions(data.train, { strategy: 'temporal-user', frac: p.inner_frac });
@@ -271,46 +276,67 @@ async function fitRanker(channels: ChannelModels, data: TrainingData, p: RankerP
   const earlyFunnel = await timed('fit_channels_inner', () =>
     Funnel.fit(early, buildItemGenres(early.items, data.catalog), settings, channels),
   );
-  const examples = await timed('examples', () =>
-    buildTrainingExamples(earlyFunnel, inner.test, {
-      negatives: p.negatives,
-      distribution: p.negative_distribution,
-      validFrac: p.valid_frac,
-      maxQueries: p.max_queries,
-      seed: data.seed,
-    }),
-  );
-  log.info(`ranker: ${examples.stats.queries} queries, ${examples.stats.rows} rows × ${earlyFunnel.featureNames.length} features`);
-  const trained = await timed('gbdt', () =>
-    trainGbdt(
-      examples.train,
-      { numTrees: p.trees, learningRate: p.learning_rate, numLeaves: p.leaves, seed: data.seed, evalAt: [10] },
-      // OpenMP threads that spin while waiting made an xgboost run 18× slower on 2 busy cores
-      // (37.8 s against 2.1 s); passive waiting costs nothing measurable when cores are free.
-      {
-        engine: p.gbdt_engine,
-        valid: examples.valid,
-        env: { OMP_WAIT_POLICY: 'PASSIVE', ...process.env },
-        // The GBDT's own validation curve (e.g. its ndcg@10 on the inner split's held-out
-        // queries) under names of its own: tracked as ndcg_at_10 it hid the evaluated metric.
-        onIteration: (i, m) => ctx?.onEpoch?.(i, Object.fromEntries(Object.entries(m).map(([k, v]) => [`gbdt_valid_${k}`, v]))),
-        tempIn: ctx?.tempDir,
-      },
-    ),
-  );
-  const validation = await timed('inner_validation', () => innerValidation(earlyFunnel, trained.model, examples, inner.test));
-  if (validation)
-    log.info(
-      `ranker: inner validation ndcg@10: ${Object.entries(validation)
-        .filter(([k]) => k.endsWith('ndcg@10'))
-        .map(([k, v]) => `${k.replace('.ndcg@10', '')} ${v.toFixed(4)}`)
-        .join(', ')}`,
+  try {
+    const examples = await timed('examples', () =>
+      buildTrainingExamples(earlyFunnel, inner.test, {
+        negatives: p.negatives,
+        distribution: p.negative_distribution,
+        validFrac: p.valid_frac,
+        maxQueries: p.max_queries,
+        seed: data.seed,
+      }),
     );
-  const funnel = await timed('fit_channels', () => Funnel.fit(data, buildItemGenres(data.items, data.catalog), settings, channels));
+    log.info(`ranker: ${examples.stats.queries} queries, ${examples.stats.rows} rows × ${earlyFunnel.featureNames.length} features`);
+    const trained = await timed('gbdt', () =>
+      trainGbdt(
+        examples.train,
+        { numTrees: p.trees, learningRate: p.learning_rate, numLeaves: p.leaves, seed: data.seed, evalAt: [10] },
+        // OpenMP threads that spin while waiting made an xgboost run 18× slower on 2 busy cores
+        // (37.8 s against 2.1 s); passive waiting costs nothing measurable when cores are free.
+        {
+          engine: p.gbdt_engine,
+          valid: examples.valid,
+          env: { OMP_WAIT_POLICY: 'PASSIVE', ...process.env },
+          // The GBDT's own validation curve (e.g. its ndcg@10 on the inner split's held-out
+          // queries) under names of its own: tracked as ndcg_at_10 it hid the evaluated metric.
+          onIteration: (i, m) => ctx?.onEpoch?.(i, Object.fromEntries(Object.entries(m).map(([k, v]) => [`gbdt_valid_${k}`, v]))),
+          tempIn: ctx?.tempDir,
+        },
+      ),
+    );
+    const validation = await timed('inner_validation', () => innerValidation(earlyFunnel, trained.model, examples, inner.test));
+    if (validation)
+      log.info(
+        `ranker: inner validation ndcg@10: ${Object.entries(validation)
+          .filter(([k]) => k.endsWith('ndcg@10'))
+          .map(([k, v]) => `${k.replace('.ndcg@10', '')} ${v.toFixed(4)}`)
+          .join(', ')}`,
+      );
+    return { trained, stats: { ...examples.stats, validQueries: examples.validUsers.length }, validation };
+  } finally {
+    earlyFunnel.close();
+  }
+}
+
+async function fitRanker(channels: ChannelModels, data: TrainingData, p: RankerParams, ctx?: FitContext): Promise<RankerModel> {
+  const seconds: Record<string, number> = {};
+  const timed: Timed = async (name, step) => {
+    const t0 = performance.now();
+    const result = await step();
+    seconds[name] = (performance.now() - t0) / 1000;
+    log.event('ranker.step', { step: name, seconds: seconds[name] });
+    return result;
+  };
+  const { trained, stats, validation } = await fitOnInnerSplit(channels, data, p, timed, ctx);
+  // Fitted again, on all of train: the served channels must know the label window's events
+  // (a user's latest items, new items), which the inner split's channels must not have seen.
+  const funnel = await timed('fit_channels', () =>
+    Funnel.fit(data, buildItemGenres(data.items, data.catalog), funnelSettings(p), channels),
+  );
   const { config: _config, history, ...gbdtInfo } = trained.info;
   const info: RankerTrainingInfo = {
     gbdt: { ...gbdtInfo, lastValidMetrics: history.at(-1)?.metrics ?? null },
-    examples: { ...examples.stats, validQueries: examples.validUsers.length },
+    examples: stats,
     innerValidation: validation,
     seconds,
   };

@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { buildTrainingData } from '../../src/data/training-data.js';
-import { csrFromCoo } from '../../src/matrix/csr.js';
+import { csrFromCoo, csrHas } from '../../src/matrix/csr.js';
 import { popularityFactory } from '../../src/models/popularity/popularity.js';
 import { CooccurrenceModel, cooccurrenceNeighbours } from '../../src/rank/channels/cooccurrence.js';
 import { RecentPopularityModel } from '../../src/rank/channels/recent-popularity.js';
 import { buildUserHistory, DAY_SECONDS } from '../../src/rank/history.js';
+import { Rng } from '../../src/util/rng.js';
 import { interactionsOf } from '../helpers.js';
 
 describe('co-occurrence channel', () => {
@@ -100,6 +101,52 @@ describe('recent-popularity channel', () => {
     expect([...model.recommend(users, 4, data.matrix).items]).toEqual([...baseline.recommend(users, 4, data.matrix).items]);
     const exclude = csrFromCoo(data.users.size, data.items.size, Int32Array.of(0), Int32Array.of(data.items.indexOf(3)), null);
     expect([...model.recommend(users, 4, exclude).items]).toEqual([...baseline.recommend(users, 4, exclude).items]);
+  });
+
+  it('gives each user the counts of their own window whatever the order and batches of the users (the counted window slides)', () => {
+    // 80 users over 400 days, 30 items: windows of 30 days overlap, jump back and forth.
+    const rng = new Rng(7);
+    const events: Array<[number, number, number, number]> = [];
+    for (let u = 0; u < 80; u++) {
+      const last = Math.floor(rng.next() * 400);
+      for (let e = 0; e < 12; e++) events.push([u, Math.floor(rng.next() ** 2 * 30), 4, (last - Math.floor(rng.next() * 60)) * day + e]);
+    }
+    const many = buildTrainingData(interactionsOf(events));
+    const h = buildUserHistory(many);
+    const k = 6;
+    const all = Int32Array.from({ length: many.users.size }, (_, u) => u);
+    // Reference: each user's unseen items with an event in (end − 30 days, end], by count (then the lower index).
+    for (const u of all) {
+      const end = Math.ceil(h.times[h.indptr[u + 1] - 1] / day) * day;
+      const counts = new Map<number, number>();
+      for (let p = 0; p < h.items.length; p++)
+        if (h.times[p] > end - 30 * day && h.times[p] <= end) counts.set(h.items[p], (counts.get(h.items[p]) ?? 0) + 1);
+      const unseen = [...counts].filter(([i]) => !csrHas(many.matrix, u, i));
+      unseen.sort(([i, a], [j, b]) => b - a || i - j);
+      const top = new RecentPopularityModel(many.users, many.items, h, 30).recommend(Int32Array.of(u), k, many.matrix);
+      const windowPart = [...top.items].slice(0, Math.min(k, unseen.length));
+      // Items of equal count may swap by all-time share (the tie-break); the counts must agree.
+      expect(windowPart.map((i) => counts.get(i))).toEqual(unseen.slice(0, windowPart.length).map(([, c]) => c));
+    }
+    const oneBatch = new RecentPopularityModel(many.users, many.items, h, 30).recommend(all, k, many.matrix);
+    const reversed = new RecentPopularityModel(many.users, many.items, h, 30);
+    const backwards = [...all].reverse();
+    const inSevens: number[] = [];
+    for (let b = 0; b < backwards.length; b += 7) {
+      const part = Int32Array.from(backwards.slice(b, b + 7));
+      inSevens.push(...reversed.recommend(part, k, many.matrix).items);
+    }
+    const byUser = (items: number[], order: number[]): Map<number, number[]> =>
+      new Map(order.map((u, b) => [u, items.slice(b * k, (b + 1) * k)]));
+    expect(byUser(inSevens, backwards)).toEqual(byUser([...oneBatch.items], [...all]));
+    // One model asked one user at a time in a shuffled order: its window moves back and forth.
+    const shuffled = new RecentPopularityModel(many.users, many.items, h, 30);
+    const order = [...all].sort(() => rng.next() - 0.5);
+    for (const u of order) {
+      const alone = new RecentPopularityModel(many.users, many.items, h, 30).recommend(Int32Array.of(u), k, many.matrix);
+      expect([...alone.items]).toEqual([...oneBatch.items.subarray(u * k, (u + 1) * k)]);
+      expect([...shuffled.recommend(Int32Array.of(u), k, many.matrix).items]).toEqual([...alone.items]);
+    }
   });
 
   it('a user who has seen more of the window than the cached ranking holds still gets window counts', () => {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { type ForestModel, NODE_CATEGORICAL } from '../../src/rank/gbdt/forest.js';
 import { loadGbdtModel, parseGbdtModel } from '../../src/rank/gbdt/load.js';
-import { GbdtScoringPool } from '../../src/rank/gbdt/scoring-pool.js';
+import { GbdtScoringPool, ThreadedGbdtModel } from '../../src/rank/gbdt/scoring-pool.js';
 import { float32Below } from '../../src/rank/gbdt/xgboost-model.js';
 import { InputError } from '../../src/util/errors.js';
 import { LIGHTGBM_FIXTURES as FIXTURES, readLightgbmTsv, readNumbers } from './gbdt-helpers.js';
@@ -223,15 +223,42 @@ describe('scoring pool (worker threads)', () => {
     return out;
   }
 
-  it.each(['model.txt', 'model_cat.txt'])('gives exactly model.predict for %s on 3 threads', async (file) => {
-    const model = loadGbdtModel(join(FIXTURES, file));
+  it.each(['model.txt', 'model_cat.txt'])(
+    'gives exactly model.predict for %s on 3 threads, awaited and blocking (predictSync)',
+    async (file) => {
+      const model = loadGbdtModel(join(FIXTURES, file));
+      const valid = readLightgbmTsv(join(FIXTURES, 'valid.tsv'));
+      const x = repeatRows(valid.features, valid.nFeatures, 10_001);
+      const pool = GbdtScoringPool.open(model, 3);
+      try {
+        const expected = Array.from(model.predict(x, 10_001, valid.nFeatures));
+        expect(Array.from(await pool.predict(x, 10_001, valid.nFeatures))).toEqual(expected);
+        // One batch after another, in the kept shared memory: smaller, larger (it grows), smaller, float32.
+        for (const n of [9000, 10_001, 4000]) {
+          expect(Array.from(pool.predictSync(x.subarray(0, n * valid.nFeatures), n, valid.nFeatures))).toEqual(expected.slice(0, n));
+        }
+        const x32 = Float32Array.from(x);
+        expect(Array.from(pool.predictSync(x32, 10_001, valid.nFeatures))).toEqual(Array.from(model.predict(x32, 10_001, valid.nFeatures)));
+      } finally {
+        await pool.close();
+      }
+    },
+  );
+
+  it('ThreadedGbdtModel scores like the model it wraps, small batches and large (float32 rows, as the funnel gives)', async () => {
+    const model = loadGbdtModel(join(FIXTURES, 'model.txt'));
     const valid = readLightgbmTsv(join(FIXTURES, 'valid.tsv'));
-    const x = repeatRows(valid.features, valid.nFeatures, 10_001);
-    const pool = GbdtScoringPool.open(model, 3);
+    const threaded = new ThreadedGbdtModel(model, 2);
     try {
-      expect(Array.from(await pool.predict(x, 10_001, valid.nFeatures))).toEqual(Array.from(model.predict(x, 10_001, valid.nFeatures)));
+      expect([threaded.engine, threaded.objective, threaded.nFeatures, threaded.nTrees]).toEqual(['lightgbm', 'lambdarank', 12, 50]);
+      expect(threaded.text).toBe(model.text);
+      for (const n of [10, 5000]) {
+        const x = Float32Array.from(repeatRows(valid.features, valid.nFeatures, n));
+        expect(Array.from(threaded.predict(x, n, valid.nFeatures))).toEqual(Array.from(model.predict(x, n, valid.nFeatures)));
+      }
+      expect(() => threaded.predict(new Float32Array(5000 * 3), 5000, 3)).toThrow(/reads 12 features; rows have only 3/);
     } finally {
-      await pool.close();
+      await threaded.close();
     }
   });
 
@@ -246,8 +273,10 @@ describe('scoring pool (worker threads)', () => {
     ] as const) {
       const pool = GbdtScoringPool.open(model, 2);
       const scores = await pool.predict(x, 5000, nFeatures);
+      const blocking = pool.predictSync(x, 5000, nFeatures);
       await pool.close();
       expect(Array.from(scores)).toEqual(Array.from(model.predict(x, 5000, nFeatures)));
+      expect(Array.from(blocking)).toEqual(Array.from(scores));
     }
   });
 });

@@ -7,5 +7,5 @@ export { loadGbdtModel, parseGbdtModel } from './load.js';
 export { selectGbdtEngine, type SelectedEngine } from './select-engine.js';
 export { trainGbdt, type GbdtTrainInfo, type GbdtTrainResult, type IterationMetrics, type TrainGbdtOptions } from './train.js';
 export { predictWithCli, type CliPrediction } from './cli-predict.js';
-export { GbdtScoringPool } from './scoring-pool.js';
+export { GbdtScoringPool, ThreadedGbdtModel } from './scoring-pool.js';
 export { writeLightgbmTsv, writeXgboostLibsvm } from './data-files.js';
