@@ -125,7 +125,7 @@ function dataSpec(key: DataKey, opts: ReturnType<typeof options>): DataSpec {
     case '25m':
       return {
         key,
-        title: 'synthetic 25M, temporal-user 0.8 (recsys only)',
+        title: 'synthetic 25M (`--synth25m`, default data/synth-25m), temporal-user 0.8, recsys only',
         dataDir: opts.synth25m,
         create: null,
         splitDir: join(dir, 'split'),
@@ -461,26 +461,18 @@ function benchmark(prep: Prepared, opts: ReturnType<typeof options>): DataResult
   const recsysThreads: Array<number | null> = recsysHasThreads(opts.root) ? [1, 2] : [null];
   const peerThreads = spec.csvDir ? [1, 2] : [];
   const runs: RunRecord[] = [];
-  let seen: SeenData | null = null;
-  const agree = (who: string, s: SeenData): void => {
-    seen ??= s;
-    if (s.rows !== seen.rows || s.users !== seen.users || s.items !== seen.items) {
-      throw new Error(`${who} on ${spec.key} trained on ${JSON.stringify(s)}, another run on ${JSON.stringify(seen)}`);
+  const seen: SeenData[] = [];
+  const record = (who: string, r: { record: RunRecord; seen: SeenData }): void => {
+    if (seen.length && JSON.stringify(r.seen) !== JSON.stringify(seen[0])) {
+      throw new Error(`${who} on ${spec.key} trained on ${JSON.stringify(r.seen)}, an earlier run on ${JSON.stringify(seen[0])}`);
     }
+    seen.push(r.seen);
+    runs.push(r.record);
+    console.log(describeRun(spec.key, r.record));
   };
   for (let round = 1; round <= spec.rounds; round++) {
-    for (const t of recsysThreads) {
-      const r = runRecsys(opts.root, prep, t, round);
-      agree('recsys', r.seen);
-      runs.push(r.record);
-      console.log(describeRun(spec.key, r.record));
-    }
-    for (const t of peerThreads) {
-      const r = runPeer(opts.peer, prep, t, round);
-      agree('the PyTorch peer', r.seen);
-      runs.push(r.record);
-      console.log(describeRun(spec.key, r.record));
-    }
+    for (const t of recsysThreads) record('recsys', runRecsys(opts.root, prep, t, round));
+    for (const t of peerThreads) record('the PyTorch peer', runPeer(opts.peer, prep, t, round));
   }
   const shown = (argv: string[]): string =>
     argv
@@ -489,7 +481,7 @@ function benchmark(prep: Prepared, opts: ReturnType<typeof options>): DataResult
       )
       .join(' ');
   const commands = [
-    ...(recsysThreads.length > 0 ? [`recsys: ${shown(recsysArgv(opts.root, prep, recsysThreads[0]))}`] : []),
+    `recsys: ${shown(recsysArgv(opts.root, prep, recsysThreads[0]))}`,
     ...(spec.csvDir ? [`PyTorch: OMP_WAIT_POLICY=PASSIVE ${shown(peerArgv(opts.peer, prep, 2, '$CACHE/peer.json'))}`] : []),
   ];
   return {
@@ -502,7 +494,7 @@ function benchmark(prep: Prepared, opts: ReturnType<typeof options>): DataResult
     root: opts.root,
     commit: gitShort(opts.root),
     rounds: spec.rounds,
-    seen: seen ?? { rows: 0, users: 0, items: 0 },
+    seen: seen[0],
     rowsSha256: prep.csvRows?.sha256 ?? null,
     commands,
     runs,
@@ -590,13 +582,16 @@ function dataMarkdown(res: DataResult): string {
 }
 
 function writeReport(): void {
-  const parts = DATA_KEYS.filter((k) => existsSync(resultFile(k))).map((k) => dataMarkdown(readJson<DataResult>(resultFile(k))));
+  const measured = DATA_KEYS.filter((k) => existsSync(resultFile(k)));
+  const missing = DATA_KEYS.filter((k) => !measured.includes(k));
+  const parts = measured.map((k) => dataMarkdown(readJson<DataResult>(resultFile(k))));
   const body = [
     "One epoch of the two-tower model (`epochs 1, val_frac 0`, shipped defaults otherwise, seed 1) by recsys and by the PyTorch 1.13 peer in `../shared/peers/two-tower/` (the same model, features, initial weights and example order), on the same training rows. Each run is a fresh process that holds `flock /tmp/bench.lock` (the load average is read once it holds it) under `/usr/bin/time -v` (peak RSS); rounds are interleaved (recsys, PyTorch 1 thread, PyTorch 2 threads, recsys, …). examples/s is the epoch record's (`training.final[0].examplesPerSecond`; the peer's `final[0]`): the training loop only, not loading. recsys runs through the library of the benchmarked checkout, as `scripts/bench/two-tower.ts` does, with `threads` 1 and 2 when its params have them. PyTorch runs with `OMP_WAIT_POLICY=PASSIVE`, its best 2-thread setting here.",
     '',
     'Command: `npx vite-node scripts/bench/two-tower-speed.ts [--data small|2m|25m|all] [--rounds 3] [--root CHECKOUT] [--synth25m DIR]`; data and per-data-set results are kept in `data/bench/two-tower-speed/` (`$CACHE` below), the section is written from them.',
     '',
-    ...(parts.length ? parts : ['No data set measured yet.']).flatMap((p) => [p, '']),
+    ...parts.flatMap((p) => [p, '']),
+    ...(missing.length ? [`Not measured yet: ${missing.map((k) => `\`--data ${k}\``).join(', ')}.`] : []),
   ].join('\n');
   writeSection(SECTION, body);
 }
