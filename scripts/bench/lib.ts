@@ -82,6 +82,16 @@ export function runLocked(argv: string[], opts: { lock: string; env?: NodeJS.Pro
   }
 }
 
+/** The line of a child's output that says what went wrong (the last one matching `important`), or its last line. */
+export function lastLine(text: string, important = /error/i): string {
+  const lines = text
+    .trim()
+    .split('\n')
+    .filter((l) => l.trim().length > 0 && !l.startsWith('    at ') && !/^Node\.js v/.test(l));
+  const matching = lines.filter((l) => important.test(l));
+  return (matching[matching.length - 1] ?? lines[lines.length - 1] ?? 'no output').slice(0, 300);
+}
+
 export function machineLine(): string {
   const cpu = cpus()[0]?.model ?? 'unknown CPU';
   return `${cpus().length} cores (${cpu}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}`;

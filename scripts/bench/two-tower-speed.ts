@@ -7,6 +7,8 @@
  * "Two-tower training speed vs PyTorch" of docs/benchmarks.md.
  *   npx vite-node scripts/bench/two-tower-speed.ts [--data small|2m|25m|all] [--rounds 3] [--root DIR]
  *     [--synth25m DIR] [--peer DIR] [--write-only]
+ * --data 25m: one recsys run per thread count on --synth25m (default data/synth-25m).
+ * --write-only: rewrite the section from the kept results, running nothing.
  * --root: the checkout whose dist/ is benchmarked (default: this one). The data (and each data
  * set's results, from which the section is written) are kept in data/bench/two-tower-speed/ of
  * this checkout. Needs `apt-get install python3-torch python3-pandas` for the peer.
@@ -17,7 +19,7 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { makeDirs, tempPathFor, writeFileAtomic, writeJsonAtomic } from '../../src/util/fs.js';
-import { gitShort, machineLine, median, runLocked, writeSection, type LockedRun } from './lib.js';
+import { gitShort, lastLine, machineLine, median, runLocked, writeSection, type LockedRun } from './lib.js';
 
 const HERE = resolve(new URL('../..', import.meta.url).pathname);
 const CACHE = join(HERE, 'data/bench/two-tower-speed');
@@ -155,8 +157,7 @@ const readJson = <T>(path: string): T => JSON.parse(readFileSync(path, 'utf8')) 
 /** One preparation command, under the lock too: it would disturb someone else's timing. */
 function prepStep(argv: string[]): void {
   console.log(`  ${argv.join(' ')}`);
-  const run = runLocked(argv, { lock: LOCK, cwd: HERE, env: { RECSYS_QUIET: '1' } });
-  if (run.status !== 0) throw new Error(`${argv.join(' ')} failed (exit ${run.status}): ${lastLine(run.stderr)}`);
+  checkRun(argv.join(' '), runLocked(argv, { lock: LOCK, cwd: HERE, env: { RECSYS_QUIET: '1' } }));
 }
 
 /**
@@ -302,16 +303,6 @@ interface PeerJson {
   readonly final: Array<{ loss: number; seconds: number; examples: number; examplesPerSecond: number; phases?: Record<string, number> }>;
 }
 
-/** The line of a child's output that says what went wrong (or the last one). */
-function lastLine(text: string): string {
-  const lines = text
-    .trim()
-    .split('\n')
-    .filter((l) => l.trim().length > 0 && !l.startsWith('    at ') && !/^Node\.js v/.test(l));
-  const error = lines.filter((l) => /error/i.test(l));
-  return (error[error.length - 1] ?? lines[lines.length - 1] ?? 'no output').slice(0, 300);
-}
-
 function checkRun(what: string, run: LockedRun): void {
   if (run.status !== 0) throw new Error(`${what} failed (exit ${run.status}): ${lastLine(run.stderr)}`);
 }
@@ -351,7 +342,8 @@ function runRecsys(root: string, prep: Prepared, threads: number | null, round: 
   const what = `recsys${threads === null ? '' : ` threads ${threads}`} on ${prep.spec.key}`;
   const run = runLocked(recsysArgv(root, prep, threads), { lock: LOCK, cwd: root, env: { RECSYS_QUIET: '1' } });
   checkRun(what, run);
-  const out = JSON.parse(run.stdout) as RecsysChildOutput;
+  // The child's JSON is its last line of output (a library may print before it).
+  const out = JSON.parse(run.stdout.trim().split('\n').pop() ?? '') as RecsysChildOutput;
   if (prep.csvRows && (out.rows !== prep.csvRows.rows || out.sha256 !== prep.csvRows.sha256)) {
     throw new Error(
       `${what}: its training rows (${out.rows}, sha256 ${out.sha256.slice(0, 12)}) differ from the peer's train.csv (${prep.csvRows.rows}, ${prep.csvRows.sha256.slice(0, 12)})`,
@@ -588,7 +580,7 @@ function writeReport(): void {
   const body = [
     "One epoch of the two-tower model (`epochs 1, val_frac 0`, shipped defaults otherwise, seed 1) by recsys and by the PyTorch 1.13 peer in `../shared/peers/two-tower/` (the same model, features, initial weights and example order), on the same training rows. Each run is a fresh process that holds `flock /tmp/bench.lock` (the load average is read once it holds it) under `/usr/bin/time -v` (peak RSS); rounds are interleaved (recsys, PyTorch 1 thread, PyTorch 2 threads, recsys, …). examples/s is the epoch record's (`training.final[0].examplesPerSecond`; the peer's `final[0]`): the training loop only, not loading. recsys runs through the library of the benchmarked checkout, as `scripts/bench/two-tower.ts` does, with `threads` 1 and 2 when its params have them. PyTorch runs with `OMP_WAIT_POLICY=PASSIVE`, its best 2-thread setting here.",
     '',
-    'Command: `npx vite-node scripts/bench/two-tower-speed.ts [--data small|2m|25m|all] [--rounds 3] [--root CHECKOUT] [--synth25m DIR]`; data and per-data-set results are kept in `data/bench/two-tower-speed/` (`$CACHE` below), the section is written from them.',
+    "Command: `npx vite-node scripts/bench/two-tower-speed.ts [--data small|2m|25m|all] [--rounds 3] [--root CHECKOUT] [--synth25m DIR]` (part of `make bench`); the 25M set gets one run per thread count, recsys only. Data and per-data-set results are kept in `data/bench/two-tower-speed/` (`$CACHE` below), and the section is written from them, so a run of one data set keeps the others' results.",
     '',
     ...parts.flatMap((p) => [p, '']),
     ...(missing.length ? [`Not measured yet: ${missing.map((k) => `\`--data ${k}\``).join(', ')}.`] : []),

@@ -14,7 +14,7 @@ import type { TwoTowerModel } from '../../src/models/two-tower/model.js';
 import { twoTowerFactory } from '../../src/models/two-tower/model.js';
 import { twoTowerParamsSchema } from '../../src/models/two-tower/params.js';
 import { prepareExperiment } from '../../src/pipeline/experiment.js';
-import { fmt, gitShort, machineLine, RECSYS, timeCommand, writeSection, type CommandTiming } from './lib.js';
+import { fmt, gitShort, lastLine, machineLine, RECSYS, timeCommand, writeSection, type CommandTiming } from './lib.js';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 const arg = (name: string): string | undefined => {
@@ -32,6 +32,9 @@ const node = (args: string[]): string[] => [process.execPath, RECSYS, ...args];
 const loadAvg = (): string => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 
 if (!existsSync(join(SMALL, 'dataset.json'))) timeCommand(node(['data', 'import', '--in', ML_SMALL_CSV, '--out', SMALL]), 1);
+
+/** The lines of a tfjs child's output that say what went wrong. */
+const TFJS_ERROR = /error|two-tower:|setBackend/i;
 
 // 1. Training throughput per backend: one epoch of the shipped defaults (no validation) in a
 // fresh process each, on ml-latest-small's temporal-user 0.8 training side (81,036 events) or,
@@ -59,7 +62,7 @@ function throughput(label: string, backend: string, env: Record<string, string>,
     env: { ...process.env, RECSYS_QUIET: '1', ...env },
     maxBuffer: 1 << 26,
   });
-  if (res.status !== 0) return { label, result: `does not run: ${lastLine(res.stderr)}`, examplesPerSecond: null };
+  if (res.status !== 0) return { label, result: `does not run: ${lastLine(res.stderr, TFJS_ERROR)}`, examplesPerSecond: null };
   const out = JSON.parse(res.stdout) as {
     epoch: { examplesPerSecond: number; seconds: number };
     backend: { name: string; simd: boolean | null; threads: number | null };
@@ -67,16 +70,6 @@ function throughput(label: string, backend: string, env: Record<string, string>,
   const b = out.backend;
   const detail = b.name === 'wasm' ? ` (SIMD ${b.simd ? 'on' : 'off'}, ${b.threads} thread)` : '';
   return { label, result: `ran on ${b.name}${detail}; ${out.epoch.seconds.toFixed(1)} s`, examplesPerSecond: out.epoch.examplesPerSecond };
-}
-
-/** The line of a child's output that says what went wrong (or the last one). */
-function lastLine(text: string): string {
-  const lines = text
-    .trim()
-    .split('\n')
-    .filter((l) => l.trim().length > 0 && !l.startsWith('    at ') && !/^Node\.js v/.test(l));
-  const error = lines.filter((l) => /error|two-tower:|setBackend/i.test(l));
-  return (error[error.length - 1] ?? lines[lines.length - 1] ?? 'no output').slice(0, 240);
 }
 
 /** tfjs-backend-wasm under Node: its threaded build, forced on. */
@@ -91,7 +84,7 @@ function wasmThreadsAttempt(): string {
     tf.ones([2]).dataSync();
     process.exit(0);`;
   const res = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', cwd: ROOT });
-  return `${lastLine(res.stdout)} / ${lastLine(res.stderr)}`.replace(/\|/g, '/');
+  return `${lastLine(res.stdout, TFJS_ERROR)} / ${lastLine(res.stderr, TFJS_ERROR)}`.replace(/\|/g, '/');
 }
 
 console.log(`throughput per backend (load ${loadAvg()})…`);

@@ -3,7 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runLocked } from '../../../scripts/bench/lib.js';
+import { lastLine, runLocked } from '../../../scripts/bench/lib.js';
 
 describe('runLocked', () => {
   it("returns the command's exit code, output, the load average and /usr/bin/time's wall time and peak RSS", () => {
@@ -32,5 +32,26 @@ describe('runLocked', () => {
     // The holder had about 1.5 s left; `true` itself takes milliseconds.
     expect((performance.now() - started) / 1000).toBeGreaterThan(1);
     expect(run.wallSeconds).toBeLessThan(0.5);
+  });
+});
+
+describe('lastLine', () => {
+  const stderr = [
+    'loading data',
+    'Error: first failure',
+    'InputError: data/x/split.json: not a split directory',
+    '    at prepareExperiment (file:///dist/pipeline/experiment.js:31:11)',
+    'Node.js v20.20.2',
+    '',
+  ].join('\n');
+
+  it('is the last line that names an error, without the stack and the Node.js version', () => {
+    expect(lastLine(stderr)).toBe('InputError: data/x/split.json: not a split directory');
+  });
+
+  it('is the last line when none matches', () => {
+    expect(lastLine(stderr, /backend/)).toBe('InputError: data/x/split.json: not a split directory');
+    expect(lastLine('one\ntwo\n', /backend/)).toBe('two');
+    expect(lastLine('')).toBe('no output');
   });
 });
