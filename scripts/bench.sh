@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-order=(foundation synth als index two-tower gbdt ranker pipeline)
+order=(foundation synth als index two-tower two-tower-speed gbdt ranker pipeline)
 for name in "${order[@]}"; do
   f="scripts/bench/$name.ts"
   [ -f "$f" ] || continue

@@ -4,8 +4,9 @@
  * RSS, median of several runs) and replacing one section of docs/benchmarks.md.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
 
 export const BENCH_DOC = new URL('../../docs/benchmarks.md', import.meta.url).pathname;
 export const RECSYS = new URL('../../dist/cli/bin.js', import.meta.url).pathname;
@@ -33,13 +34,62 @@ export function timeCommand(argv: string[], runs = 3, env: NodeJS.ProcessEnv = {
       maxBuffer: 1 << 28,
     });
     if (res.status !== 0) throw new Error(`${argv.join(' ')} failed (${res.status}):\n${res.stderr.slice(-2000)}`);
-    const wall = /Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (?:(\d+):)?(\d+):([\d.]+)/.exec(res.stderr);
-    const rss = /Maximum resident set size \(kbytes\): (\d+)/.exec(res.stderr);
-    if (!wall || !rss) throw new Error(`could not read /usr/bin/time output:\n${res.stderr.slice(-1000)}`);
-    seconds.push(Number(wall[1] ?? 0) * 3600 + Number(wall[2]) * 60 + Number(wall[3]));
-    peak = Math.max(peak, Number(rss[1]) / 1024);
+    const usage = parseTimeV(res.stderr);
+    seconds.push(usage.wallSeconds);
+    peak = Math.max(peak, usage.peakRssMiB);
   }
   return { seconds, medianSeconds: median(seconds), peakRssMiB: peak };
+}
+
+/** Wall time and peak RSS from the report of `/usr/bin/time -v`. */
+export function parseTimeV(text: string): { wallSeconds: number; peakRssMiB: number } {
+  const wall = /Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (?:(\d+):)?(\d+):([\d.]+)/.exec(text);
+  const rss = /Maximum resident set size \(kbytes\): (\d+)/.exec(text);
+  if (!wall || !rss) throw new Error(`could not read /usr/bin/time output:\n${text.slice(-1000)}`);
+  return { wallSeconds: Number(wall[1] ?? 0) * 3600 + Number(wall[2]) * 60 + Number(wall[3]), peakRssMiB: Number(rss[1]) / 1024 };
+}
+
+export interface LockedRun {
+  readonly status: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+  /** /proc/loadavg (1, 5, 15 min) read once the lock was held, just before the command started. */
+  readonly loadavg: string;
+  readonly wallSeconds: number;
+  readonly peakRssMiB: number;
+}
+
+/**
+ * Runs one command while holding `flock <lock>` (other benchmarks on the shared machine wait
+ * for it, and it for them), under /usr/bin/time -v: its load average at the start, wall time
+ * and peak RSS. The lock is held for this command only.
+ */
+export function runLocked(argv: string[], opts: { lock: string; env?: NodeJS.ProcessEnv; cwd?: string }): LockedRun {
+  const dir = mkdtempSync(join(tmpdir(), 'bench-run-'));
+  try {
+    const loadFile = join(dir, 'loadavg');
+    const timeFile = join(dir, 'time');
+    const res = spawnSync(
+      'flock',
+      [opts.lock, 'sh', '-c', 'cat /proc/loadavg > "$0" && exec "$@"', loadFile, '/usr/bin/time', '-v', '-o', timeFile, ...argv],
+      { encoding: 'utf8', cwd: opts.cwd, env: { ...process.env, ...opts.env }, maxBuffer: 1 << 28 },
+    );
+    const loadavg = existsSync(loadFile) ? readFileSync(loadFile, 'utf8').split(' ').slice(0, 3).join(' ') : '';
+    const usage = existsSync(timeFile) ? parseTimeV(readFileSync(timeFile, 'utf8')) : { wallSeconds: Number.NaN, peakRssMiB: Number.NaN };
+    return { status: res.status, stdout: res.stdout, stderr: res.stderr, loadavg, ...usage };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The line of a child's output that says what went wrong (the last one matching `important`), or its last line. */
+export function lastLine(text: string, important = /error/i): string {
+  const lines = text
+    .trim()
+    .split('\n')
+    .filter((l) => l.trim().length > 0 && !l.startsWith('    at ') && !/^Node\.js v/.test(l));
+  const matching = lines.filter((l) => important.test(l));
+  return (matching[matching.length - 1] ?? lines[lines.length - 1] ?? 'no output').slice(0, 300);
 }
 
 export function machineLine(): string {
@@ -47,9 +97,10 @@ export function machineLine(): string {
   return `${cpus().length} cores (${cpu}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}`;
 }
 
-export function gitShort(): string {
+/** The short commit of the checkout at `dir` (default: the working directory). */
+export function gitShort(dir?: string): string {
   try {
-    return execFileSync('git', ['rev-parse', '--short', 'HEAD']).toString().trim();
+    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: dir }).toString().trim();
   } catch {
     return 'unknown';
   }
