@@ -7,7 +7,7 @@
  * "Two-tower training speed vs PyTorch" of docs/benchmarks.md.
  *   npx vite-node scripts/bench/two-tower-speed.ts [--data small|2m|25m|all] [--rounds 3] [--root DIR]
  *     [--synth25m DIR] [--peer DIR] [--write-only]
- * --data 25m: one recsys run per thread count on --synth25m (default data/synth-25m).
+ * --data 25m: one run of each side with 2 threads on --synth25m (default data/synth-25m).
  * --write-only: rewrite the section from the kept results, running nothing.
  * --root: the checkout whose dist/ is benchmarked (default: this one). The data (and each data
  * set's results, from which the section is written) are kept in data/bench/two-tower-speed/ of
@@ -80,10 +80,13 @@ interface DataSpec {
   /** CLI arguments that create dataDir, or null when it must exist already. */
   readonly create: string[] | null;
   readonly splitDir: string;
-  /** The peer's CSVs, or null: recsys only (the 25M set). */
+  /** The peer's CSVs, or null: recsys only. */
   readonly csvDir: string | null;
   /** Runs per configuration. */
   readonly rounds: number;
+  /** Thread counts of each side (recsys's only when its params have `threads`). */
+  readonly recsysThreads: readonly number[];
+  readonly peerThreads: readonly number[];
 }
 
 const SPLIT_ARGS = ['--strategy', 'temporal-user', '--frac', '0.8'];
@@ -100,6 +103,8 @@ function dataSpec(key: DataKey, opts: ReturnType<typeof options>): DataSpec {
         splitDir: join(dir, 'split'),
         csvDir: join(dir, 'csv'),
         rounds: opts.rounds,
+        recsysThreads: [1, 2],
+        peerThreads: [1, 2],
       };
     case '2m':
       return {
@@ -123,16 +128,21 @@ function dataSpec(key: DataKey, opts: ReturnType<typeof options>): DataSpec {
         splitDir: join(dir, 'split'),
         csvDir: join(dir, 'csv'),
         rounds: opts.rounds,
+        recsysThreads: [1, 2],
+        peerThreads: [1, 2],
       };
     case '25m':
       return {
         key,
-        title: 'synthetic 25M (`--synth25m`, default data/synth-25m), temporal-user 0.8, recsys only',
+        title: 'synthetic 25M (`--synth25m`, default data/synth-25m), temporal-user 0.8, 2 threads each',
         dataDir: opts.synth25m,
         create: null,
         splitDir: join(dir, 'split'),
-        csvDir: null,
+        csvDir: join(dir, 'csv'),
+        // One run of each side's best configuration: an epoch takes minutes here.
         rounds: 1,
+        recsysThreads: [2],
+        peerThreads: [2],
       };
   }
 }
@@ -450,8 +460,8 @@ const resultFile = (key: DataKey): string => join(CACHE, `results-${key}.json`);
 
 function benchmark(prep: Prepared, opts: ReturnType<typeof options>): DataResult {
   const { spec } = prep;
-  const recsysThreads: Array<number | null> = recsysHasThreads(opts.root) ? [1, 2] : [null];
-  const peerThreads = spec.csvDir ? [1, 2] : [];
+  const recsysThreads: Array<number | null> = recsysHasThreads(opts.root) ? [...spec.recsysThreads] : [null];
+  const peerThreads = spec.csvDir ? spec.peerThreads : [];
   const runs: RunRecord[] = [];
   const seen: SeenData[] = [];
   const record = (who: string, r: { record: RunRecord; seen: SeenData }): void => {
@@ -580,7 +590,7 @@ function writeReport(): void {
   const body = [
     "One epoch of the two-tower model (`epochs 1, val_frac 0`, shipped defaults otherwise, seed 1) by recsys and by the PyTorch 1.13 peer in `../shared/peers/two-tower/` (the same model, features, initial weights and example order), on the same training rows. Each run is a fresh process that holds `flock /tmp/bench.lock` (the load average is read once it holds it) under `/usr/bin/time -v` (peak RSS); rounds are interleaved (recsys, PyTorch 1 thread, PyTorch 2 threads, recsys, …). examples/s is the epoch record's (`training.final[0].examplesPerSecond`; the peer's `final[0]`): the training loop only, not loading. recsys runs through the library of the benchmarked checkout, as `scripts/bench/two-tower.ts` does, with `threads` 1 and 2 when its params have them. PyTorch runs with `OMP_WAIT_POLICY=PASSIVE`, its best 2-thread setting here.",
     '',
-    "Command: `npx vite-node scripts/bench/two-tower-speed.ts [--data small|2m|25m|all] [--rounds 3] [--root CHECKOUT] [--synth25m DIR]` (part of `make bench`); the 25M set gets one run per thread count, recsys only. Data and per-data-set results are kept in `data/bench/two-tower-speed/` (`$CACHE` below), and the section is written from them, so a run of one data set keeps the others' results.",
+    "Command: `npx vite-node scripts/bench/two-tower-speed.ts [--data small|2m|25m|all] [--rounds 3] [--root CHECKOUT] [--synth25m DIR]` (part of `make bench`); the 25M set gets one run of each side with 2 threads (their best configuration). Data and per-data-set results are kept in `data/bench/two-tower-speed/` (`$CACHE` below), and the section is written from them, so a run of one data set keeps the others' results.",
     '',
     ...parts.flatMap((p) => [p, '']),
     ...(missing.length ? [`Not measured yet: ${missing.map((k) => `\`--data ${k}\``).join(', ')}.`] : []),
@@ -602,7 +612,7 @@ function checkPeer(peerDir: string): void {
 function main(): void {
   const opts = options();
   if (!opts.writeOnly) {
-    if (opts.data.some((k) => k !== '25m')) checkPeer(opts.peer);
+    checkPeer(opts.peer);
     for (const key of opts.data) {
       const spec = dataSpec(key, opts);
       console.log(`== ${spec.title}: preparing`);
