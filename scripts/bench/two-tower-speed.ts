@@ -333,6 +333,17 @@ function peerPhases(p: Record<string, number> | undefined): Phases | null {
   };
 }
 
+const KERNELS_DETAIL = 'own WebAssembly SIMD kernels';
+
+/**
+ * What trained: own kernels when the checkout has the `threads` parameter (issue 11), else the
+ * TensorFlow.js backend (which then also trained).
+ */
+function recsysDetail(threads: number | null, b: RecsysChildOutput['backend']): string {
+  if (threads !== null) return KERNELS_DETAIL;
+  return `${b.name}${b.name === 'wasm' ? `, SIMD ${b.simd ? 'on' : 'off'}, ${b.threads} thread${b.threads === 1 ? '' : 's'}` : ''}`;
+}
+
 function recsysArgv(root: string, prep: Prepared, threads: number | null): string[] {
   const overrides = JSON.stringify(threads === null ? {} : { threads });
   return [
@@ -372,7 +383,7 @@ function runRecsys(root: string, prep: Prepared, threads: number | null, round: 
     wallSeconds: run.wallSeconds,
     peakRssMiB: run.peakRssMiB,
     loadavg: run.loadavg,
-    detail: `${b.name}${b.name === 'wasm' ? `, SIMD ${b.simd ? 'on' : 'off'}, ${b.threads} thread${b.threads === 1 ? '' : 's'}` : ''}`,
+    detail: recsysDetail(threads, b),
   };
   return { record, seen: { rows: out.rows, users: out.users, items: out.items } };
 }
@@ -536,7 +547,9 @@ function dataMarkdown(res: DataResult): string {
     ...groups.map((g) => {
       const r = g[0];
       const ratio = torch2 ? (medianOf(g) / medianOf(torch2)).toFixed(2) : '—';
-      return `| ${r.implementation} (${r.detail}) | ${threadsLabel(r)} | ${thousands(medianOf(g))} | ${g.map((x) => thousands(x.examplesPerSecond)).join(', ')} | ${ratio} | ${median(g.map((x) => x.epochSeconds)).toFixed(1)} | ${Math.max(...g.map((x) => x.peakRssMiB)).toFixed(0)} | ${g.map((x) => x.loadavg.split(' ')[0]).join(', ')} | ${losses(g)} |`;
+      // Runs recorded before recsysDetail named the kernels carry the tfjs backend's name.
+      const detail = r.implementation === 'recsys' && r.threads !== null ? KERNELS_DETAIL : r.detail;
+      return `| ${r.implementation} (${detail}) | ${threadsLabel(r)} | ${thousands(medianOf(g))} | ${g.map((x) => thousands(x.examplesPerSecond)).join(', ')} | ${ratio} | ${median(g.map((x) => x.epochSeconds)).toFixed(1)} | ${Math.max(...g.map((x) => x.peakRssMiB)).toFixed(0)} | ${g.map((x) => x.loadavg.split(' ')[0]).join(', ')} | ${losses(g)} |`;
     }),
   ];
   const recsysLoss = res.runs.find((r) => r.implementation === 'recsys')?.loss;

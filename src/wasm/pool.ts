@@ -15,9 +15,11 @@ import type { KernelModule } from './arena.js';
 
 type Kernel = (chunk: number, begin: number, end: number, scratch: number, ...args: number[]) => number;
 
-const SLOT = { gen: 0, next: 1, done: 2, failed: 3, kernel: 4, chunks: 5, args: 6, errorLength: 7 } as const;
+const SLOT = { gen: 0, next: 1, done: 2, failed: 3, kernel: 4, chunks: 5, args: 6, errorLength: 7, ready: 8 } as const;
 type Slots = typeof SLOT;
 export const MAX_CHUNKS = 4096;
+/** How long a new pool waits for its worker threads to start (they take tens of milliseconds). */
+const WORKER_START_MS = 30_000;
 const MAX_ARGS = 16;
 
 interface SharedState {
@@ -76,6 +78,8 @@ function workerMain(): void {
   const instance = new WebAssembly.Instance(data.module, { env: { memory: data.memory } });
   const kernels = data.kernelNames.map((name) => instance.exports[name] as Kernel);
   const { state, slot } = data;
+  Atomics.add(state.control, slot.ready, 1);
+  Atomics.notify(state.control, slot.ready);
   let seen = 0;
   for (;;) {
     Atomics.wait(state.control, slot.gen, seen);
@@ -118,10 +122,33 @@ export class KernelPool<K extends string> {
         slot: SLOT,
         scratch: scratch + t * scratchStride,
       };
-      const worker = new Worker(WORKER_SOURCE, { eval: true, workerData });
+      // Not the parent's flags: under `node --input-type=module` this CommonJS source would be
+      // an ES module, where `require` is undefined, and the worker would die at start.
+      const worker = new Worker(WORKER_SOURCE, { eval: true, workerData, execArgv: [] });
       // Idle workers wait on the control block and must not keep the process alive.
       worker.unref();
       this.workers.push(worker);
+    }
+    this.awaitWorkers();
+  }
+
+  /**
+   * Blocks until every worker has started. A job waits for all workers, so one that died
+   * before it started would hang the first job; this turns that into an error.
+   */
+  private awaitWorkers(): void {
+    const c = this.state.control;
+    const deadline = Date.now() + WORKER_START_MS;
+    for (let ready = Atomics.load(c, SLOT.ready); ready < this.workers.length; ready = Atomics.load(c, SLOT.ready)) {
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        for (const w of this.workers) void w.terminate();
+        this.closed = true;
+        throw new RecsysError(
+          `${this.kernelModule.name} kernels: ${this.workers.length - ready} of ${this.workers.length} worker threads did not start within ${WORKER_START_MS / 1000} s`,
+        );
+      }
+      Atomics.wait(c, SLOT.ready, ready, left);
     }
   }
 
