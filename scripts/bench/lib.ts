@@ -51,6 +51,8 @@ export function parseTimeV(text: string): { wallSeconds: number; peakRssMiB: num
 
 export interface LockedRun {
   readonly status: number | null;
+  /** The signal that ended flock, when one did. */
+  readonly signal: NodeJS.Signals | null;
   readonly stdout: string;
   readonly stderr: string;
   /** /proc/loadavg (1, 5, 15 min) read once the lock was held, just before the command started. */
@@ -75,8 +77,10 @@ export function runLocked(argv: string[], opts: { lock: string; env?: NodeJS.Pro
       { encoding: 'utf8', cwd: opts.cwd, env: { ...process.env, ...opts.env }, maxBuffer: 1 << 28 },
     );
     const loadavg = existsSync(loadFile) ? readFileSync(loadFile, 'utf8').split(' ').slice(0, 3).join(' ') : '';
-    const usage = existsSync(timeFile) ? parseTimeV(readFileSync(timeFile, 'utf8')) : { wallSeconds: Number.NaN, peakRssMiB: Number.NaN };
-    return { status: res.status, stdout: res.stdout, stderr: res.stderr, loadavg, ...usage };
+    // A killed /usr/bin/time writes no report: the caller sees the signal instead.
+    const report = existsSync(timeFile) ? readFileSync(timeFile, 'utf8') : '';
+    const usage = report.includes('Maximum resident set size') ? parseTimeV(report) : { wallSeconds: Number.NaN, peakRssMiB: Number.NaN };
+    return { status: res.status, signal: res.signal, stdout: res.stdout, stderr: res.stderr, loadavg, ...usage };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

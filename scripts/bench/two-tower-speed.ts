@@ -16,6 +16,7 @@
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { makeDirs, tempPathFor, writeFileAtomic, writeJsonAtomic } from '../../src/util/fs.js';
@@ -314,7 +315,7 @@ interface PeerJson {
 }
 
 function checkRun(what: string, run: LockedRun): void {
-  if (run.status !== 0) throw new Error(`${what} failed (exit ${run.status}): ${lastLine(run.stderr)}`);
+  if (run.status !== 0) throw new Error(`${what} failed (${run.signal ?? `exit ${run.status}`}): ${lastLine(run.stderr)}`);
 }
 
 function recsysPhases(p: Record<string, number> | undefined): Phases | null {
@@ -558,6 +559,11 @@ function dataMarkdown(res: DataResult): string {
     recsysLoss !== undefined && torchLoss !== undefined
       ? `First-epoch loss, the check that both train the same model: recsys ${recsysLoss.toFixed(6)}, PyTorch ${torchLoss.toFixed(6)} (difference ${Math.abs(recsysLoss - torchLoss).toExponential(1)}).`
       : '';
+  const loads = res.runs.map((r) => Number(r.loadavg.split(' ')[0]));
+  const busy =
+    Math.max(...loads) > 1
+      ? `The 1-minute load average before the runs was ${Math.min(...loads).toFixed(2)} to ${Math.max(...loads).toFixed(2)} on ${cpus().length} cores: other work was running (outside the lock), so these rates are below an idle machine's; the rounds are interleaved so that the ratios suffer less.`
+      : '';
   const withPhases = groups.filter((g) => g.every((r) => r.phases !== null));
   const phaseMedian = (g: RunRecord[], k: (typeof PHASES)[number]): number => median(g.map((r) => r.phases![k]));
   const phases = withPhases.length
@@ -590,6 +596,7 @@ function dataMarkdown(res: DataResult): string {
     ...speed,
     '',
     ...(lossLine ? [lossLine, ''] : []),
+    ...(busy ? [busy, ''] : []),
     ...phases,
     ...(phases.length ? [''] : []),
     ...noPhases,

@@ -22,6 +22,15 @@ describe('runLocked', () => {
     expect(run.peakRssMiB).toBeGreaterThanOrEqual(64);
   });
 
+  it('reports a run whose /usr/bin/time was killed by its status, with no usage, instead of throwing', () => {
+    const lock = join(mkdtempSync(join(tmpdir(), 'lock-')), 'bench.lock');
+    // The command's parent is /usr/bin/time.
+    const run = runLocked(['sh', '-c', 'kill -KILL $PPID; sleep 1'], { lock });
+    expect(run.status).not.toBe(0);
+    expect(run.wallSeconds).toBeNaN();
+    expect(run.peakRssMiB).toBeNaN();
+  });
+
   it('waits for the lock another process holds', async () => {
     const lock = join(mkdtempSync(join(tmpdir(), 'lock-')), 'bench.lock');
     const holder = spawn('flock', [lock, 'sh', '-c', 'echo held; sleep 1.5']);
