@@ -15,9 +15,10 @@
  */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readSync, rmSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
+import { StringDecoder } from 'node:string_decoder';
 import { parseArgs } from 'node:util';
 import { makeDirs, tempPathFor, writeFileAtomic, writeJsonAtomic } from '../../src/util/fs.js';
 import { gitShort, lastLine, machineLine, median, runLocked, writeSection, type LockedRun } from './lib.js';
@@ -216,25 +217,48 @@ function prepare(spec: DataSpec, root: string, peerDir: string): Prepared {
 
 /** sha256 of `user,item,timestamp\n` per row, in file order: the recsys child hashes its training rows the same way. */
 function csvFingerprint(path: string): RowsFingerprint {
-  const lines = readFileSync(path, 'utf8').split('\n');
-  const header = lines[0].split(',');
-  const cols = ['user_id', 'item_id', 'timestamp'].map((name) => header.indexOf(name));
-  if (cols.some((c) => c < 0)) throw new Error(`${path}: header ${lines[0]} lacks user_id, item_id or timestamp`);
   const hash = createHash('sha256');
+  let cols: number[] | null = null;
   let rows = 0;
-  let chunk = '';
-  for (let l = 1; l < lines.length; l++) {
-    if (lines[l] === '') continue;
-    const f = lines[l].split(',');
-    chunk += `${f[cols[0]]},${f[cols[1]]},${f[cols[2]]}\n`;
+  let out = '';
+  // Read in blocks: the 25M set's train.csv is larger than the longest string V8 makes.
+  for (const line of csvLines(path)) {
+    if (cols === null) {
+      const header = line.split(',');
+      cols = ['user_id', 'item_id', 'timestamp'].map((name) => header.indexOf(name));
+      if (cols.some((c) => c < 0)) throw new Error(`${path}: header ${line} lacks user_id, item_id or timestamp`);
+      continue;
+    }
+    if (line === '') continue;
+    const f = line.split(',');
+    out += `${f[cols[0]]},${f[cols[1]]},${f[cols[2]]}\n`;
     rows++;
-    if (chunk.length > 1 << 16) {
-      hash.update(chunk);
-      chunk = '';
+    if (out.length > 1 << 16) {
+      hash.update(out);
+      out = '';
     }
   }
-  hash.update(chunk);
+  hash.update(out);
   return { rows, sha256: hash.digest('hex') };
+}
+
+/** The lines of a text file, read 16 MiB at a time. */
+function* csvLines(path: string): Generator<string> {
+  const fd = openSync(path, 'r');
+  try {
+    const buf = Buffer.alloc(1 << 24);
+    // A decoder keeps a character split across two blocks whole.
+    const decoder = new StringDecoder('utf8');
+    let carry = '';
+    for (let n = readSync(fd, buf); n > 0; n = readSync(fd, buf)) {
+      const lines = (carry + decoder.write(buf.subarray(0, n))).split('\n');
+      carry = lines.pop() ?? '';
+      yield* lines;
+    }
+    if (carry !== '') yield carry;
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** Seconds per epoch spent in each phase of a training step. */
