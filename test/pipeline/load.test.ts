@@ -135,7 +135,7 @@ describe('pipeline files', () => {
     );
     const twoTower = GOOD.replace('model: als', 'model: two-tower').replace('params: {factors: 8}', 'params: {valFrac: 0, lr: 0}');
     expect(problems(twoTower).split('\n').slice(1)).toEqual([
-      '  p.yaml:13:14: steps[2].params.valFrac: two-tower: unknown key "valFrac" (did you mean "val_frac"?); expected one of: dim, hidden, history, epochs, batch_size, lr, temperature, logq, negatives, negative_sampling, id_dropout, val_frac, patience, val_k, val_users, tag_vocab, year_buckets, backend',
+      '  p.yaml:13:14: steps[2].params.valFrac: two-tower: unknown key "valFrac" (did you mean "val_frac"?); expected one of: dim, hidden, history, epochs, batch_size, lr, temperature, logq, negatives, negative_sampling, id_dropout, val_frac, patience, val_k, val_users, tag_vocab, year_buckets, threads, backend',
       '  p.yaml:13:26: steps[2].params.lr: two-tower: expected a number in (0, 1], got 0',
     ]);
     // Names only the assembled ranker knows: its channels.
