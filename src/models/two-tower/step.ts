@@ -87,6 +87,16 @@ function align16(bytes: number): number {
   return Math.ceil(bytes / 16) * 16;
 }
 
+/** Byte offsets of consecutive 16-byte-aligned arrays of 4-byte elements from `at`: take(n) → the next one. */
+function consecutive(at: number): (n: number) => number {
+  let next = at;
+  return (n) => {
+    const offset = next;
+    next += align16(n * 4);
+    return offset;
+  };
+}
+
 /**
  * The rows of one embedding table a batch touched, each with the batch rows whose gradient it
  * receives (CSR, in batch order, with a scale: 1, or 1/count for a pooled history row).
@@ -102,12 +112,7 @@ class RowGroups {
 
   /** Views at byte offset `at` of `memory`, RowGroups.bytes long. */
   constructor(memory: WebAssembly.Memory, at: number, tableRows: number, entries: number) {
-    let next = at;
-    const take = (n: number): number => {
-      const offset = next;
-      next += align16(n * 4);
-      return offset;
-    };
+    const take = consecutive(at);
     const rows = Math.min(tableRows, entries);
     this.rows = new Int32Array(memory.buffer, take(rows), rows);
     this.start = new Int32Array(memory.buffer, take(rows + 1), rows + 1);
@@ -177,12 +182,7 @@ export class BatchInputs {
   /** Views at byte offset `at` of `memory`, BatchInputs.bytes long. */
   constructor(memory: WebAssembly.Memory, at: number, settings: StepSettings) {
     const { batch: B, negatives: M, history: L } = settings;
-    let next = at;
-    const take = (n: number): number => {
-      const offset = next;
-      next += align16(n * 4);
-      return offset;
-    };
+    const take = consecutive(at);
     this.users = new Int32Array(memory.buffer, take(B), B);
     this.history = new Int32Array(memory.buffer, take(B * L), B * L);
     this.historyCount = new Float32Array(memory.buffer, take(B), B);
