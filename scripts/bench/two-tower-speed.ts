@@ -82,8 +82,8 @@ interface DataSpec {
   /** CLI arguments that create dataDir, or null when it must exist already. */
   readonly create: string[] | null;
   readonly splitDir: string;
-  /** The peer's CSVs, or null: recsys only. */
-  readonly csvDir: string | null;
+  /** The peer's CSVs. */
+  readonly csvDir: string;
   /** Runs per configuration. */
   readonly rounds: number;
   /** Thread counts of each side (recsys's only when its params have `threads`). */
@@ -160,7 +160,7 @@ interface Prepared {
   readonly spec: DataSpec;
   readonly interactions: number;
   /** Of the peer's train.csv; null without a peer. */
-  readonly csvRows: RowsFingerprint | null;
+  readonly csvRows: RowsFingerprint;
   readonly tags: boolean;
 }
 
@@ -190,11 +190,10 @@ function prepare(spec: DataSpec, root: string, peerDir: string): Prepared {
     existsSync(splitJson) ? readJson<{ input: { interactions_sha256: string } }>(splitJson).input.interactions_sha256 : null;
   if (splitOf() !== dataset.interactions_sha256) {
     rmSync(spec.splitDir, { recursive: true, force: true });
-    if (spec.csvDir) rmSync(spec.csvDir, { recursive: true, force: true });
+    rmSync(spec.csvDir, { recursive: true, force: true });
     prepStep(recsys(['split', '--data', spec.dataDir, ...SPLIT_ARGS, '--out', spec.splitDir]));
   }
   const tags = existsSync(join(spec.dataDir, 'tags.parquet'));
-  if (!spec.csvDir) return { spec, interactions: dataset.counts.interactions, csvRows: null, tags };
   const csvDir = spec.csvDir;
   const exports: Array<[string, string]> = [
     [join(spec.splitDir, 'train.parquet'), 'train.csv'],
@@ -390,7 +389,7 @@ function runRecsys(root: string, prep: Prepared, threads: number | null, round: 
   checkRun(what, run);
   // The child's JSON is its last line of output (a library may print before it).
   const out = JSON.parse(run.stdout.trim().split('\n').pop() ?? '') as RecsysChildOutput;
-  if (prep.csvRows && (out.rows !== prep.csvRows.rows || out.sha256 !== prep.csvRows.sha256)) {
+  if (out.rows !== prep.csvRows.rows || out.sha256 !== prep.csvRows.sha256) {
     throw new Error(
       `${what}: its training rows (${out.rows}, sha256 ${out.sha256.slice(0, 12)}) differ from the peer's train.csv (${prep.csvRows.rows}, ${prep.csvRows.sha256.slice(0, 12)})`,
     );
@@ -414,7 +413,7 @@ function runRecsys(root: string, prep: Prepared, threads: number | null, round: 
 }
 
 function peerArgv(peerDir: string, prep: Prepared, threads: number, json: string): string[] {
-  const csv = (name: string): string => join(prep.spec.csvDir!, name);
+  const csv = (name: string): string => join(prep.spec.csvDir, name);
   return [
     '/usr/bin/python3',
     join(peerDir, 'tt_peer.py'),
@@ -497,7 +496,7 @@ const resultFile = (key: DataKey): string => join(CACHE, `results-${key}.json`);
 function benchmark(prep: Prepared, opts: ReturnType<typeof options>): DataResult {
   const { spec } = prep;
   const recsysThreads: Array<number | null> = recsysHasThreads(opts.root) ? [...spec.recsysThreads] : [null];
-  const peerThreads = spec.csvDir ? spec.peerThreads : [];
+  const peerThreads = spec.peerThreads;
   const runs: RunRecord[] = [];
   const seen: SeenData[] = [];
   const record = (who: string, r: { record: RunRecord; seen: SeenData }): void => {
@@ -520,7 +519,7 @@ function benchmark(prep: Prepared, opts: ReturnType<typeof options>): DataResult
       .join(' ');
   const commands = [
     `recsys: ${shown(recsysArgv(opts.root, prep, recsysThreads[0]))}`,
-    ...(spec.csvDir ? [`PyTorch: OMP_WAIT_POLICY=PASSIVE ${shown(peerArgv(opts.peer, prep, 2, '$CACHE/peer.json'))}`] : []),
+    `PyTorch: OMP_WAIT_POLICY=PASSIVE ${shown(peerArgv(opts.peer, prep, 2, '$CACHE/peer.json'))}`,
   ];
   return {
     key: spec.key,
@@ -533,7 +532,7 @@ function benchmark(prep: Prepared, opts: ReturnType<typeof options>): DataResult
     commit: gitShort(opts.root),
     rounds: spec.rounds,
     seen: seen[0],
-    rowsSha256: prep.csvRows?.sha256 ?? null,
+    rowsSha256: prep.csvRows.sha256,
     commands,
     runs,
   };
