@@ -12,16 +12,18 @@ const SRC = new URL('../../src', import.meta.url).pathname;
  */
 const LAYERS: readonly (readonly string[])[] = [
   ['util'],
-  ['matrix', 'sampling', 'onnx', 'artifacts', 'tracking', 'wasm'],
-  ['data', 'index'],
+  ['matrix', 'sampling', 'onnx', 'artifacts', 'tracking', 'wasm', 'events'],
+  ['data', 'index', 'experiments'],
   ['models/params.ts'],
   ['models/model.ts'],
   ['eval'],
   ['split'],
   ['models'],
-  ['rank'],
+  ['rank', 'explore'],
+  ['ope'],
   ['serve'],
   ['pipeline'],
+  ['simulate'],
   ['cli', 'lib.ts'],
 ];
 
