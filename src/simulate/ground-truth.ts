@@ -1,7 +1,6 @@
 import type { Experiment } from '../experiments/experiment.js';
 import { controlOf } from '../experiments/experiment.js';
 import { Rng } from '../util/rng.js';
-import type { PrecomputedAnswerer } from './precomputed.js';
 import type { SimulationResult, VariantOutcome } from './simulator.js';
 import type { Truth } from './truth.js';
 
@@ -61,13 +60,26 @@ export interface VariantTruth {
   } | null;
 }
 
+/** Answers any user from any variant, whatever variant the user is in. */
+export interface Counterfactual {
+  /** Expected clicks and items shown of one request of `userId` to `variant`; `exact` false for a Monte Carlo mean. */
+  expectedClicks(
+    truth: Truth,
+    variant: string,
+    userId: number,
+    k: number,
+    replicates: number,
+    rng: Rng,
+  ): { clicks: number; slots: number; exact: boolean };
+}
+
 export interface GroundTruthInput {
   readonly truth: Truth;
   readonly result: SimulationResult;
   readonly simulation: GroundTruth['simulation'];
   readonly experiment: Experiment | null;
   /** The fast path's answerer, which can serve any user from any variant. */
-  readonly counterfactual: PrecomputedAnswerer | null;
+  readonly counterfactual: Counterfactual | null;
   /** Placements per user averaged for a randomised policy's population truth. Default 20. */
   readonly replicates?: number;
 }

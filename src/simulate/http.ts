@@ -40,7 +40,13 @@ export class HttpAnswerer implements Answerer {
       experiment: body.experiment ?? null,
       variant: body.variant ?? null,
       policy: body.policy ?? 'greedy',
-      items: body.items.map((i) => ({ item_id: i.item_id, position: i.rank, score: i.score, channel: i.channel, propensity: i.propensity ?? 1 })),
+      items: body.items.map((i) => ({
+        item_id: i.item_id,
+        position: i.rank,
+        score: i.score,
+        channel: i.channel,
+        propensity: i.propensity ?? 1,
+      })),
     };
   }
 
@@ -58,7 +64,9 @@ export class HttpAnswerer implements Answerer {
     try {
       response = await fetch(url, init);
     } catch (err) {
-      throw new RecsysError(`simulate: ${init.method} ${url}: ${((err as Error).cause as Error | undefined)?.message ?? (err as Error).message}`);
+      throw new RecsysError(
+        `simulate: ${init.method} ${url}: ${((err as Error).cause as Error | undefined)?.message ?? (err as Error).message}`,
+      );
     }
     const text = await response.text();
     if (!response.ok) throw new RecsysError(`simulate: ${init.method} ${url}: HTTP ${response.status} ${text.slice(0, 200)}`);

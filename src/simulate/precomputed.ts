@@ -4,7 +4,9 @@ import type { Csr } from '../matrix/csr.js';
 import { recommendSourced, type Recommender } from '../models/model.js';
 import { greedyPolicy, type Policy, type RankedItem } from '../explore/policy.js';
 import { Rng } from '../util/rng.js';
-import type { Answerer } from './simulator.js';
+import { RecordCollector } from './collector.js';
+import { type Counterfactual, groundTruth, type GroundTruth } from './ground-truth.js';
+import { simulate, type Answerer, type SimulationResult } from './simulator.js';
 import type { Truth } from './truth.js';
 
 /**
@@ -13,6 +15,9 @@ import type { Truth } from './truth.js';
  * through the variant's placement policy, in memory. The exposures it writes have the shape the
  * server logs, so everything downstream reads them the same way.
  */
+
+/** Where simulated days start when nothing says otherwise. */
+export const DEFAULT_START = Date.UTC(2030, 0, 1);
 
 /** Every user's ranked list of one model, raw ids, `depth` long. */
 export class RankedLists {
@@ -101,7 +106,7 @@ export interface PrecomputedOptions {
 }
 
 /** Answers simulated requests from precomputed lists, logging what a server would. */
-export class PrecomputedAnswerer implements Answerer {
+export class PrecomputedAnswerer implements Answerer, Counterfactual {
   private readonly rng: Rng;
   private requests = 0;
 
@@ -185,4 +190,41 @@ export class PrecomputedAnswerer implements Answerer {
     }
     return { clicks: clicks / replicates, slots: slots / replicates, exact: false };
   }
+}
+
+export interface InMemorySimulation {
+  readonly truth: Truth;
+  readonly variants: readonly ServedVariant[];
+  readonly experiment: Experiment | null;
+  readonly days: number;
+  readonly usersPerDay: number;
+  readonly k: number;
+  readonly seed: number;
+  /** Simulated time of the first day; default the experiment's start (else 2030-01-01). */
+  readonly start?: number;
+  readonly onDayEnd?: (day: number, logs: RecordCollector) => Promise<void>;
+}
+
+/** The fast path end to end: the logs in memory and the ground truth, for checks over many seeds. */
+export async function simulateInMemory(
+  opts: InMemorySimulation,
+): Promise<{ logs: RecordCollector; result: SimulationResult; ground: GroundTruth; answerer: PrecomputedAnswerer }> {
+  const { truth, experiment, k, seed } = opts;
+  const answerer = new PrecomputedAnswerer(opts.variants, { experiment, seed });
+  const logs = new RecordCollector();
+  const start = opts.start ?? (experiment ? Date.parse(experiment.start) : DEFAULT_START);
+  const onDayEnd = opts.onDayEnd;
+  const result = await simulate({
+    truth,
+    answerer,
+    sink: logs,
+    days: opts.days,
+    usersPerDay: opts.usersPerDay,
+    k,
+    seed,
+    start,
+    onDayEnd: onDayEnd ? (day) => onDayEnd(day, logs) : undefined,
+  });
+  const simulation = { days: opts.days, users_per_day: opts.usersPerDay, k, seed, start: new Date(start).toISOString() };
+  return { logs, result, answerer, ground: groundTruth({ truth, result, simulation, experiment, counterfactual: answerer }) };
 }

@@ -75,7 +75,11 @@ async function precomputed(target: ServeTarget, experiment: Experiment | null, r
   if (!experiment) variants.push({ name: 'all', lists: await listsOf(target), policy: policyOf(req.policy) });
   else
     for (const v of experiment.variants) {
-      variants.push({ name: v.name, lists: await listsOf(v.model ? { model: v.model } : target), policy: policyOf(v.policy ?? req.policy) });
+      variants.push({
+        name: v.name,
+        lists: await listsOf(v.model ? { model: v.model } : target),
+        policy: policyOf(v.policy ?? req.policy),
+      });
     }
   return new PrecomputedAnswerer(variants, { experiment, seed: req.seed });
 }

@@ -23,7 +23,8 @@ interface SimulateOptions {
 
 function positionsOption(v: string): number[] {
   const values = v.split(',').map((s) => Number(s.trim()));
-  if (values.some((x) => !Number.isFinite(x))) throw new InvalidArgumentError('--positions must be comma-separated numbers, e.g. 1,0.6,0.45');
+  if (values.some((x) => !Number.isFinite(x)))
+    throw new InvalidArgumentError('--positions must be comma-separated numbers, e.g. 1,0.6,0.45');
   return values;
 }
 
@@ -38,7 +39,12 @@ export function simulateCommand(): Command {
     .option('--experiment <file>', 'split users between the variants of this experiment file (each variant its model and policy)')
     .option('--policy <spec>', 'placement policy with --model/--pipeline (variants may name their own)', 'greedy')
     .option('--days <n>', 'simulated days', intOption('--days', 1), 7)
-    .option('--users-per-day <n>', 'arrivals per day (users drawn uniformly, returning users allowed)', intOption('--users-per-day', 1), 500)
+    .option(
+      '--users-per-day <n>',
+      'arrivals per day (users drawn uniformly, returning users allowed)',
+      intOption('--users-per-day', 1),
+      500,
+    )
     .option('--k <n>', 'items per request', intOption('--k', 1), 10)
     .option('--seed <n>', 'seed of arrivals, clicks and policies', intOption('--seed', 0), 1)
     .option('--positions <list>', 'examination probability by position, θ_1..θ_k in (0, 1] (default p^-0.7)', positionsOption)
@@ -48,7 +54,8 @@ export function simulateCommand(): Command {
     .action(async (o: SimulateOptions) => {
       const given = [o.serve, o.model, o.pipeline].filter((x) => x !== undefined).length;
       if (given !== 1) throw new InputError('simulate needs exactly one of --serve URL, --model ARTIFACT and --pipeline FILE');
-      const target: SimulationTarget = o.serve !== undefined ? { serve: o.serve } : o.model !== undefined ? { model: o.model } : { pipeline: o.pipeline as string };
+      const target: SimulationTarget =
+        o.serve !== undefined ? { serve: o.serve } : o.model !== undefined ? { model: o.model } : { pipeline: o.pipeline as string };
       const report = await withStandaloneOutput({ out: o.out, kind: SIMULATION_OUTPUT }, () =>
         runSimulation({
           data: o.data,
@@ -73,7 +80,9 @@ export function simulateCommand(): Command {
         return `${name.padEnd(16)} ${String(v.shown.arrivals).padStart(7)} requests  ${String(v.shown.clicks).padStart(6)} clicks  true CTR ${v.shown.ctr.toFixed(4)}${population}`;
       });
       for (const [name, l] of Object.entries(report.truth.lift))
-        lines.push(`lift of ${name} over ${report.truth.control}: ${(100 * l.shown).toFixed(2)} % shown${l.population === null ? '' : `, ${(100 * l.population).toFixed(2)} % population`}`);
+        lines.push(
+          `lift of ${name} over ${report.truth.control}: ${(100 * l.shown).toFixed(2)} % shown${l.population === null ? '' : `, ${(100 * l.population).toFixed(2)} % population`}`,
+        );
       process.stdout.write(`${lines.join('\n')}\n→ ${report.out} (${report.seconds.toFixed(1)} s)\n`);
     });
 }
