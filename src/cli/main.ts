@@ -4,6 +4,7 @@ import { log } from '../util/log.js';
 import { artifactsCommand } from './commands/artifacts.js';
 import { dataCommand } from './commands/data.js';
 import { evalCommand } from './commands/eval.js';
+import { eventsCommand } from './commands/events.js';
 import { indexCommand } from './commands/index.js';
 import { publishCommand } from './commands/publish.js';
 import { recommendCommand } from './commands/recommend.js';
@@ -30,6 +31,7 @@ export function buildProgram(): Command {
     recommendCommand(),
     publishCommand(),
     serveCommand(),
+    eventsCommand(),
     artifactsCommand(),
     trackingCommand(),
   ])
