@@ -269,8 +269,8 @@ export interface RowColumn {
   readonly type: 'INTEGER' | 'BIGINT' | 'DOUBLE' | 'VARCHAR' | 'VARCHAR[]';
 }
 
-/** A value for one cell; lists are string arrays. */
-export type RowValue = number | string | string[];
+/** A value for one cell; lists are string arrays; null is SQL NULL. */
+export type RowValue = number | string | string[] | null;
 
 /**
  * Writes a small table (up to a few million rows) row by row through DuckDB's appender.
@@ -289,6 +289,10 @@ export async function writeRowsParquet(
     for (let r = 0; r < rowCount; r++) {
       for (let c = 0; c < columns.length; c++) {
         const v = cell(r, c);
+        if (v === null) {
+          appender.appendNull();
+          continue;
+        }
         switch (columns[c].type) {
           case 'INTEGER':
             appender.appendInteger(v as number);
