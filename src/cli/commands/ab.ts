@@ -118,7 +118,9 @@ export function formatAbReport(r: AbReport): string {
         fixed(c.treatment),
         ...liftCells(c),
         pValue(c.p_value),
-        ...(c.cuped ? [...liftCells(c.cuped), pValue(c.cuped.p_value), percent(c.cuped.variance_reduction)] : ['-', '-', '-', '-']),
+        ...(c.cuped
+          ? [...liftCells(c.cuped), pValue(c.cuped.p_value), `${(100 * c.cuped.variance_reduction).toFixed(1)}%`]
+          : ['-', '-', '-', '-']),
       ]),
     ),
   );
