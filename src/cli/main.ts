@@ -9,6 +9,7 @@ import { indexCommand } from './commands/index.js';
 import { publishCommand } from './commands/publish.js';
 import { recommendCommand } from './commands/recommend.js';
 import { serveCommand } from './commands/serve.js';
+import { simulateCommand } from './commands/simulate.js';
 import { splitCommand } from './commands/split.js';
 import { trackingCommand } from './commands/tracking.js';
 import { trainCommand } from './commands/train.js';
@@ -31,6 +32,7 @@ export function buildProgram(): Command {
     recommendCommand(),
     publishCommand(),
     serveCommand(),
+    simulateCommand(),
     artifactsCommand(),
     trackingCommand(),
     abCommand(),
