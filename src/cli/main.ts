@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { describeError, EXIT_BAD_INPUT } from '../util/errors.js';
 import { log } from '../util/log.js';
+import { abCommand } from './commands/ab.js';
 import { artifactsCommand } from './commands/artifacts.js';
 import { dataCommand } from './commands/data.js';
 import { evalCommand } from './commands/eval.js';
@@ -8,6 +9,7 @@ import { indexCommand } from './commands/index.js';
 import { publishCommand } from './commands/publish.js';
 import { recommendCommand } from './commands/recommend.js';
 import { serveCommand } from './commands/serve.js';
+import { simulateCommand } from './commands/simulate.js';
 import { splitCommand } from './commands/split.js';
 import { trackingCommand } from './commands/tracking.js';
 import { trainCommand } from './commands/train.js';
@@ -30,8 +32,10 @@ export function buildProgram(): Command {
     recommendCommand(),
     publishCommand(),
     serveCommand(),
+    simulateCommand(),
     artifactsCommand(),
     trackingCommand(),
+    abCommand(),
   ])
     program.addCommand(cmd);
   const applyExitOverride = (c: Command): void => {

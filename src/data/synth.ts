@@ -5,13 +5,13 @@ import { Rng } from '../util/rng.js';
 import { claimOutput } from '../util/output.js';
 import { DATASET_OUTPUT, writeDataset, type DatasetMeta } from './dataset.js';
 import { allocInteractions, type Interactions, type ItemCatalog } from './interactions.js';
-import { makeClusters } from './synth/clusters.js';
+import { makeClusters, type SynthClusters } from './synth/clusters.js';
 import { generateEvents, type EventStats } from './synth/events.js';
 import { MOVIELENS_GENRES, NO_GENRES } from './synth/genres.js';
 import { clusterMass, makeItems, type SynthItems } from './synth/items.js';
 import { randomDirections } from './synth/latent.js';
 import { assignRatings } from './synth/ratings.js';
-import { makeUsers } from './synth/users.js';
+import { makeUsers, type SynthUsers } from './synth/users.js';
 
 /**
  * `recsys data synth`: a MovieLens-shaped dataset with planted structure. Items have genres, a
@@ -142,10 +142,22 @@ export function resolveSynthParams(given: Partial<SynthParams>): SynthParams {
   return p;
 }
 
-/** Generates the dataset in memory (typed arrays; about 24 bytes per interaction). */
-export function generateSynthetic(given: Partial<SynthParams> = {}): SyntheticData {
+/** The planted structure a dataset's events are drawn from: kinds of film, items, users. */
+export interface SynthStructure {
+  readonly params: SynthParams;
+  readonly clusters: SynthClusters;
+  readonly items: SynthItems;
+  readonly users: SynthUsers;
+  readonly planted: PlantedVectors;
+}
+
+/**
+ * The planted structure alone (no events: O(users + items)), the same as `generateSynthetic`
+ * draws for the same parameters, so a dataset's truth can be regenerated from its dataset.json.
+ * `rng` continues with the draws after the structure (the ratings).
+ */
+export function plantSynthetic(given: Partial<SynthParams> = {}, rng = new Rng(resolveSynthParams(given).seed)): SynthStructure {
   const p = resolveSynthParams(given);
-  const rng = new Rng(p.seed);
   const endYear = p.startYear + p.years - 1;
   const clusters = makeClusters(rng, p.clusters, p.dim, p.genres, randomDirections(rng, p.genres, p.dim));
   const items = makeItems(rng, { count: p.items, dim: p.dim, vocabulary: p.genres, popularitySigma: p.popularitySigma, endYear }, clusters);
@@ -165,6 +177,15 @@ export function generateSynthetic(given: Partial<SynthParams> = {}): SyntheticDa
     clusters,
     clusterMass(items, p.clusters),
   );
+  const planted = { dim: p.dim, items: items.vectors, tasteStart: users.tasteStart, tasteEnd: users.tasteEnd };
+  return { params: p, clusters, items, users, planted };
+}
+
+/** Generates the dataset in memory (typed arrays; about 24 bytes per interaction). */
+export function generateSynthetic(given: Partial<SynthParams> = {}): SyntheticData {
+  const p = resolveSynthParams(given);
+  const rng = new Rng(p.seed);
+  const { clusters, items, users, planted } = plantSynthetic(p, rng);
   const interactions = allocInteractions(p.interactions);
   const affinity = new Float32Array(p.interactions);
   const progress = new Progress('synth: events', p.interactions, 'events');
@@ -179,7 +200,6 @@ export function generateSynthetic(given: Partial<SynthParams> = {}): SyntheticDa
   );
   progress.finish({ ...stats });
   assignRatings(rng, interactions, affinity, users, items);
-  const planted = { dim: p.dim, items: items.vectors, tasteStart: users.tasteStart, tasteEnd: users.tasteEnd };
   return { params: p, interactions, catalog: catalogOf(items), affinity, planted, stats };
 }
 

@@ -1,0 +1,75 @@
+import type { ExposureRecord, UserEventRecord } from '../events/records.js';
+import { RecsysError } from '../util/errors.js';
+import type { Answerer } from './simulator.js';
+
+/** What the simulator reads of a `recsys serve` answer (docs/serving.md); fields a server without the feedback loop omits have defaults. */
+interface ServedAnswer {
+  readonly request_id?: string;
+  readonly model: string;
+  readonly version: string;
+  readonly path: string;
+  readonly experiment?: string | null;
+  readonly variant?: string | null;
+  readonly policy?: string;
+  readonly items: { item_id: number; rank: number; score: number; channel: string; propensity?: number }[];
+}
+
+/**
+ * Asks a running `recsys serve` over HTTP: GET /recommend/:user?k=K, then POST /events for each
+ * click. The exposure the simulator logs is the answer as the server returned it, at the
+ * simulated time; the server logs its own copy.
+ */
+export class HttpAnswerer implements Answerer {
+  private requests = 0;
+
+  constructor(private readonly baseUrl: string) {}
+
+  async answer(userId: number, k: number, time: number): Promise<ExposureRecord> {
+    const url = `${this.baseUrl.replace(/\/$/, '')}/recommend/${userId}?k=${k}`;
+    const body = (await this.call(url, { method: 'GET' })) as ServedAnswer;
+    this.requests++;
+    return {
+      kind: 'exposure',
+      request_id: body.request_id ?? `http-${this.requests}`,
+      time,
+      user_id: userId,
+      route: 'user',
+      model: body.model,
+      version: body.version,
+      path: body.path,
+      experiment: body.experiment ?? null,
+      variant: body.variant ?? null,
+      policy: body.policy ?? 'greedy',
+      items: body.items.map((i) => ({
+        item_id: i.item_id,
+        position: i.rank,
+        score: i.score,
+        channel: i.channel,
+        propensity: i.propensity ?? 1,
+      })),
+    };
+  }
+
+  async send(event: UserEventRecord): Promise<void> {
+    const body = { user: event.user_id, item: event.item_id, type: event.type, request_id: event.request_id, time: event.time };
+    await this.call(`${this.baseUrl.replace(/\/$/, '')}/events`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+  }
+
+  private async call(url: string, init: RequestInit): Promise<unknown> {
+    let response: Response;
+    try {
+      response = await fetch(url, init);
+    } catch (err) {
+      throw new RecsysError(
+        `simulate: ${init.method} ${url}: ${((err as Error).cause as Error | undefined)?.message ?? (err as Error).message}`,
+      );
+    }
+    const text = await response.text();
+    if (!response.ok) throw new RecsysError(`simulate: ${init.method} ${url}: HTTP ${response.status} ${text.slice(0, 200)}`);
+    return text.length > 0 ? JSON.parse(text) : null;
+  }
+}
