@@ -6,6 +6,7 @@ import { artifactsCommand } from './commands/artifacts.js';
 import { dataCommand } from './commands/data.js';
 import { evalCommand } from './commands/eval.js';
 import { indexCommand } from './commands/index.js';
+import { positionsCommand } from './commands/positions.js';
 import { publishCommand } from './commands/publish.js';
 import { recommendCommand } from './commands/recommend.js';
 import { serveCommand } from './commands/serve.js';
@@ -36,6 +37,7 @@ export function buildProgram(): Command {
     artifactsCommand(),
     trackingCommand(),
     abCommand(),
+    positionsCommand(),
   ])
     program.addCommand(cmd);
   const applyExitOverride = (c: Command): void => {
