@@ -7,6 +7,7 @@ import { dataCommand } from './commands/data.js';
 import { evalCommand } from './commands/eval.js';
 import { eventsCommand } from './commands/events.js';
 import { indexCommand } from './commands/index.js';
+import { positionsCommand } from './commands/positions.js';
 import { publishCommand } from './commands/publish.js';
 import { recommendCommand } from './commands/recommend.js';
 import { serveCommand } from './commands/serve.js';
@@ -38,6 +39,7 @@ export function buildProgram(): Command {
     artifactsCommand(),
     trackingCommand(),
     abCommand(),
+    positionsCommand(),
   ])
     program.addCommand(cmd);
   const applyExitOverride = (c: Command): void => {
