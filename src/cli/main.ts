@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { describeError, EXIT_BAD_INPUT } from '../util/errors.js';
 import { log } from '../util/log.js';
+import { abCommand } from './commands/ab.js';
 import { artifactsCommand } from './commands/artifacts.js';
 import { dataCommand } from './commands/data.js';
 import { evalCommand } from './commands/eval.js';
@@ -34,6 +35,7 @@ export function buildProgram(): Command {
     simulateCommand(),
     artifactsCommand(),
     trackingCommand(),
+    abCommand(),
   ])
     program.addCommand(cmd);
   const applyExitOverride = (c: Command): void => {

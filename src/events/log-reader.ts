@@ -164,7 +164,7 @@ function parseLine(
   stats: LogReadStats,
   warned: { count: number },
 ): LogRecord | null {
-  const problem = lineProblem(text);
+  const problem = parseRecord(text);
   if (typeof problem !== 'string') {
     stats.records++;
     return problem;
@@ -176,8 +176,8 @@ function parseLine(
   return null;
 }
 
-/** The record on a line, or what is wrong with it. */
-function lineProblem(text: string): LogRecord | string {
+/** The record a line of JSON holds, or what is wrong with it (naming the field). */
+export function parseRecord(text: string): LogRecord | string {
   let value: unknown;
   try {
     value = JSON.parse(text);

@@ -40,7 +40,7 @@ export interface LocalLogOptions {
 
 /** What a sink did since it was opened; `dropped` is what the server exports. */
 export interface LogSinkStats {
-  /** Records accepted by `append`. */
+  /** Records given to `append`: once everything is flushed, written + dropped. */
   appended: number;
   /** Records written to the sink. */
   written: number;
@@ -120,11 +120,11 @@ export class LocalLogStore implements CountingLogSink {
   }
 
   append(record: LogRecord): void {
+    this.stats.appended++;
     if (this.closed || this.queue.length >= this.maxQueue) {
       this.stats.dropped++;
       return;
     }
-    this.stats.appended++;
     this.queue.push(JSON.stringify(record));
   }
 
@@ -193,16 +193,4 @@ export class LocalLogStore implements CountingLogSink {
       // The directory is gone or unwritable: reported by the write that failed.
     }
   }
-}
-
-/** Where a server or the simulator logs to. */
-export interface LogSinkOptions {
-  /** A local log directory (LocalLogStore). */
-  readonly local?: LocalLogOptions;
-}
-
-/** The sink `opts` describe. */
-export function openLogSink(opts: LogSinkOptions): CountingLogSink {
-  if (!opts.local) throw new Error('openLogSink: no sink configured');
-  return new LocalLogStore(opts.local);
 }

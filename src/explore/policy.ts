@@ -27,6 +27,11 @@ export interface PlacementContext {
   readonly userId: number | null;
   /** Uniform [0, 1) draws from the request's own seeded stream. */
   readonly random: () => number;
+  /**
+   * Items this user must not be shown (their seen items). The ranked list already leaves them
+   * out; pools of fresh or cold items are filtered with it. Absent: nothing is excluded.
+   */
+  readonly exclude?: (itemId: number) => boolean;
 }
 
 export interface Policy {

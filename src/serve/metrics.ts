@@ -1,4 +1,5 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { KNOWN_EVENT_TYPES } from '../events/records.js';
 import type { AnswerPath, CacheOutcome } from './types.js';
 import type { ServingModel, StageSeconds } from './serving-model.js';
 
@@ -8,7 +9,10 @@ const LATENCY_BUCKETS = [0.0005, 0.001, 0.002, 0.003, 0.005, 0.01, 0.02, 0.03, 0
 /** The `path` label of a request: the answer's path, `none` for routes that give no recommendations, `error` for refused requests. */
 export type RequestPath = AnswerPath | 'none' | 'error';
 
-export type ErrorKind = 'bad_request' | 'model_failed' | 'channel_skipped' | 'reload_failed' | 'internal';
+export type ErrorKind = 'bad_request' | 'model_failed' | 'channel_skipped' | 'reload_failed' | 'policy_failed' | 'internal';
+
+/** How a request's look-up of the user's session ended: found events, found none, or the store failed (answered without). */
+export type SessionOutcome = 'hit' | 'empty' | 'error';
 
 /**
  * The server's Prometheus metrics (docs/serving.md, "Metrics"), in a registry of its own so
@@ -23,6 +27,10 @@ export class ServeMetrics {
   private readonly errors: Counter<'kind'>;
   private readonly reloads: Counter<'result'>;
   private readonly info: Gauge<'model' | 'version' | 'kind'>;
+  private readonly logRecords: Counter<'kind'>;
+  private readonly logDrops: Counter;
+  private readonly events: Counter<'type'>;
+  private readonly sessions: Counter<'outcome'>;
   private served: ServingModel | null = null;
 
   constructor() {
@@ -49,7 +57,7 @@ export class ServeMetrics {
     });
     this.errors = new Counter({
       name: 'recsys_errors_total',
-      help: 'Errors by kind: bad_request (400s), model_failed (answered by the fallback), channel_skipped, reload_failed, internal (500s)',
+      help: 'Errors by kind: bad_request (400s), model_failed (answered by the fallback), channel_skipped, reload_failed, policy_failed (the model list shown as it is), internal (500s)',
       labelNames: ['kind'],
       registers,
     });
@@ -65,6 +73,29 @@ export class ServeMetrics {
       labelNames: ['model', 'version', 'kind'],
       // Across cluster workers: 1 for each version some worker serves, not the number of workers.
       aggregator: 'max',
+      registers,
+    });
+    this.logRecords = new Counter({
+      name: 'recsys_log_records_total',
+      help: 'Records handed to the exposure and event log, by kind (exposure, event)',
+      labelNames: ['kind'],
+      registers,
+    });
+    this.logDrops = new Counter({
+      name: 'recsys_log_dropped_total',
+      help: 'Records the log could not take (its queue full, its store down): lost to the log, never to the answer',
+      registers,
+    });
+    this.events = new Counter({
+      name: 'recsys_events_total',
+      help: 'User events accepted by POST /events, by type (the known types; any other word counts as other)',
+      labelNames: ['type'],
+      registers,
+    });
+    this.sessions = new Counter({
+      name: 'recsys_session_requests_total',
+      help: "Look-ups of a user's session history at request time, by outcome (hit, empty, error: answered without it)",
+      labelNames: ['outcome'],
       registers,
     });
     const metrics = this;
@@ -94,6 +125,23 @@ export class ServeMetrics {
 
   error(kind: ErrorKind, n = 1): void {
     this.errors.inc({ kind }, n);
+  }
+
+  logRecord(kind: 'exposure' | 'event'): void {
+    this.logRecords.inc({ kind });
+  }
+
+  logDropped(n = 1): void {
+    this.logDrops.inc(n);
+  }
+
+  event(type: string): void {
+    // Clients choose the type: a label per word they send would grow without bound.
+    this.events.inc({ type: (KNOWN_EVENT_TYPES as readonly string[]).includes(type) ? type : 'other' });
+  }
+
+  session(outcome: SessionOutcome): void {
+    this.sessions.inc({ outcome });
   }
 
   reload(result: 'ok' | 'failed'): void {

@@ -1,6 +1,7 @@
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import { log } from '../util/log.js';
-import { BadRequest, parseExclude, parseHistoryBody, parseId, parseK } from './request.js';
+import { BadRequest, type EventInput, parseExclude, parseHistoryBody, parseId, parseK, REQUEST_ID } from './request.js';
+import type { RequestOptions } from './service.js';
 import type { RecommendationService } from './service.js';
 import type { Answer } from './types.js';
 import type { RequestPath } from './metrics.js';
@@ -77,26 +78,36 @@ export function buildServer(service: RecommendationService, opts: ServerOptions 
   app.setNotFoundHandler((request, reply) => reply.code(404).send({ error: `no route ${request.method} ${request.url.split('?')[0]}` }));
 
   const notReady = (reply: FastifyReply) => reply.code(503).send({ error: 'no model loaded yet' });
+  /** The client's `X-Request-Id` when it is a sane token (else the service makes one): echoed in the answer and its exposure. */
+  const requestOf = (request: { headers: Record<string, string | string[] | undefined> }): RequestOptions => {
+    const id = request.headers['x-request-id'];
+    return typeof id === 'string' && REQUEST_ID.test(id) ? { requestId: id } : {};
+  };
 
   app.get<{ Params: { userId: string }; Querystring: { k?: string; exclude?: string } }>('/recommend/:userId', async (request, reply) => {
     const userId = parseId('userId', request.params.userId);
     const k = parseK(request.query.k);
     const exclude = parseExclude(request.query.exclude);
     if (!service.serving) return notReady(reply);
-    return answered(request, await service.recommendUser(userId, k, exclude));
+    return answered(request, await service.recommendUser(userId, k, exclude, requestOf(request)));
   });
 
   app.post('/recommend', async (request, reply) => {
     const { history, k } = parseHistoryBody(request.body);
     if (!service.serving) return notReady(reply);
-    return answered(request, await service.recommendHistory(history, k));
+    return answered(request, await service.recommendHistory(history, k, requestOf(request)));
   });
 
   app.get<{ Params: { itemId: string }; Querystring: { k?: string } }>('/similar/:itemId', async (request, reply) => {
     const itemId = parseId('itemId', request.params.itemId);
     const k = parseK(request.query.k);
     if (!service.serving) return notReady(reply);
-    return answered(request, await service.similar(itemId, k));
+    return answered(request, await service.similar(itemId, k, requestOf(request)));
+  });
+
+  app.post('/events', async (request, reply) => {
+    const accepted = await service.recordEvents(request.body as EventInput);
+    return reply.code(202).send({ accepted });
   });
 
   app.get('/healthz', async () => ({ status: 'ok' }));

@@ -1,10 +1,15 @@
+import { randomUUID } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
+import type { ExposureRecord, ExposureRoute, LogRecord, LogSink, UserEventRecord } from '../events/records.js';
+import { greedyPolicy, type Policy } from '../explore/policy.js';
+import { sha256 } from '../util/hash.js';
 import { log } from '../util/log.js';
+import { Rng } from '../util/rng.js';
 import { ServeMetrics } from './metrics.js';
 import { ModelHolder, type ModelSource } from './model-holder.js';
-import { checkIdList, checkK } from './request.js';
+import { BadRequest, checkIdList, checkK, type EventInput, parseEventsBody, REQUEST_ID } from './request.js';
 import { fallbackAnswer, historyAnswer, liveUserAnswer, similarAnswer, type LiveAnswer, type ServingModel } from './serving-model.js';
-import type { Answer, RecsCache } from './types.js';
+import type { Answer, RankedAnswer, RecsCache } from './types.js';
 
 export interface ServiceOptions {
   /** The batch recommendations cache read first for known users (`--redis`); without it, an in-process LRU. */
@@ -15,6 +20,19 @@ export interface ServiceOptions {
   readonly reloadIntervalMs?: number;
   /** Metrics to record into (the server's); default: a registry of its own. */
   readonly metrics?: ServeMetrics;
+  /** Where every answer (an exposure) and every user event is logged (docs/events.md); default: nowhere. */
+  readonly log?: LogSink;
+  /** The clock stamping exposures and events, ms since the epoch (the simulator runs simulated days); default Date.now. */
+  readonly now?: () => number;
+  /** Decides what is shown from the model's list, and with what propensity (docs/exploration.md); default greedy. */
+  readonly policy?: Policy;
+  /** Seeds each request's placement draws together with its request id: the same seed and id place the same items. */
+  readonly seed?: number;
+}
+
+/** Per request: the id its exposure is logged under (else a new UUID). */
+export interface RequestOptions {
+  readonly requestId?: string;
 }
 
 export const DEFAULT_LRU_SIZE = 10_000;
@@ -30,8 +48,12 @@ export const DEFAULT_RELOAD_INTERVAL_MS = 1000;
 export class RecommendationService {
   readonly metrics: ServeMetrics;
   private readonly holder: ModelHolder;
-  private readonly lru: LRUCache<string, Answer> | null;
+  private readonly lru: LRUCache<string, RankedAnswer> | null;
   private readonly cache: RecsCache | null;
+  private readonly sink: LogSink | null;
+  private readonly now: () => number;
+  private readonly policy: Policy;
+  private readonly seed: number;
 
   private constructor(
     source: ModelSource,
@@ -39,6 +61,10 @@ export class RecommendationService {
   ) {
     this.metrics = opts.metrics ?? new ServeMetrics();
     this.cache = opts.cache ?? null;
+    this.sink = opts.log ?? null;
+    this.now = opts.now ?? Date.now;
+    this.policy = opts.policy ?? greedyPolicy;
+    this.seed = opts.seed ?? 0;
     const lruSize = opts.lruSize ?? DEFAULT_LRU_SIZE;
     this.lru = this.cache === null && lruSize > 0 ? new LRUCache({ max: lruSize }) : null;
     this.holder = new ModelHolder(source, {
@@ -78,49 +104,73 @@ export class RecommendationService {
   }
 
   /** Top k for a raw user id, without the `exclude`d raw item ids. */
-  recommendUser(userId: number, k: number, exclude: readonly number[] = []): Promise<Answer> {
+  async recommendUser(userId: number, k: number, exclude: readonly number[] = [], req: RequestOptions = {}): Promise<Answer> {
     checkK(k);
+    const requestId = this.requestId(req);
     const excluded = new Set(exclude);
-    return this.holder.use(async (m) => {
+    const depth = this.policy.depth(k);
+    const ranked = await this.holder.use(async (m) => {
       const user = m.model.users.indexOf(userId);
-      if (user < 0) return fallbackAnswer(m, userId, k, excluded, 'unknown user');
+      if (user < 0) return fallbackAnswer(m, userId, depth, excluded, 'unknown user');
       // The version in the key: a request that started on the old version may finish after a reload emptied the LRU.
-      const key = `${m.version}|${userId}|${k}|${[...excluded].sort((a, b) => a - b).join(',')}`;
+      const key = `${m.version}|${userId}|${depth}|${[...excluded].sort((a, b) => a - b).join(',')}`;
       const remembered = this.lru?.get(key);
       if (this.lru) this.metrics.cacheOutcome('lru', remembered ? 'hit' : 'miss');
-      if (remembered) return { ...remembered, path: 'cache', cache: 'lru' };
-      const cached = await this.fromCache(m, userId, k, excluded);
+      if (remembered) return { ...remembered, path: 'cache' as const, cache: 'lru' as const };
+      const cached = await this.fromCache(m, userId, depth, excluded);
       if (cached) return cached;
-      const answer = this.live(m, () => liveUserAnswer(m, userId, user, k, excluded), userId, k, excluded);
+      const answer = this.live(m, () => liveUserAnswer(m, userId, user, depth, excluded), userId, depth, excluded);
       if (answer.path === 'live') this.lru?.set(key, answer);
       return answer;
     });
+    return this.show(ranked, k, requestId, 'user');
   }
 
   /** Top k for a user known only by a history of raw item ids (oldest first); unknown ids are ignored and named. */
-  recommendHistory(history: readonly number[], k: number): Promise<Answer> {
+  async recommendHistory(history: readonly number[], k: number, req: RequestOptions = {}): Promise<Answer> {
     checkK(k);
     checkIdList('history', history);
-    return this.holder.use(async (m) => {
+    const requestId = this.requestId(req);
+    const depth = this.policy.depth(k);
+    const ranked = await this.holder.use(async (m) => {
       try {
-        const { answer, seconds } = await historyAnswer(m, history, k);
+        const { answer, seconds } = await historyAnswer(m, history, depth);
         this.metrics.observeStages(seconds);
         return answer;
       } catch (err) {
-        return this.failed(m, err, null, k, new Set(history));
+        return this.failed(m, err, null, depth, new Set(history));
       }
     });
+    return this.show(ranked, k, requestId, 'history');
   }
 
   /** The k items most similar to a raw item id; popularity (flagged) for an item the model does not know. */
-  similar(itemId: number, k: number): Promise<Answer> {
+  async similar(itemId: number, k: number, req: RequestOptions = {}): Promise<Answer> {
     checkK(k);
-    return this.holder.use((m) => {
+    const requestId = this.requestId(req);
+    const depth = this.policy.depth(k);
+    const ranked = await this.holder.use((m) => {
       const excluded = new Set([itemId]);
       const item = m.model.items.indexOf(itemId);
-      if (item < 0) return { ...fallbackAnswer(m, null, k, excluded, 'unknown item'), item_id: itemId };
-      return this.live(m, () => similarAnswer(m, itemId, item, k), null, k, excluded);
+      if (item < 0) return { ...fallbackAnswer(m, null, depth, excluded, 'unknown item'), item_id: itemId };
+      return this.live(m, () => similarAnswer(m, itemId, item, depth), null, depth, excluded);
     });
+    return this.show(ranked, k, requestId, 'similar');
+  }
+
+  /**
+   * Records user events: one `{user, item, type, request_id?, time?}` or `{events: [...]}`
+   * (docs/serving.md, "Events"). Every event is checked before any is kept (BadRequest naming
+   * the field); then each is logged and shown to the placement policy. Resolves to how many.
+   */
+  async recordEvents(input: EventInput | { readonly events: readonly EventInput[] }): Promise<number> {
+    const events = parseEventsBody(input, this.now());
+    for (const event of events) {
+      this.metrics.event(event.type);
+      this.append(event);
+      this.observe(event);
+    }
+    return events.length;
   }
 
   async close(): Promise<void> {
@@ -128,8 +178,91 @@ export class RecommendationService {
     await this.cache?.close();
   }
 
+  /** The client's request id when it gave one, else a new UUID. */
+  private requestId(req: RequestOptions): string {
+    if (req.requestId === undefined) return randomUUID();
+    if (!REQUEST_ID.test(req.requestId)) throw new BadRequest('request_id', 'expected a token of letters, digits and . _ : - (1 to 100)');
+    return req.requestId;
+  }
+
+  /**
+   * What is shown: the policy places k items from the model's list, drawing from a stream
+   * seeded by the server's seed and the request id (so a logged request can be replayed), and
+   * the answer is logged as an exposure. A policy that throws is logged and the model's list
+   * is shown as it is (greedy): exploring is never worth a failed answer.
+   */
+  private show(ranked: RankedAnswer, k: number, requestId: string, route: ExposureRoute): Answer {
+    let policy = this.policy;
+    const list = ranked.items.map(({ item_id, score, channel }) => ({ item_id, score, channel }));
+    let placed: ReturnType<Policy['place']>;
+    try {
+      const random = new Rng(Number.parseInt(sha256(`${this.seed}:${requestId}`).slice(0, 8), 16));
+      placed = policy.place(list, { k, userId: ranked.user_id, random: () => random.next() });
+    } catch (err) {
+      log.error(`serve: the ${policy.name} policy failed, the model's list is shown as it is: ${(err as Error).message}`);
+      this.metrics.error('policy_failed');
+      policy = greedyPolicy;
+      placed = greedyPolicy.place(list, { k, userId: ranked.user_id, random: Math.random });
+    }
+    const answer: Answer = {
+      ...ranked,
+      request_id: requestId,
+      policy: policy.name,
+      items: placed.map((p, j) => ({ item_id: p.item_id, rank: j + 1, score: p.score, channel: p.channel, propensity: p.propensity })),
+    };
+    this.logExposure(answer, route);
+    return answer;
+  }
+
+  private logExposure(answer: Answer, route: ExposureRoute): void {
+    if (this.sink === null) return;
+    const exposure: ExposureRecord = {
+      kind: 'exposure',
+      request_id: answer.request_id,
+      time: this.now(),
+      user_id: answer.user_id,
+      route,
+      model: answer.model,
+      version: answer.version,
+      path: answer.path,
+      experiment: answer.experiment ?? null,
+      variant: answer.variant ?? null,
+      policy: answer.policy,
+      items: answer.items.map((i) => ({
+        item_id: i.item_id,
+        position: i.rank,
+        score: i.score,
+        channel: i.channel,
+        propensity: i.propensity,
+      })),
+    };
+    this.append(exposure);
+  }
+
+  /** A sink never throws by contract; one that does anyway costs the record, never the answer. */
+  private append(record: LogRecord): void {
+    if (this.sink === null) return;
+    try {
+      this.sink.append(record);
+      this.metrics.logRecord(record.kind);
+    } catch (err) {
+      this.metrics.logDropped();
+      log.event('serve.log_failed', { error: (err as Error).message });
+    }
+  }
+
+  /** The policy learns from the event (Thompson sampling); a policy that throws costs its learning, never the event. */
+  private observe(event: UserEventRecord): void {
+    try {
+      this.policy.observe?.(event);
+    } catch (err) {
+      this.metrics.error('policy_failed');
+      log.event('serve.policy_failed', { error: (err as Error).message });
+    }
+  }
+
   /** The batch export's list from the cache, when it holds one of the model version served. */
-  private async fromCache(m: ServingModel, userId: number, k: number, excluded: ReadonlySet<number>): Promise<Answer | null> {
+  private async fromCache(m: ServingModel, userId: number, k: number, excluded: ReadonlySet<number>): Promise<RankedAnswer | null> {
     if (this.cache === null) return null;
     const started = performance.now();
     const hit = await this.cache.get(userId, m.version);
@@ -150,7 +283,7 @@ export class RecommendationService {
   }
 
   /** A live answer with its stages recorded; the fallback, flagged, when the model fails. */
-  private live(m: ServingModel, answer: () => LiveAnswer, userId: number | null, k: number, excluded: ReadonlySet<number>): Answer {
+  private live(m: ServingModel, answer: () => LiveAnswer, userId: number | null, k: number, excluded: ReadonlySet<number>): RankedAnswer {
     let result: LiveAnswer;
     try {
       result = answer();
@@ -162,7 +295,7 @@ export class RecommendationService {
     return result.answer;
   }
 
-  private failed(m: ServingModel, err: unknown, userId: number | null, k: number, excluded: ReadonlySet<number>): Answer {
+  private failed(m: ServingModel, err: unknown, userId: number | null, k: number, excluded: ReadonlySet<number>): RankedAnswer {
     const message = (err as Error).message;
     log.error(`serve: ${m.name} ${m.version} failed to answer, the fallback answers: ${message}`);
     log.event('serve.model_failed', { version: m.version, error: message });

@@ -1,7 +1,7 @@
 import type { Csr } from '../matrix/csr.js';
 import type { TopK } from '../matrix/topk.js';
 import { recommendSourced, type Recommender } from '../models/model.js';
-import type { AnsweredItem, Answer, HistoryRecommender } from './types.js';
+import type { AnsweredItem, HistoryRecommender, RankedAnswer } from './types.js';
 
 /**
  * One loaded model version, ready to answer: what the batch export uses (the model and the
@@ -31,7 +31,7 @@ export interface ServingModel {
 export type StageSeconds = Readonly<Record<string, number>>;
 
 export interface LiveAnswer {
-  readonly answer: Answer;
+  readonly answer: RankedAnswer;
   readonly seconds: StageSeconds;
 }
 
@@ -56,7 +56,13 @@ function answeredItems(
 }
 
 /** The popularity answer for a user the model cannot answer, `reason` saying why. */
-export function fallbackAnswer(m: ServingModel, userId: number | null, k: number, exclude: ReadonlySet<number>, reason: string): Answer {
+export function fallbackAnswer(
+  m: ServingModel,
+  userId: number | null,
+  k: number,
+  exclude: ReadonlySet<number>,
+  reason: string,
+): RankedAnswer {
   const items: AnsweredItem[] = [];
   const { itemIds, scores } = m.popular;
   for (let j = 0; j < itemIds.length && items.length < k; j++)
@@ -81,7 +87,7 @@ export function fallbackAnswer(m: ServingModel, userId: number | null, k: number
 export function liveUserAnswer(m: ServingModel, userId: number, user: number, k: number, exclude: ReadonlySet<number>): LiveAnswer {
   const ask = k + exclude.size;
   const result = recommendSourced(m.model, Int32Array.of(user), ask, m.seen);
-  const answer: Answer = {
+  const answer: RankedAnswer = {
     user_id: userId,
     items: answeredItems(m, result.top, 0, k, (j) => result.sources[result.source[j]], exclude),
     model: m.name,
@@ -105,7 +111,7 @@ export async function historyAnswer(m: ServingModel, history: readonly number[],
   const started = performance.now();
   const top = await m.history.recommend(known, k);
   const channel = m.history.channel;
-  const answer: Answer = {
+  const answer: RankedAnswer = {
     user_id: null,
     items: answeredItems(m, top, 0, k, () => channel, historyIds),
     model: m.name,
@@ -120,7 +126,7 @@ export async function historyAnswer(m: ServingModel, history: readonly number[],
 export function similarAnswer(m: ServingModel, itemId: number, item: number, k: number): LiveAnswer {
   const started = performance.now();
   const top = m.model.similarItems(Int32Array.of(item), k);
-  const answer: Answer = {
+  const answer: RankedAnswer = {
     user_id: null,
     item_id: itemId,
     items: answeredItems(m, top, 0, k, () => m.kind, new Set()),

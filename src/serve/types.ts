@@ -12,8 +12,11 @@ export interface AnsweredItem {
   readonly channel: string;
 }
 
-/** One answer of the library and of every `recsys serve` route (its JSON body). */
-export interface Answer {
+/**
+ * The model's list for a request, best first, before the placement policy decides what is shown
+ * (internal: the caches keep these, and `recommend --all-users` exports the same rows).
+ */
+export interface RankedAnswer {
   /** The raw user id asked for; null for a history request. */
   readonly user_id: number | null;
   /** The raw item id whose neighbours these are (similar-items requests only). */
@@ -31,6 +34,26 @@ export interface Answer {
   readonly skipped_channels?: string[];
   /** Why the fallback answered (unknown user, no known history item, the model failed). */
   readonly reason?: string;
+  /** Items of the user's session that changed this answer (folded in, or excluded). */
+  readonly session_items?: number;
+}
+
+/** One item as shown: where the policy placed it (`rank`), and how likely it was to be placed there. */
+export interface ShownAnswerItem extends AnsweredItem {
+  /** The placement's marginal probability (1 for the greedy policy): the exposure log keeps it for off-policy evaluation. */
+  readonly propensity: number;
+}
+
+/** One answer of the library and of every `recsys serve` route (its JSON body). */
+export interface Answer extends Omit<RankedAnswer, 'items'> {
+  /** This answer's id: logged with its exposure; clients echo it in their events. */
+  readonly request_id: string;
+  readonly items: ShownAnswerItem[];
+  /** The experiment and the user's variant in it, when an experiment is running. */
+  readonly experiment?: string;
+  readonly variant?: string;
+  /** The placement policy that chose what was shown (`greedy` by default). */
+  readonly policy: string;
 }
 
 /**

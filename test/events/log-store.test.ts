@@ -81,7 +81,7 @@ describe('the local log store', () => {
     expect(store.stats.dropped).toBe(15);
     await store.close();
     expect((await readLogInto(dir)).events.map((e) => e.item_id)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
-    expect(store.stats).toMatchObject({ appended: 10, written: 10, dropped: 15 });
+    expect(store.stats).toMatchObject({ appended: 25, written: 10, dropped: 15 });
   });
 
   it('survives a write error: counts it, keeps the records and writes them once it can', async () => {

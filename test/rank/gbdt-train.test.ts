@@ -129,6 +129,7 @@ describe('LightGBM inputs and log', () => {
   it("configures lambdarank with the fixture run's settings", () => {
     const config = lightgbmCli.trainConfig(
       {
+        objective: 'lambdarank',
         numTrees: 50,
         learningRate: 0.1,
         numLeaves: 15,

@@ -138,3 +138,48 @@ print(json.dumps([float(v) for v in p]))`,
     expect(again.info.history).toEqual(result.info.history);
   });
 });
+
+describe('XGBoost CLI regression (the objective of training from logged clicks)', () => {
+  it('fits real-valued labels by squared error: RMSE per round, falling well below the spread of the labels; scores as the CLI', async () => {
+    const rng = new Rng(11);
+    const nRows = 600;
+    const nFeatures = 3;
+    const features = Float32Array.from({ length: nRows * nFeatures }, () => rng.next());
+    // Labels such as 1/θ_p for a click: real-valued, here 3·x0 + x1² with noise.
+    const labels = Float32Array.from({ length: nRows }, (_, r) => 3 * features[r * 3] + features[r * 3 + 1] ** 2 + 0.1 * rng.normal());
+    const data: RankingData = { features, nRows, nFeatures, labels, groupSizes: Int32Array.of(nRows) };
+    const { model, info } = await trainGbdt(
+      data,
+      { objective: 'regression', numTrees: 40, numLeaves: 8, learningRate: 0.3, threads: 1 },
+      {
+        engine: 'xgboost',
+        valid: data,
+      },
+    );
+    expect(info.config).toContain('objective=reg:squarederror\n');
+    expect(model.objective).toBe('reg:squarederror');
+    expect(info.history.map((h) => Object.keys(h.metrics))).toEqual(Array.from({ length: 40 }, () => ['rmse']));
+    const mean = labels.reduce((a, b) => a + b, 0) / nRows;
+    const spread = Math.sqrt(labels.reduce((a, y) => a + (y - mean) ** 2, 0) / nRows);
+    const scores = model.predict(features, nRows, nFeatures);
+    const rmse = Math.sqrt(scores.reduce((a, s, r) => a + (s - labels[r]) ** 2, 0) / nRows);
+    expect(rmse).toBeLessThan(0.2 * spread);
+    expect(rmse).toBeCloseTo(info.history.at(-1)?.metrics.rmse ?? Number.NaN, 3);
+    const cli = await predictWithCli(model, data);
+    for (let i = 0; i < nRows; i++) expect(Math.abs(scores[i] - cli.scores[i])).toBeLessThanOrEqual(1e-5);
+  });
+
+  it('refuses a label that is not a finite number, and a real-valued label for lambdarank', async () => {
+    const data: RankingData = {
+      features: Float32Array.of(1, 2),
+      nRows: 2,
+      nFeatures: 1,
+      labels: Float32Array.of(0.5, NaN),
+      groupSizes: Int32Array.of(2),
+    };
+    await expect(trainGbdt(data, { objective: 'regression' }, { engine: 'xgboost' })).rejects.toThrow(
+      'row 1: label NaN is not a finite number',
+    );
+    await expect(trainGbdt(data, {}, { engine: 'xgboost' })).rejects.toThrow('row 0: label 0.5 is not a relevance grade');
+  });
+});

@@ -52,6 +52,9 @@ describe.each(['ranker', 'als', 'two-tower'])('%s: the server answers what the b
         `user ${user}`,
       ).toEqual(rows.map((r) => [r.item_id, r.rank, r.channel]));
       expect(answer.items.map((i) => Math.fround(i.score))).toEqual(rows.map((r) => Math.fround(r.score)));
+      // The greedy policy shows the list as exported: every placement certain.
+      expect(answer.policy).toBe('greedy');
+      expect(answer.items.every((i) => i.propensity === 1)).toBe(true);
       compared += rows.length;
     }
     // Every user has a full list of 100 on this data (8k items, at most a few thousand seen).

@@ -24,9 +24,9 @@ export const lightgbmCli: EngineCli = {
     const bagging = p.baggingFraction !== undefined && p.baggingFraction < 1;
     return configText([
       ['task', 'train'],
-      ['objective', 'lambdarank'],
-      ['metric', 'ndcg'],
-      ['eval_at', p.evalAt.join(',')],
+      ['objective', p.objective],
+      ['metric', p.objective === 'regression' ? 'l2' : 'ndcg'],
+      ['eval_at', p.objective === 'regression' ? undefined : p.evalAt.join(',')],
       ['data', files.train],
       ['valid_data', files.valid ?? undefined],
       ['header', false],

@@ -5,13 +5,19 @@ const CONFIG_KEY = /^[^\s=#"]+$/;
 const CONFIG_VALUE = z.union([z.string().regex(/^[^\r\n"]*$/, 'a value without line breaks or quotes'), z.number(), z.boolean()]);
 
 /**
- * Hyper-parameters of a lambdarank GBDT, named once for both engines: their one declaration
+ * Hyper-parameters of a GBDT ranker, named once for both engines: their one declaration
  * (type, default, range, meaning). Optional ones left undefined are not written, so the
  * engine's own default applies. Set by code (the ranker maps its own `trees`, `learning_rate`
  * and `leaves` onto them), hence camelCase like the rest of the code's options.
  */
 export const gbdtParamsSchema = z
   .object({
+    objective: z
+      .enum(['lambdarank', 'regression'])
+      .default('lambdarank')
+      .describe(
+        'lambdarank (LightGBM lambdarank, XGBoost rank:ndcg) over query groups of relevance grades, or squared-error regression on real-valued labels (LightGBM regression, XGBoost reg:squarederror)',
+      ),
     numTrees: z.number().int().min(1).default(100).describe('boosting rounds (LightGBM num_iterations, XGBoost num_round)'),
     learningRate: z.number().gt(0).finite().default(0.1).describe('shrinkage of each tree'),
     numLeaves: z
@@ -25,7 +31,7 @@ export const gbdtParamsSchema = z
       .array(z.number().int().min(1))
       .min(1)
       .default([1, 3, 5, 10])
-      .describe('NDCG cut-offs evaluated on the validation set each round'),
+      .describe('NDCG cut-offs evaluated on the validation set each round (lambdarank; regression evaluates the RMSE)'),
     seed: z.number().int().default(42).describe('random seed of the engine'),
     threads: z.number().int().min(0).default(0).describe('threads the program uses; 0 lets it decide'),
     minDataInLeaf: z.number().int().min(0).optional().describe('LightGBM min_data_in_leaf (XGBoost has no equivalent)'),

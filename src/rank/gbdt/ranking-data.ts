@@ -13,7 +13,10 @@ export interface FeatureRows {
  * the first groupSizes[0] rows are the candidates of the first query, and so on.
  */
 export interface RankingData extends FeatureRows {
-  /** Relevance grades: integers 0..30 (both engines use the gain 2^grade - 1). */
+  /**
+   * Relevance grades: integers 0..30 for lambdarank (both engines use the gain 2^grade - 1);
+   * any finite number for the regression objective.
+   */
   readonly labels: Float32Array | Float64Array | Int32Array;
   readonly groupSizes: Int32Array;
 }
@@ -38,13 +41,15 @@ export function validateFeatureRows(rows: FeatureRows, what: string): void {
   }
 }
 
-export function validateRankingData(data: RankingData, what: string): void {
+export function validateRankingData(data: RankingData, what: string, objective: 'lambdarank' | 'regression' = 'lambdarank'): void {
   validateFeatureRows(data, what);
   const { labels, groupSizes, nRows } = data;
   if (labels.length !== nRows) throw new InputError(`${what}: ${labels.length} labels for ${nRows} rows`);
   for (let i = 0; i < nRows; i++) {
     const y = labels[i];
-    if (!Number.isInteger(y) || y < 0 || y > MAX_GRADE) {
+    if (objective === 'regression') {
+      if (!Number.isFinite(y)) throw new InputError(`${what}: row ${i}: label ${y} is not a finite number`);
+    } else if (!Number.isInteger(y) || y < 0 || y > MAX_GRADE) {
       throw new InputError(`${what}: row ${i}: label ${y} is not a relevance grade (an integer 0..${MAX_GRADE})`);
     }
   }

@@ -121,15 +121,15 @@ export async function withEngineDir<T>(at: Pick<TrainGbdtOptions, 'workDir' | 't
 }
 
 /**
- * Trains a lambdarank GBDT with a native command-line program (see `selectGbdtEngine`) and
+ * Trains a GBDT (lambdarank, or regression: `params.objective`) with a native command-line program (see `selectGbdtEngine`) and
  * returns the parsed model. The program's choice is logged; `info` is what a manifest records.
  */
 export async function trainGbdt(train: RankingData, params: GbdtParamsInput = {}, opts: TrainGbdtOptions = {}): Promise<GbdtTrainResult> {
   const p = resolveGbdtParams(params);
-  validateRankingData(train, 'training data');
+  validateRankingData(train, 'training data', p.objective);
   const valid = opts.valid ?? null;
   if (valid) {
-    validateRankingData(valid, 'validation data');
+    validateRankingData(valid, 'validation data', p.objective);
     if (valid.nFeatures !== train.nFeatures) {
       throw new InputError(`validation data has ${valid.nFeatures} features, training data ${train.nFeatures}`);
     }

@@ -27,10 +27,10 @@ export const xgboostCli: EngineCli = {
     return configText([
       ['task', 'train'],
       ['booster', 'gbtree'],
-      ['objective', 'rank:ndcg'],
+      ['objective', p.objective === 'regression' ? 'reg:squarederror' : 'rank:ndcg'],
       ['data', files.train],
       ['eval[valid]', files.valid ?? undefined],
-      ...p.evalAt.map((k) => ['eval_metric', `ndcg@${k}`] as const),
+      ...(p.objective === 'regression' ? [['eval_metric', 'rmse'] as const] : p.evalAt.map((k) => ['eval_metric', `ndcg@${k}`] as const)),
       // Leaf-wise growth with a leaf budget, as LightGBM grows trees.
       ['tree_method', 'hist'],
       ['grow_policy', 'lossguide'],

@@ -1,0 +1,278 @@
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ExposureRecord, LogRecord, LogSink, UserEventRecord } from '../../src/events/records.js';
+import type { Policy } from '../../src/explore/policy.js';
+import { servingSource } from '../../src/pipeline/serving.js';
+import { buildServer } from '../../src/serve/server.js';
+import { RecommendationService, type ServiceOptions } from '../../src/serve/service.js';
+import type { Answer } from '../../src/serve/types.js';
+import { servedPipeline, type ServedPipeline } from './served-pipeline.js';
+
+/**
+ * The feedback loop at the server: every answer logged as an exposure (request id, items,
+ * positions, propensities), POST /events checked field by field and logged, and the log never
+ * costing an answer. The log here is an array (a LogSink holding its records in memory).
+ */
+let fx: ServedPipeline;
+
+beforeAll(async () => {
+  fx = await servedPipeline();
+}, 600_000);
+
+/** A LogSink that keeps what it is given. */
+class ArraySink implements LogSink {
+  readonly records: LogRecord[] = [];
+  append(record: LogRecord): void {
+    this.records.push(record);
+  }
+  async flush(): Promise<void> {}
+  async close(): Promise<void> {}
+  get exposures(): ExposureRecord[] {
+    return this.records.filter((r): r is ExposureRecord => r.kind === 'exposure');
+  }
+  get events(): UserEventRecord[] {
+    return this.records.filter((r): r is UserEventRecord => r.kind === 'event');
+  }
+}
+
+/** Swaps the first two items with probability 1/2: a randomised placement whose propensities are 1/2 there, 1 below. */
+const swapFirstTwo: Policy = {
+  name: 'swap-first-two',
+  depth: (k) => k,
+  place: (ranked, ctx) => {
+    const list = ranked.slice(0, ctx.k);
+    if (list.length >= 2 && ctx.random() < 0.5) [list[0], list[1]] = [list[1], list[0]];
+    return list.map((item, j) => ({ ...item, propensity: j < 2 && list.length >= 2 ? 0.5 : 1 }));
+  },
+};
+
+async function open(model: string, opts: ServiceOptions = {}) {
+  const service = RecommendationService.create(servingSource({ model: join(fx.artifacts, `${model}-temporal-user`) }), {
+    reloadIntervalMs: 0,
+    lruSize: 100,
+    ...opts,
+  });
+  const app = buildServer(service);
+  await service.start();
+  return {
+    service,
+    app,
+    close: async () => {
+      await app.close();
+      await service.close();
+    },
+  };
+}
+
+type Opened = Awaited<ReturnType<typeof open>>;
+
+async function get(s: Opened, url: string, headers: Record<string, string> = {}): Promise<Answer> {
+  const res = await s.app.inject({ method: 'GET', url, headers });
+  expect(res.statusCode, url).toBe(200);
+  return res.json() as Answer;
+}
+
+async function postEvents(s: Opened, body: unknown) {
+  const res = await s.app.inject({
+    method: 'POST',
+    url: '/events',
+    payload: JSON.stringify(body),
+    headers: { 'content-type': 'application/json' },
+  });
+  return { status: res.statusCode, body: res.json() as { accepted?: number; error?: string; field?: string } };
+}
+
+/** Prometheus text → the value of one sample line (name with its labels, as written). */
+function sample(text: string, prefix: string): number | undefined {
+  const line = text.split('\n').find((l) => l.startsWith(prefix));
+  return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1));
+}
+
+/** The exposure an answer should have been logged as, from the answer's own fields. */
+function expectedExposure(answer: Answer, route: string, time: number): ExposureRecord {
+  return {
+    kind: 'exposure',
+    request_id: answer.request_id,
+    time,
+    user_id: answer.user_id,
+    route: route as ExposureRecord['route'],
+    model: answer.model,
+    version: answer.version,
+    path: answer.path,
+    experiment: null,
+    variant: null,
+    policy: answer.policy,
+    items: answer.items.map((i, j) => ({
+      item_id: i.item_id,
+      position: j + 1,
+      score: i.score,
+      channel: i.channel,
+      propensity: i.propensity,
+    })),
+  };
+}
+
+describe('exposures and events, ALS', () => {
+  const sink = new ArraySink();
+  let clock = Date.parse('2026-03-01T12:00:00Z');
+  let s: Opened;
+  beforeAll(async () => {
+    s = await open('als', { log: sink, now: () => clock });
+  });
+  afterAll(() => s?.close());
+
+  it('logs every answer (live, LRU, fallback, history, similar) with its request id, items and propensities', async () => {
+    const answers: Array<[Answer, string, number]> = [];
+    const ask = async (url: string, route: string, init?: { method: 'POST'; body: unknown }) => {
+      clock += 1000;
+      const res = await s.app.inject(
+        init
+          ? { method: 'POST', url, payload: JSON.stringify(init.body), headers: { 'content-type': 'application/json' } }
+          : { method: 'GET', url },
+      );
+      expect(res.statusCode).toBe(200);
+      answers.push([res.json() as Answer, route, clock]);
+    };
+    await ask('/recommend/7?k=10', 'user');
+    await ask('/recommend/7?k=10', 'user');
+    await ask('/recommend/987654321?k=5', 'user');
+    await ask('/recommend', 'history', { method: 'POST', body: { history: [1, 50, 260], k: 5 } });
+    await ask('/similar/1?k=5', 'similar');
+    expect(answers.map(([a]) => a.path)).toEqual(['live', 'cache', 'fallback', 'live', 'live']);
+    // The same list from the model and from the LRU, each answer under its own id.
+    expect(answers[1][0].items).toEqual(answers[0][0].items);
+    expect(new Set(answers.map(([a]) => a.request_id)).size).toBe(answers.length);
+    for (const [answer] of answers) {
+      expect(answer.request_id).toMatch(/^[0-9a-f-]{36}$/);
+      expect(answer.policy).toBe('greedy');
+      expect(answer.items.length).toBeGreaterThan(0);
+      expect(answer.items.every((i) => i.propensity === 1)).toBe(true);
+    }
+    expect(sink.exposures).toEqual(answers.map(([a, route, time]) => expectedExposure(a, route, time)));
+    const metrics = await s.service.metrics.registry.metrics();
+    expect(sample(metrics, 'recsys_log_records_total{kind="exposure"}')).toBe(answers.length);
+  });
+
+  it("uses the client's X-Request-Id when it is a sane token, and makes one otherwise", async () => {
+    const given = await get(s, '/recommend/9?k=3', { 'x-request-id': 'page-42.slot:3' });
+    expect(given.request_id).toBe('page-42.slot:3');
+    expect(sink.exposures.at(-1)?.request_id).toBe('page-42.slot:3');
+    const insane = await get(s, '/recommend/9?k=3', { 'x-request-id': 'a b<c>' });
+    expect(insane.request_id).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('refuses a bad event with 400 naming the field, and keeps none of a batch with a bad one', async () => {
+    const ok = { user: 7, item: 50, type: 'click' };
+    const before = sink.records.length;
+    const cases: Array<[string, unknown, string]> = [
+      ['not an object', [1, 2], 'body'],
+      ['no user', { item: 1, type: 'click' }, 'user'],
+      ['no item', { user: 1, type: 'click' }, 'item'],
+      ['no type', { user: 1, item: 1 }, 'type'],
+      ['a negative user', { ...ok, user: -1 }, 'user'],
+      ['a user id as a string', { ...ok, user: '7' }, 'user'],
+      ['a fractional item', { ...ok, item: 1.5 }, 'item'],
+      ['an item beyond int32', { ...ok, item: 2 ** 31 }, 'item'],
+      ['an upper-case type', { ...ok, type: 'Click' }, 'type'],
+      ['a type with a space', { ...ok, type: 'add to cart' }, 'type'],
+      ['a type too long', { ...ok, type: 'a'.repeat(33) }, 'type'],
+      ['a request id with a space', { ...ok, request_id: 'a b' }, 'request_id'],
+      ['a request id too long', { ...ok, request_id: 'r'.repeat(101) }, 'request_id'],
+      ['a time in seconds', { ...ok, time: Math.floor(clock / 1000) }, 'time'],
+      ['a time 31 days ago', { ...ok, time: clock - 31 * 86_400_000 }, 'time'],
+      ['a time 2 days ahead', { ...ok, time: clock + 2 * 86_400_000 }, 'time'],
+      ['a time as a string', { ...ok, time: '2026-03-01' }, 'time'],
+      ['an unknown field', { ...ok, score: 1 }, 'score'],
+      ['an empty batch', { events: [] }, 'events'],
+      ['a batch that is not a list', { events: ok }, 'events'],
+      ['a batch with a field beside it', { events: [ok], user: 1 }, 'user'],
+      ['a bad event in a batch', { events: [ok, { ...ok, item: 'x' }] }, 'events[1].item'],
+      ['a batch entry that is not an object', { events: [ok, 3] }, 'events[1]'],
+    ];
+    for (const [what, body, field] of cases) {
+      const res = await postEvents(s, body);
+      expect(res.status, what).toBe(400);
+      expect(res.body.field, what).toBe(field);
+    }
+    expect(sink.records.length).toBe(before);
+  });
+
+  it('answers 202 with the number accepted, and logs each event with its time (the client’s, else the clock’s)', async () => {
+    const shown = await get(s, '/recommend/11?k=5');
+    const item = shown.items[2].item_id;
+    const one = await postEvents(s, { user: 11, item, type: 'click', request_id: shown.request_id });
+    expect(one).toEqual({ status: 202, body: { accepted: 1 } });
+    const batch = await postEvents(s, {
+      events: [
+        { user: 11, item, type: 'purchase', time: clock - 60_000 },
+        { user: 12, item: 1, type: 'wishlist' },
+      ],
+    });
+    expect(batch).toEqual({ status: 202, body: { accepted: 2 } });
+    expect(sink.events.slice(-3)).toEqual([
+      { kind: 'event', user_id: 11, item_id: item, type: 'click', request_id: shown.request_id, time: clock },
+      { kind: 'event', user_id: 11, item_id: item, type: 'purchase', request_id: null, time: clock - 60_000 },
+      { kind: 'event', user_id: 12, item_id: 1, type: 'wishlist', request_id: null, time: clock },
+    ]);
+    const metrics = await s.service.metrics.registry.metrics();
+    expect(sample(metrics, 'recsys_events_total{type="click"}')).toBe(1);
+    expect(sample(metrics, 'recsys_events_total{type="purchase"}')).toBe(1);
+    expect(sample(metrics, 'recsys_events_total{type="other"}')).toBe(1);
+    expect(sample(metrics, 'recsys_log_records_total{kind="event"}')).toBe(3);
+  });
+});
+
+describe('a placement policy', () => {
+  it('places from the model list with a stream seeded by the seed and the request id, and logs its propensities', async () => {
+    const sink = new ArraySink();
+    const s = await open('als', { log: sink, policy: swapFirstTwo, seed: 7 });
+    const s2 = await open('als', { log: new ArraySink(), policy: swapFirstTwo, seed: 7 });
+    try {
+      const greedy = (await s.service.recommendUser(5, 10)).items;
+      let swapped = 0;
+      for (let r = 0; r < 40; r++) {
+        const id = `req-${r}`;
+        const a = await s.service.recommendUser(5, 10, [], { requestId: id });
+        const b = await s2.service.recommendUser(5, 10, [], { requestId: id });
+        expect(b.items, id).toEqual(a.items);
+        expect(a.policy).toBe('swap-first-two');
+        expect(a.items.map((i) => i.propensity)).toEqual([0.5, 0.5, 1, 1, 1, 1, 1, 1, 1, 1]);
+        const ids = a.items.map((i) => i.item_id);
+        const was = greedy.map((i) => i.item_id);
+        if (ids[0] === was[1]) {
+          swapped++;
+          expect(ids).toEqual([was[1], was[0], ...was.slice(2)]);
+        } else expect(ids).toEqual(was);
+      }
+      // 40 fair coins: all heads or all tails has probability 2^-39.
+      expect(swapped).toBeGreaterThan(0);
+      expect(swapped).toBeLessThan(40);
+      expect(sink.exposures.at(-1)?.items.map((i) => i.propensity)).toEqual([0.5, 0.5, 1, 1, 1, 1, 1, 1, 1, 1]);
+    } finally {
+      await s.close();
+      await s2.close();
+    }
+  });
+});
+
+describe('a log that fails', () => {
+  it('never fails an answer or an event: the record is dropped and counted', async () => {
+    const broken: LogSink = {
+      append: () => {
+        throw new Error('disk on fire');
+      },
+      flush: async () => {},
+      close: async () => {},
+    };
+    const s = await open('als', { log: broken });
+    try {
+      const answer = await get(s, '/recommend/3?k=5');
+      expect(answer.items).toHaveLength(5);
+      expect((await postEvents(s, { user: 3, item: answer.items[0].item_id, type: 'click' })).status).toBe(202);
+      const metrics = await s.service.metrics.registry.metrics();
+      expect(sample(metrics, 'recsys_log_dropped_total')).toBe(2);
+    } finally {
+      await s.close();
+    }
+  });
+});
