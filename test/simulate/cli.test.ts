@@ -6,6 +6,7 @@ import { readLogInto } from '../../src/events/log-reader.js';
 import type { GroundTruth } from '../../src/simulate/ground-truth.js';
 import { oneErrorLine, runCli } from '../cli-runner.js';
 import { tempDir } from '../helpers.js';
+import { startServe } from '../serve/serve-process.js';
 
 /** `recsys simulate` end to end: the fast path, the real server, and bad input. */
 const SYNTH = { users: 400, items: 300, interactions: 16_000, seed: 4 };
@@ -92,6 +93,30 @@ describe('recsys simulate', () => {
     const again = await readLogInto(join(w, 'sim2', 'logs'), { strict: true });
     expect(again.exposures).toEqual(logs.exposures);
     expect(again.events).toEqual(logs.events);
+  });
+
+  it('through a running recsys serve: the same arrivals get the lists the fast path computes, and the same clicks', async () => {
+    const { base, server } = await startServe(['--model', join(w, 'als')]);
+    try {
+      const common = ['--data', join(w, 'data'), '--days', '1', '--users-per-day', '60', '--k', '5', '--seed', '8'];
+      check(await runCli(['simulate', ...common, '--serve', base, '--out', join(w, 'http')]));
+      check(await runCli(['simulate', ...common, '--model', join(w, 'als'), '--out', join(w, 'fast')]));
+      const http = await readLogInto(join(w, 'http', 'logs'), { strict: true });
+      const fast = await readLogInto(join(w, 'fast', 'logs'), { strict: true });
+      expect(http.exposures.map((e) => [e.user_id, e.items.map((i) => i.item_id)])).toEqual(
+        fast.exposures.map((e) => [e.user_id, e.items.map((i) => i.item_id)]),
+      );
+      expect(http.events.length).toBeGreaterThan(0);
+      expect(http.exposures.every((e) => e.items.every((i) => i.propensity === 1))).toBe(true);
+      expect(http.events.map((e) => [e.user_id, e.item_id, e.type, e.time])).toEqual(
+        fast.events.map((e) => [e.user_id, e.item_id, e.type, e.time]),
+      );
+      const truth = JSON.parse(readFileSync(join(w, 'http', 'truth.json'), 'utf8')) as GroundTruth;
+      expect(truth.variants.all.population).toBeNull();
+    } finally {
+      server.child.kill('SIGTERM');
+      await server.closed;
+    }
   });
 
   it('bad input: one line naming the problem, exit 2', async () => {
