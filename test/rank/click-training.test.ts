@@ -5,8 +5,9 @@ import { estimatePositionBias } from '../../src/ope/position-bias.js';
 import { buildClickExamples, type LoggedImpressions } from '../../src/rank/click-training.js';
 import { Funnel } from '../../src/rank/funnel.js';
 import { buildItemGenres } from '../../src/rank/item-genres.js';
-import { fitRankerFromClicks, funnelSettings, rankerParamsSchema, type RankerModel } from '../../src/rank/ranker.js';
+import { fitRankerFromClicks, funnelSettings, rankerFactory, rankerParamsSchema, type RankerModel } from '../../src/rank/ranker.js';
 import { Rng } from '../../src/util/rng.js';
+import { tempDir } from '../helpers.js';
 import { asPlaced, ClickLog, PLANTED_THETA } from '../ope/click-logs.js';
 import { synthLog } from './ranker-data.js';
 
@@ -124,7 +125,7 @@ describe('the ranker learnt from logged clicks', () => {
     for (const m of models) m.close();
   });
 
-  it('weighted by the estimated position bias, ranks by planted relevance better than unweighted, in each of 3 seeds', async () => {
+  it('weighted by the estimated position bias, ranks by planted relevance better than unweighted, in each of 3 seeds; saves and loads', async () => {
     const results: Array<{ ips: number; unweighted: number; best: number }> = [];
     for (const seed of [1, 2, 3]) {
       const { data, relevance, exposures } = world(seed);
@@ -139,6 +140,16 @@ describe('the ranker learnt from logged clicks', () => {
       results.push({ ips: trueCtr(ips, data, relevance), unweighted: trueCtr(unweighted, data, relevance), best });
       expect(ips.info.examples).toMatchObject({ source: 'clicks', rows: impressions.userId.length, unknownUser: 0, beyondCurve: 0, theta });
       expect(ips.info.gbdt.params.objective).toBe('regression');
+      if (seed === 1) {
+        // A ranker like any other: saved and loaded back, it gives the same lists.
+        const dir = tempDir();
+        await ips.save(dir);
+        const loaded = await rankerFactory({}).load(dir);
+        models.push(loaded as RankerModel);
+        const users = Int32Array.from({ length: data.users.size }, (_, u) => u);
+        expect(Array.from(loaded.recommend(users, K, null).items)).toEqual(Array.from(ips.recommend(users, K, null).items));
+        expect((loaded as RankerModel).info.examples).toEqual(ips.info.examples);
+      }
     }
     for (const r of results) {
       expect(r.ips).toBeGreaterThan(r.unweighted);
