@@ -5,6 +5,7 @@ import { abCommand } from './commands/ab.js';
 import { artifactsCommand } from './commands/artifacts.js';
 import { dataCommand } from './commands/data.js';
 import { evalCommand } from './commands/eval.js';
+import { eventsCommand } from './commands/events.js';
 import { indexCommand } from './commands/index.js';
 import { positionsCommand } from './commands/positions.js';
 import { publishCommand } from './commands/publish.js';
@@ -33,6 +34,7 @@ export function buildProgram(): Command {
     recommendCommand(),
     publishCommand(),
     serveCommand(),
+    eventsCommand(),
     simulateCommand(),
     artifactsCommand(),
     trackingCommand(),

@@ -1,6 +1,6 @@
 import type { ExposureRecord, UserEventRecord } from '../events/records.js';
 import { assignVariant, type Experiment } from '../experiments/experiment.js';
-import type { Csr } from '../matrix/csr.js';
+import { type Csr, csrHas } from '../matrix/csr.js';
 import { recommendSourced, type Recommender } from '../models/model.js';
 import { greedyPolicy, type Policy, type RankedItem } from '../explore/policy.js';
 import { Rng } from '../util/rng.js';
@@ -32,6 +32,8 @@ export class RankedLists {
     private readonly channelNames: readonly string[],
     /** The answer for a user the model does not know: the most seen training items. */
     private readonly fallback: RankedItem[],
+    /** Whether the user interacted with the item in training (exploration pools leave those out). */
+    readonly seen: (userId: number, itemId: number) => boolean,
   ) {}
 
   /**
@@ -75,6 +77,11 @@ export class RankedLists {
       channels,
       names,
       fallback,
+      (userId, itemId) => {
+        const row = model.users.indexOf(userId);
+        const item = model.items.indexOf(itemId);
+        return seen !== null && row >= 0 && item >= 0 && csrHas(seen, row, item);
+      },
     );
   }
 
@@ -135,7 +142,12 @@ export class PrecomputedAnswerer implements Answerer, Counterfactual {
   async answer(userId: number, k: number, time: number): Promise<ExposureRecord> {
     const served = this.variantOf(userId);
     const ranked = served.lists.ranked(userId).slice(0, served.policy.depth(k));
-    const placed = served.policy.place(ranked, { k, userId, random: () => this.rng.next() });
+    const placed = served.policy.place(ranked, {
+      k,
+      userId,
+      random: () => this.rng.next(),
+      exclude: (item) => served.lists.seen(userId, item),
+    });
     this.requests++;
     return {
       kind: 'exposure',
@@ -181,7 +193,12 @@ export class PrecomputedAnswerer implements Answerer, Counterfactual {
     let clicks = 0;
     let slots = 0;
     for (let r = 0; r < replicates; r++) {
-      const placed = served.policy.place(ranked, { k, userId, random: () => rng.next() });
+      const placed = served.policy.place(ranked, {
+        k,
+        userId,
+        random: () => rng.next(),
+        exclude: (item) => served.lists.seen(userId, item),
+      });
       clicks += truth.listClicks(
         userId,
         placed.map((p) => p.item_id),
