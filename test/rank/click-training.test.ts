@@ -1,8 +1,11 @@
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { importEvents } from '../../src/data/events-import.js';
+import { LocalLogStore } from '../../src/events/log-store.js';
 import type { AttributedExposure } from '../../src/events/attribution.js';
 import { buildTrainingData, type TrainingData } from '../../src/data/training-data.js';
 import { estimatePositionBias } from '../../src/ope/position-bias.js';
-import { buildClickExamples, type LoggedImpressions } from '../../src/rank/click-training.js';
+import { buildClickExamples, type LoggedImpressions, readLoggedImpressions } from '../../src/rank/click-training.js';
 import { Funnel } from '../../src/rank/funnel.js';
 import { buildItemGenres } from '../../src/rank/item-genres.js';
 import { fitRankerFromClicks, funnelSettings, rankerFactory, rankerParamsSchema, type RankerModel } from '../../src/rank/ranker.js';
@@ -116,6 +119,23 @@ describe('buildClickExamples', () => {
     } finally {
       funnel.close();
     }
+  });
+});
+
+describe('readLoggedImpressions', () => {
+  it('reads back the exposures table the events import writes from a log', async () => {
+    const rng = new Rng(12);
+    const log = new ClickLog(PLANTED_THETA, () => 0.5, rng);
+    for (let r = 0; r < 50; r++) log.show(1 + (r % 7), asPlaced([r % 11, 20 + (r % 3), 30], 1), 'greedy');
+    const root = tempDir();
+    const store = new LocalLogStore({ dir: join(root, 'logs') });
+    for (const record of log.records()) store.append(record);
+    await store.close();
+    await importEvents({ input: join(root, 'logs'), out: join(root, 'data') });
+    const read = await readLoggedImpressions(join(root, 'data'));
+    const expected = impressionsOf(log.attributed());
+    expect(read.userId.length).toBe(150);
+    expect(read).toEqual(expected);
   });
 });
 
