@@ -25,7 +25,10 @@ describe('position bias on the simulator', () => {
     const attributed = attributeEvents(logs.exposures, logs.events).exposures;
     for (const method of ['swap', 'em'] as const) {
       const report = estimatePositionBias(attributed, { method, bootstrap: 100, seed: 1 });
-      const summary = report.positions.map((p) => `${p.position}: ${p.theta?.toFixed(3)} [${p.low?.toFixed(3)}, ${p.high?.toFixed(3)}] planted ${truth.model.positions[p.position - 1].toFixed(3)}`);
+      const summary = report.positions.map(
+        (p) =>
+          `${p.position}: ${p.theta?.toFixed(3)} [${p.low?.toFixed(3)}, ${p.high?.toFixed(3)}] planted ${truth.model.positions[p.position - 1].toFixed(3)}`,
+      );
       console.log(method, summary.join('; '));
       expect(report.positions).toHaveLength(K);
       for (const p of report.positions) {
