@@ -8,7 +8,16 @@ import { Rng } from '../util/rng.js';
 import { ServeMetrics } from './metrics.js';
 import { ModelHolder, type ModelSource } from './model-holder.js';
 import { BadRequest, checkIdList, checkK, type EventInput, parseEventsBody, REQUEST_ID } from './request.js';
-import { fallbackAnswer, historyAnswer, liveUserAnswer, similarAnswer, type LiveAnswer, type ServingModel } from './serving-model.js';
+import {
+  fallbackAnswer,
+  historyAnswer,
+  type LiveAnswer,
+  liveUserAnswer,
+  type ServingModel,
+  sessionUserAnswer,
+  similarAnswer,
+} from './serving-model.js';
+import { SESSION_EVENT_TYPES, type SessionEvent, type SessionStore, sessionItems } from './session/session-store.js';
 import type { Answer, RankedAnswer, RecsCache } from './types.js';
 
 export interface ServiceOptions {
@@ -28,6 +37,8 @@ export interface ServiceOptions {
   readonly policy?: Policy;
   /** Seeds each request's placement draws together with its request id: the same seed and id place the same items. */
   readonly seed?: number;
+  /** Users' recent events, folded in at request time (docs/serving.md, "Sessions"); default: none kept. */
+  readonly sessions?: SessionStore;
 }
 
 /** Per request: the id its exposure is logged under (else a new UUID). */
@@ -54,6 +65,7 @@ export class RecommendationService {
   private readonly now: () => number;
   private readonly policy: Policy;
   private readonly seed: number;
+  private readonly sessions: SessionStore | null;
 
   private constructor(
     source: ModelSource,
@@ -65,6 +77,7 @@ export class RecommendationService {
     this.now = opts.now ?? Date.now;
     this.policy = opts.policy ?? greedyPolicy;
     this.seed = opts.seed ?? 0;
+    this.sessions = opts.sessions ?? null;
     const lruSize = opts.lruSize ?? DEFAULT_LRU_SIZE;
     this.lru = this.cache === null && lruSize > 0 ? new LRUCache({ max: lruSize }) : null;
     this.holder = new ModelHolder(source, {
@@ -109,9 +122,13 @@ export class RecommendationService {
     const requestId = this.requestId(req);
     const excluded = new Set(exclude);
     const depth = this.policy.depth(k);
+    const session = await this.sessionOf(userId);
     const ranked = await this.holder.use(async (m) => {
       const user = m.model.users.indexOf(userId);
-      if (user < 0) return fallbackAnswer(m, userId, depth, excluded, 'unknown user');
+      if (user < 0) return fallbackAnswer(m, userId, depth, new Set([...excluded, ...session]), 'unknown user');
+      // A session changes the answer: the caches, which hold answers without one, are not asked.
+      const withSession = session.length > 0 ? await this.withSession(m, userId, user, session, depth, excluded) : null;
+      if (withSession) return withSession;
       // The version in the key: a request that started on the old version may finish after a reload emptied the LRU.
       const key = `${m.version}|${userId}|${depth}|${[...excluded].sort((a, b) => a - b).join(',')}`;
       const remembered = this.lru?.get(key);
@@ -165,17 +182,67 @@ export class RecommendationService {
    */
   async recordEvents(input: EventInput | { readonly events: readonly EventInput[] }): Promise<number> {
     const events = parseEventsBody(input, this.now());
+    const sessions = new Map<number, SessionEvent[]>();
     for (const event of events) {
       this.metrics.event(event.type);
       this.append(event);
       this.observe(event);
+      if (SESSION_EVENT_TYPES.includes(event.type)) {
+        const kept = sessions.get(event.user_id) ?? [];
+        kept.push({ item_id: event.item_id, type: event.type, time: event.time });
+        sessions.set(event.user_id, kept);
+      }
     }
+    // Stored before the answer, so the user's next request sees them.
+    await Promise.all([...sessions].map(([userId, kept]) => this.remember(userId, kept)));
     return events.length;
   }
 
   async close(): Promise<void> {
     await this.holder.close();
     await this.cache?.close();
+  }
+
+  /** The user's session as raw item ids, oldest first; empty without a store, or when it fails (counted). */
+  private async sessionOf(userId: number): Promise<number[]> {
+    if (this.sessions === null) return [];
+    try {
+      const items = sessionItems(await this.sessions.recent(userId), this.now(), this.sessions.ttlMs);
+      this.metrics.session(items.length > 0 ? 'hit' : 'empty');
+      return items;
+    } catch (err) {
+      this.metrics.session('error');
+      log.event('serve.session_failed', { op: 'read', error: (err as Error).message });
+      return [];
+    }
+  }
+
+  private async remember(userId: number, events: readonly SessionEvent[]): Promise<void> {
+    if (this.sessions === null) return;
+    try {
+      await this.sessions.add(userId, events);
+    } catch (err) {
+      this.metrics.session('write_error');
+      log.event('serve.session_failed', { op: 'write', error: (err as Error).message });
+    }
+  }
+
+  /** The answer with the user's session folded in (null: no session item known to the model); the fallback when the model fails. */
+  private async withSession(
+    m: ServingModel,
+    userId: number,
+    user: number,
+    session: readonly number[],
+    k: number,
+    excluded: ReadonlySet<number>,
+  ): Promise<RankedAnswer | null> {
+    try {
+      const result = await sessionUserAnswer(m, userId, user, session, k, excluded);
+      if (result) this.metrics.observeStages(result.seconds);
+      return result?.answer ?? null;
+    } catch (err) {
+      return this.failed(m, err, userId, k, new Set([...excluded, ...session]));
+    }
   }
 
   /** The client's request id when it gave one, else a new UUID. */

@@ -166,6 +166,55 @@ describe('the A/B report over logs built by hand', () => {
   });
 });
 
+describe('CUPED with three variants', () => {
+  const three = parseExperiment(
+    {
+      id: 'exp1',
+      salt: 's1',
+      start: '2026-01-01T00:00:00Z',
+      variants: [
+        { name: 'A', share: 0.5 },
+        { name: 'B', share: 0.25 },
+        { name: 'C', share: 0.25 },
+      ],
+    },
+    'test',
+  );
+  // Per user: variant, clicks before the start, clicks during (each on its own shown item).
+  const plan: Array<[string, number, number]> = [
+    ['A', 1, 2],
+    ['A', 0, 1],
+    ['B', 2, 3],
+    ['B', 1, 1],
+    ['C', 0, 0],
+    ['C', 3, 2],
+  ];
+  const exposures: ExposureRecord[] = [];
+  const events: UserEventRecord[] = [];
+  plan.forEach(([variant, before, during], user) => {
+    for (const [x, clicks] of [
+      [exposure(user, START - HOUR, [1, 2, 3]), before],
+      [exposure(user, START + HOUR, [1, 2, 3], variant), during],
+    ] as const) {
+      exposures.push(x);
+      for (let k = 0; k < clicks; k++) events.push(event(user, x.items[k].item_id, 'click', x.time + 1, x));
+    }
+  });
+
+  it('pools θ within all variants and adjusts the control once for every comparison', () => {
+    const cpu = abReport(three, { exposures, events }, { metrics: ['clicks_per_user'] }).comparisons;
+    expect(cpu.map((c) => c.variant)).toEqual(['B', 'C']);
+    // Within-variant moments of (during, before): A cov 0.5 var 0.5; B cov 1 var 0.5; C cov 3 var 4.5.
+    const theta = 4.5 / 5.5;
+    for (const c of cpu) expect(c.cuped?.theta).toBeCloseTo(theta, 14);
+    // Pre-period mean over all six users: 7/6. A: 1.5 − θ (0.5 − 7/6); B: 2 − θ (1.5 − 7/6); C: 1 − θ (1.5 − 7/6).
+    expect(cpu[0].cuped?.control).toBeCloseTo(1.5 + theta * (2 / 3), 14);
+    expect(cpu[1].cuped?.control).toBeCloseTo(1.5 + theta * (2 / 3), 14);
+    expect(cpu[0].cuped?.treatment).toBeCloseTo(2 - theta / 3, 14);
+    expect(cpu[1].cuped?.treatment).toBeCloseTo(1 - theta / 3, 14);
+  });
+});
+
 describe('the sample-ratio-mismatch check', () => {
   const users = (a: number, b: number): ExposureRecord[] => [
     ...Array.from({ length: a }, (_, u) => exposure(u, START + HOUR, [1], 'A')),

@@ -181,6 +181,58 @@ describe('an A/A test of CTR over 200 seeds', () => {
   });
 });
 
+describe('an A/B test of CTR over 200 seeds', () => {
+  it('covers the true lift with the 95 % interval inside the binomial band around 95 %, with and without CUPED', () => {
+    // Each user's click rate r (mean 0.1) is the same before and during the test; the treatment
+    // multiplies it by 1.2. The rate is independent of the slots shown, so the true CTRs are
+    // E[r] = 0.1 and 0.12: a true lift of exactly 20 %.
+    const group = (rng: Rng, n: number, factor: number) => {
+      const during = { clicks: new Float64Array(n), shown: new Float64Array(n) };
+      const before = { clicks: new Float64Array(n), shown: new Float64Array(n) };
+      for (let u = 0; u < n; u++) {
+        const rate = 0.3 * rng.next() ** 2;
+        for (const [period, r] of [
+          [before, rate],
+          [during, rate * factor],
+        ] as const) {
+          period.shown[u] = 5 * (1 + rng.int(5));
+          for (let s = 0; s < period.shown[u]; s++) if (rng.next() < r) period.clicks[u]++;
+        }
+      }
+      return {
+        during: ratioEstimate(during.clicks, during.shown),
+        before: ratioEstimate(before.clicks, before.shown),
+        before_sums: before,
+      };
+    };
+    const seeds = 200;
+    let covered = 0;
+    let coveredCuped = 0;
+    let reduction = 0;
+    const inside = (ci: readonly [number, number] | null): boolean => ci !== null && ci[0] <= 0.2 && 0.2 <= ci[1];
+    for (let seed = 1; seed <= seeds; seed++) {
+      const rng = new Rng(1000 + seed);
+      const c = group(rng, 400, 1);
+      const t = group(rng, 400, 1.2);
+      if (inside(compare(c.during, t.during).lift_ci)) covered++;
+      const pooled = ratioEstimate(
+        [...c.before_sums.clicks, ...t.before_sums.clicks],
+        [...c.before_sums.shown, ...t.before_sums.shown],
+      ).value;
+      const adjusted = cuped([c, t], pooled);
+      if (adjusted && inside(compare(adjusted.adjusted[0], adjusted.adjusted[1]).lift_ci)) coveredCuped++;
+      reduction += (adjusted?.variance_reduction ?? 0) / seeds;
+    }
+    const [lo, hi] = binomialBand(seeds, 0.95);
+    expect(covered).toBeGreaterThanOrEqual(lo);
+    expect(covered).toBeLessThanOrEqual(hi);
+    expect(coveredCuped).toBeGreaterThanOrEqual(lo);
+    expect(coveredCuped).toBeLessThanOrEqual(hi);
+    // The pre-period shares the users' rates: CUPED removes a real part of the variance.
+    expect(reduction).toBeGreaterThan(0.1);
+  });
+});
+
 describe('the sample-size planner', () => {
   it("matches R's power.prop.test(p1 = .50, p2 = .75, power = .90): n = 76.7 per group", () => {
     const plan = planSampleSize({ baseline: 0.5, mde: 0.25, power: 0.9 });
