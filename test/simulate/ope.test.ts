@@ -23,9 +23,13 @@ describe('off-policy evaluation on the simulator', () => {
     for (const e of logs.exposures) trueClicks += truth.listClicks(e.user_id as number, target(e.user_id as number));
     const trueCtr = trueClicks / logs.exposures.length / K;
     const report = estimateOffPolicy(attributeEvents(logs.exposures, logs.events).exposures, target, { k: K, bootstrap: 200, seed: 1 });
-    console.log(`true CTR ${trueCtr.toFixed(4)}; unsupported ${report.unsupportedShare.toFixed(3)}; θ ${report.positionCurve.map((t) => t.toFixed(3)).join(',')}`);
+    console.log(
+      `true CTR ${trueCtr.toFixed(4)}; unsupported ${report.unsupportedShare.toFixed(3)}; θ ${report.positionCurve.map((t) => t.toFixed(3)).join(',')}`,
+    );
     for (const e of report.estimates)
-      console.log(`${e.estimator}: ${e.ctr.toFixed(4)} [${e.ctrInterval[0].toFixed(4)}, ${e.ctrInterval[1].toFixed(4)}] ESS ${e.effectiveSampleSize.toFixed(0)}`);
+      console.log(
+        `${e.estimator}: ${e.ctr.toFixed(4)} [${e.ctrInterval[0].toFixed(4)}, ${e.ctrInterval[1].toFixed(4)}] ESS ${e.effectiveSampleSize.toFixed(0)}`,
+      );
     expect(report.requests).toBe(5000);
     expect(report.estimates.map((e) => e.estimator)).toEqual(['ips', 'snips', 'dr', 'pbm']);
     for (const e of report.estimates) {
