@@ -117,10 +117,13 @@ export class PrecomputedAnswerer implements Answerer, Counterfactual {
   private readonly rng: Rng;
   private requests = 0;
 
+  private readonly variants: ServedVariant[];
+
   constructor(
-    private readonly variants: readonly ServedVariant[],
+    variants: readonly ServedVariant[],
     private readonly opts: PrecomputedOptions,
   ) {
+    this.variants = [...variants];
     if (variants.length === 0) throw new Error('PrecomputedAnswerer: no variant');
     if (opts.experiment) {
       const missing = opts.experiment.variants.find((v) => !variants.some((s) => s.name === v.name));
@@ -129,6 +132,13 @@ export class PrecomputedAnswerer implements Answerer, Counterfactual {
       throw new Error('PrecomputedAnswerer: several variants need an experiment to split users');
     }
     this.rng = new Rng(opts.seed);
+  }
+
+  /** Serves a variant's users from new lists from now on (a model retrained overnight). */
+  replaceLists(variant: string, lists: RankedLists): void {
+    const j = this.variants.findIndex((v) => v.name === variant);
+    if (j < 0) throw new Error(`PrecomputedAnswerer: no variant ${variant}`);
+    this.variants[j] = { ...this.variants[j], lists };
   }
 
   /** The variant serving `userId`. */
@@ -219,7 +229,8 @@ export interface InMemorySimulation {
   readonly seed: number;
   /** Simulated time of the first day; default the experiment's start (else 2030-01-01). */
   readonly start?: number;
-  readonly onDayEnd?: (day: number, logs: RecordCollector) => Promise<void>;
+  /** After each day: e.g. retrain on `logs` and `answerer.replaceLists`. */
+  readonly onDayEnd?: (day: number, logs: RecordCollector, answerer: PrecomputedAnswerer) => Promise<void>;
 }
 
 /** The fast path end to end: the logs in memory and the ground truth, for checks over many seeds. */
@@ -240,7 +251,7 @@ export async function simulateInMemory(
     k,
     seed,
     start,
-    onDayEnd: onDayEnd ? (day) => onDayEnd(day, logs) : undefined,
+    onDayEnd: onDayEnd ? (day) => onDayEnd(day, logs, answerer) : undefined,
   });
   const simulation = { days: opts.days, users_per_day: opts.usersPerDay, k, seed, start: new Date(start).toISOString() };
   return { logs, result, answerer, ground: groundTruth({ truth, result, simulation, experiment, counterfactual: answerer }) };
