@@ -83,6 +83,7 @@ describe('recsys ope', () => {
     const report = JSON.parse(r.stdout) as OpeRunReport;
     expect(report.requests).toBe(requests);
     expect(report.unsupportedShare).toBe(0);
+    expect(report.unshownToUserShare).toBe(0);
     expect(report.warning).toBeNull();
     const byName = Object.fromEntries(report.estimates.map((e) => [e.estimator, e]));
     for (const name of ['ips', 'snips', 'dr', 'pbm']) {
