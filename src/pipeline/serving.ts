@@ -1,16 +1,19 @@
 import { basename, dirname, join } from 'node:path';
 import { LATEST, resolveArtifactDir } from '../artifacts/store.js';
 import { seenMatrix } from '../eval/evaluate.js';
+import { buildItemPools } from '../explore/pools.js';
+import { parsePolicy } from '../explore/parse.js';
+import type { Policy } from '../explore/policy.js';
 import { canFoldIn, holdsResources, preparesServing, type Recommender } from '../models/model.js';
 import { popularityFactory } from '../models/popularity/popularity.js';
 import { RankerModel } from '../rank/ranker.js';
-import { foldInHistory } from '../serve/history/fold-in.js';
+import { foldInHistory, foldInSession } from '../serve/history/fold-in.js';
 import { openTwoTowerHistory } from '../serve/history/two-tower.js';
 import { TwoTowerModel } from '../models/two-tower/model.js';
 import type { ModelSource } from '../serve/model-holder.js';
 import { MAX_K } from '../serve/request.js';
 import type { ServingModel } from '../serve/serving-model.js';
-import type { HistoryRecommender } from '../serve/types.js';
+import type { HistoryRecommender, SessionRecommender } from '../serve/types.js';
 import { InputError } from '../util/errors.js';
 import { log } from '../util/log.js';
 import { checkTrainedOn, prepareExperiment, trainedOn } from './experiment.js';
@@ -18,19 +21,26 @@ import { loadModelArtifact } from './index-model.js';
 import { loadPipeline } from './load.js';
 
 /**
- * How a model answers a history: itself (ALS folds the user in), the two-tower model's exported
- * user tower in onnxruntime and its FAISS index, or, for the ranker, its first
- * channel that can (the GBDT stage needs a training user's features, so a history request is
- * answered by that channel alone; docs/serving.md).
+ * How a model answers a history, and a training user's session: itself (ALS folds the user in,
+ * the training items with the session's), the two-tower model's exported user tower in
+ * onnxruntime and its FAISS index, or, for the ranker, its first channel that can (the GBDT
+ * stage needs a training user's features, so a history request is answered by that channel
+ * alone, and a session only excludes its items from the funnel's list; docs/serving.md).
  */
-async function historyRecommender(dir: string, model: Recommender): Promise<HistoryRecommender | null> {
-  if (canFoldIn(model)) return foldInHistory(model);
-  if (model instanceof TwoTowerModel) return openTwoTowerHistory(dir, model);
+async function historyRecommenders(
+  dir: string,
+  model: Recommender,
+): Promise<{ history: HistoryRecommender | null; session: SessionRecommender | null }> {
+  if (canFoldIn(model)) return { history: foldInHistory(model), session: foldInSession(model) };
+  if (model instanceof TwoTowerModel) {
+    const tower = await openTwoTowerHistory(dir, model);
+    return { history: tower, session: tower };
+  }
   if (model instanceof RankerModel) {
     const channel = model.funnel.channels.find((c) => canFoldIn(c.model));
-    if (channel && canFoldIn(channel.model)) return { ...foldInHistory(channel.model), channel: channel.name };
+    if (channel && canFoldIn(channel.model)) return { history: { ...foldInHistory(channel.model), channel: channel.name }, session: null };
   }
-  return null;
+  return { history: null, session: null };
 }
 
 /**
@@ -55,7 +65,7 @@ export async function loadServingModel(versionDir: string): Promise<ServingModel
     scores: top.scores.slice(0, n),
   };
   if (preparesServing(model)) model.prepareServing();
-  const history = await historyRecommender(dir, model);
+  const { history, session } = await historyRecommenders(dir, model);
   log.event('serve.load', { dir, version: manifest.version, seconds: (performance.now() - started) / 1000 });
   return {
     name: manifest.name,
@@ -67,6 +77,8 @@ export async function loadServingModel(versionDir: string): Promise<ServingModel
     seen,
     popular,
     history,
+    session,
+    pools: buildItemPools(exp.training),
     close: async () => {
       await history?.close();
       if (holdsResources(model)) model.close();
@@ -99,4 +111,9 @@ export function servingSource(target: ServeTarget): ModelSource & { readonly cac
     resolve: () => resolveArtifactDir(path),
     load: loadServingModel,
   };
+}
+
+/** The policy a spelling names (`--policy`, an experiment variant's `policy`), drawing from the pools of the model that serves it. */
+export function servingPolicy(spec: string, model: ServingModel): Policy {
+  return parsePolicy(spec, model.pools);
 }

@@ -11,8 +11,8 @@ export type RequestPath = AnswerPath | 'none' | 'error';
 
 export type ErrorKind = 'bad_request' | 'model_failed' | 'channel_skipped' | 'reload_failed' | 'policy_failed' | 'internal';
 
-/** How a request's look-up of the user's session ended: found events, found none, or the store failed (answered without). */
-export type SessionOutcome = 'hit' | 'empty' | 'error';
+/** How a session look-up ended: found events, found none, the store failed (answered without); or a write of events failed. */
+export type SessionOutcome = 'hit' | 'empty' | 'error' | 'write_error';
 
 /**
  * The server's Prometheus metrics (docs/serving.md, "Metrics"), in a registry of its own so
@@ -94,7 +94,7 @@ export class ServeMetrics {
     });
     this.sessions = new Counter({
       name: 'recsys_session_requests_total',
-      help: "Look-ups of a user's session history at request time, by outcome (hit, empty, error: answered without it)",
+      help: "Session history at request time, by outcome: hit, empty, error (answered without it); write_error (POST /events could not store a user's events)",
       labelNames: ['outcome'],
       registers,
     });

@@ -1,7 +1,8 @@
+import type { ItemPools } from '../explore/pools.js';
 import type { Csr } from '../matrix/csr.js';
 import type { TopK } from '../matrix/topk.js';
 import { recommendSourced, type Recommender } from '../models/model.js';
-import type { AnsweredItem, HistoryRecommender, RankedAnswer } from './types.js';
+import type { AnsweredItem, HistoryRecommender, RankedAnswer, SessionRecommender } from './types.js';
 
 /**
  * One loaded model version, ready to answer: what the batch export uses (the model and the
@@ -23,6 +24,10 @@ export interface ServingModel {
   /** Raw item ids, most popular in training first, and their training counts: the cold-start answer. */
   readonly popular: { readonly itemIds: Int32Array; readonly scores: Float32Array };
   readonly history: HistoryRecommender | null;
+  /** How a training user's session is folded in (ALS, two-tower); null: session items are only excluded (docs/serving.md, "Sessions"). */
+  readonly session: SessionRecommender | null;
+  /** The fresh and cold items of its training data, which exploring policies draw from (docs/exploration.md). */
+  readonly pools: ItemPools;
   /** Releases native resources (onnxruntime, FAISS); called once no request uses the version. */
   close(): Promise<void>;
 }
@@ -96,6 +101,42 @@ export function liveUserAnswer(m: ServingModel, userId: number, user: number, k:
     ...(result.skipped.length > 0 ? { skipped_channels: [...result.skipped] } : {}),
   };
   return { answer, seconds: result.seconds };
+}
+
+/**
+ * A training user's top k given their session (raw item ids, oldest first), or null when no
+ * session item is known to the model (the answer is then the usual one). A model that folds a
+ * session in answers through it, excluding the training and session items; any other (the
+ * ranker, whose GBDT features come from training) answers as without a session, the session's
+ * items excluded like request-time exclusions.
+ */
+export async function sessionUserAnswer(
+  m: ServingModel,
+  userId: number,
+  user: number,
+  session: readonly number[],
+  k: number,
+  exclude: ReadonlySet<number>,
+): Promise<LiveAnswer | null> {
+  const { known } = m.model.items.split(session);
+  if (known.length === 0) return null;
+  const counted = { session_items: known.length };
+  if (m.session === null) {
+    const live = liveUserAnswer(m, userId, user, k, new Set([...exclude, ...session]));
+    return { answer: { ...live.answer, ...counted }, seconds: live.seconds };
+  }
+  const started = performance.now();
+  const trained = m.seen.indices.subarray(m.seen.indptr[user], m.seen.indptr[user + 1]);
+  const top = await m.session.recommendWithSession(user, trained, known, k + exclude.size);
+  const answer: RankedAnswer = {
+    user_id: userId,
+    items: answeredItems(m, top, 0, k, () => m.kind, exclude),
+    model: m.name,
+    version: m.version,
+    path: 'live',
+    ...counted,
+  };
+  return { answer, seconds: { session: (performance.now() - started) / 1000 } };
 }
 
 /** Top k for a user known by a history of raw item ids (oldest first); unknown ids are ignored and named. */

@@ -73,6 +73,21 @@ export interface HistoryRecommender {
   close(): Promise<void>;
 }
 
+/**
+ * Top-k for a training user whose recent session events follow their training history: the
+ * model folds both in (ALS: the least-squares solve over training + session items; the two-tower
+ * model: its user tower over the user's latest training items + the session, the user's own
+ * index kept).
+ */
+export interface SessionRecommender {
+  /**
+   * Top-k dense item indices for dense training user `user` whose training items are `trained`
+   * and whose session adds `session` (dense, oldest first); neither is ever returned; padded
+   * with -1 like `recommend`.
+   */
+  recommendWithSession(user: number, trained: Int32Array, session: Int32Array, k: number): Promise<TopK>;
+}
+
 /** How a cache lookup ended, for the cache metrics. */
 export type CacheOutcome = 'hit' | 'miss' | 'stale' | 'error' | 'open';
 

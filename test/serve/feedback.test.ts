@@ -2,10 +2,17 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ExposureRecord, LogRecord, LogSink, UserEventRecord } from '../../src/events/records.js';
 import type { Policy } from '../../src/explore/policy.js';
-import { servingSource } from '../../src/pipeline/serving.js';
+import { readRowsParquet } from '../../src/data/parquet.js';
+import type { AlsModel } from '../../src/models/als/model.js';
+import { assignVariant, type Experiment } from '../../src/experiments/experiment.js';
+import { parsePolicy } from '../../src/explore/parse.js';
+import { servingPolicy, servingSource } from '../../src/pipeline/serving.js';
+import { memorySessions } from '../../src/serve/session/memory-sessions.js';
+import { openRedisSessions } from '../../src/serve/session/redis-sessions.js';
 import { buildServer } from '../../src/serve/server.js';
 import { RecommendationService, type ServiceOptions } from '../../src/serve/service.js';
 import type { Answer } from '../../src/serve/types.js';
+import { startRedisServer } from './redis-server.js';
 import { servedPipeline, type ServedPipeline } from './served-pipeline.js';
 
 /**
@@ -274,5 +281,193 @@ describe('a log that fails', () => {
     } finally {
       await s.close();
     }
+  });
+});
+
+/** A training user's training items (raw ids), read from the split with DuckDB. */
+async function trainingItems(user: number): Promise<number[]> {
+  const train = join(fx.artifacts, 'split-temporal-user', 'latest', 'train.parquet');
+  const rows = (await readRowsParquet(train, `SELECT DISTINCT item_id FROM src WHERE user_id = ${user}`)) as Array<{ item_id: number }>;
+  return rows.map((r) => r.item_id);
+}
+
+/**
+ * An item neither in the user's training items nor in `shown`, with the longest factor vector
+ * of the model (the click that moves a fold-in most).
+ */
+function freshItem(s: Opened, trained: readonly number[], shown: Answer): number {
+  const model = s.service.serving!.model as AlsModel;
+  const { dim, data } = model.itemEmbeddings();
+  const taken = new Set([...trained, ...shown.items.map((i) => i.item_id)]);
+  let best = -1;
+  let bestNorm = -1;
+  for (let i = 0; i < model.items.size; i++) {
+    if (taken.has(model.items.rawId(i))) continue;
+    let norm = 0;
+    for (let d = 0; d < dim; d++) norm += data[i * dim + d] ** 2;
+    if (norm > bestNorm) [best, bestNorm] = [i, norm];
+  }
+  return model.items.rawId(best);
+}
+
+describe('session history (in-process)', () => {
+  let clock = Date.parse('2026-03-02T08:00:00Z');
+  let s: Opened;
+  beforeAll(async () => {
+    s = await open('als', { now: () => clock, sessions: memorySessions({ now: () => clock }) });
+  });
+  afterAll(() => s?.close());
+
+  it('a click changes the next answer to the fold-in over the training items and the clicked item, until the session expires', async () => {
+    // The user with the fewest training items, whose list one click moves most.
+    const train = join(fx.artifacts, 'split-temporal-user', 'latest', 'train.parquet');
+    const [{ user }] = (await readRowsParquet(
+      train,
+      'SELECT user_id AS user FROM src GROUP BY user_id ORDER BY count(*), user_id LIMIT 1',
+    )) as Array<{
+      user: number;
+    }>;
+    const before = await get(s, `/recommend/${user}?k=10`);
+    expect((await get(s, `/recommend/${user}?k=10`)).path).toBe('cache');
+    const trained = await trainingItems(user);
+    const clicked = freshItem(s, trained, before);
+    expect((await postEvents(s, { user, item: clicked, type: 'click' })).status).toBe(202);
+    const after = await get(s, `/recommend/${user}?k=10`);
+    expect(after.path).toBe('live');
+    expect(after.session_items).toBe(1);
+    expect(after.items.map((i) => i.item_id)).not.toEqual(before.items.map((i) => i.item_id));
+    // The library, directly: ALS fold-in over the training items and the click, neither returned.
+    const model = s.service.serving!.model as AlsModel;
+    const top = model.recommendFromHistory(model.items.mapAll(Int32Array.from([...trained, clicked])), null, 10);
+    expect(after.items.map((i) => [i.item_id, Math.fround(i.score)])).toEqual(
+      Array.from(top.items, (item, j) => [model.items.rawId(item), Math.fround(top.scores[j])]),
+    );
+    expect(after.items.some((i) => i.item_id === clicked || trained.includes(i.item_id))).toBe(false);
+    // A dismissal is logged, not kept in the session: the answer stays the same.
+    await postEvents(s, { user, item: after.items[0].item_id, type: 'dismiss' });
+    expect((await get(s, `/recommend/${user}?k=10`)).items).toEqual(after.items);
+    // An hour after the click the session has ended: the answer without it again (from the LRU).
+    clock += 3_600_001;
+    const expired = await get(s, `/recommend/${user}?k=10`);
+    expect(expired.items).toEqual(before.items);
+    expect(expired.session_items).toBeUndefined();
+    const metrics = await s.service.metrics.registry.metrics();
+    expect(sample(metrics, 'recsys_session_requests_total{outcome="hit"}')).toBe(2);
+    expect(sample(metrics, 'recsys_session_requests_total{outcome="empty"}')).toBe(3);
+  });
+
+  it('keeps the latest events only: a session of size 2 holds the last two clicks', async () => {
+    const sessions = memorySessions({ size: 2, now: () => clock });
+    await sessions.add(5, [
+      { item_id: 1, type: 'click', time: clock },
+      { item_id: 2, type: 'view', time: clock },
+    ]);
+    await sessions.add(5, [{ item_id: 3, type: 'purchase', time: clock }]);
+    expect((await sessions.recent(5)).map((e) => e.item_id)).toEqual([2, 3]);
+  });
+});
+
+describe('session history with a ranker', () => {
+  it('excludes the session items from the funnel list, which is otherwise unchanged', async () => {
+    const s = await open('ranker', { sessions: memorySessions() });
+    try {
+      const before = (await get(s, '/recommend/30?k=11')).items.map((i) => i.item_id);
+      const clicked = before[1];
+      await postEvents(s, { user: 30, item: clicked, type: 'click' });
+      const after = await get(s, '/recommend/30?k=10');
+      expect(after.path).toBe('live');
+      expect(after.items.map((i) => i.item_id)).toEqual(before.filter((id) => id !== clicked));
+      expect(after.session_items).toBe(1);
+    } finally {
+      await s.close();
+    }
+  });
+});
+
+describe('session history in Redis', () => {
+  it('is shared by two services, and a Redis that is down costs the session, never the answer', async () => {
+    const redis = await startRedisServer();
+    const a = await open('als', { sessions: await openRedisSessions({ url: redis.url }), lruSize: 0 });
+    const b = await open('als', { sessions: await openRedisSessions({ url: redis.url }), lruSize: 0 });
+    try {
+      const user = 44;
+      const before = await get(b, `/recommend/${user}?k=10`);
+      const clicked = freshItem(a, await trainingItems(user), before);
+      expect((await postEvents(a, { user, item: clicked, type: 'click' })).status).toBe(202);
+      const after = await get(b, `/recommend/${user}?k=10`);
+      expect(after.session_items).toBe(1);
+      expect(after.items).not.toEqual(before.items);
+      expect(after.items).toEqual((await get(a, `/recommend/${user}?k=10`)).items);
+      await redis.kill('SIGKILL');
+      const down = await get(b, `/recommend/${user}?k=10`);
+      expect(down.items).toEqual(before.items);
+      expect((await postEvents(a, { user, item: 1, type: 'click' })).status).toBe(202);
+      const metrics = await b.service.metrics.registry.metrics();
+      expect(sample(metrics, 'recsys_session_requests_total{outcome="error"}')).toBe(1);
+      const written = await a.service.metrics.registry.metrics();
+      expect(sample(written, 'recsys_session_requests_total{outcome="write_error"}')).toBe(1);
+    } finally {
+      await a.close();
+      await b.close();
+      await redis.stop();
+    }
+  });
+});
+
+describe('an experiment', () => {
+  const epsilon = 'epsilon-greedy:0.5:candidates';
+  const experiment: Experiment = {
+    id: 'tt-vs-als',
+    salt: 'feedback-test',
+    start: '2026-03-01T00:00:00Z',
+    end: '2026-03-08T00:00:00Z',
+    variants: [
+      { name: 'control', share: 0.5 },
+      { name: 'two-tower', share: 0.5, model: 'two-tower-temporal-user', policy: epsilon },
+    ],
+  };
+  const sink = new ArraySink();
+  let clock = Date.parse('2026-03-03T00:00:00Z');
+  let s: Opened;
+  beforeAll(async () => {
+    s = await open('als', {
+      log: sink,
+      now: () => clock,
+      experiment,
+      variantSource: (model) => servingSource({ model: join(fx.artifacts, model) }),
+      makePolicy: servingPolicy,
+      seed: 3,
+    });
+  });
+  afterAll(() => s?.close());
+
+  it("serves each user by their variant's model and policy (assignVariant), logged with the experiment and variant", async () => {
+    const users = Array.from({ length: 30 }, (_, i) => i + 1);
+    const byVariant = new Map<string, number>();
+    for (const user of users) {
+      const answer = await get(s, `/recommend/${user}?k=10`);
+      const variant = assignVariant(experiment, user).name;
+      byVariant.set(variant, (byVariant.get(variant) ?? 0) + 1);
+      expect(answer.experiment, `user ${user}`).toBe('tt-vs-als');
+      expect(answer.variant, `user ${user}`).toBe(variant);
+      expect(answer.model).toBe(variant === 'control' ? 'als-temporal-user' : 'two-tower-temporal-user');
+      expect(answer.policy).toBe(variant === 'control' ? 'greedy' : parsePolicy(epsilon, null).name);
+      // ε = 0.5 over the candidates beyond the top 10: each greedy item kept with probability 1/2.
+      if (variant !== 'control') expect(answer.items.some((i) => i.propensity === 0.5)).toBe(true);
+      const logged = sink.exposures.at(-1)!;
+      expect([logged.experiment, logged.variant, logged.policy, logged.model]).toEqual(['tt-vs-als', variant, answer.policy, answer.model]);
+    }
+    expect(byVariant.size).toBe(2);
+  });
+
+  it('answers a request without a user by the control, outside the experiment; and everyone by its own model outside its dates', async () => {
+    const history = await s.service.recommendHistory([1, 50, 260], 5);
+    expect(history.model).toBe('als-temporal-user');
+    expect(history.experiment).toBeUndefined();
+    const treated = Array.from({ length: 30 }, (_, i) => i + 1).find((u) => assignVariant(experiment, u).name === 'two-tower')!;
+    clock = Date.parse('2026-03-08T00:00:00Z');
+    const after = await s.service.recommendUser(treated, 10);
+    expect([after.model, after.policy, after.experiment, after.variant]).toEqual(['als-temporal-user', 'greedy', undefined, undefined]);
+    expect(sink.exposures.at(-1)?.experiment).toBeNull();
   });
 });

@@ -1,9 +1,8 @@
-import { Redis } from 'ioredis';
 import CircuitBreaker from 'opossum';
 import { log } from '../../util/log.js';
 import type { CachedAnswer, CacheOutcome, RecsCache } from '../types.js';
 import { checkKeyPart, DEFAULT_PREFIX } from './protocol.js';
-import { parseRedisUrl, redactUrl } from './redis-client.js';
+import { parseRedisUrl, reconnectingRedis, redactUrl } from './redis-client.js';
 import { type CachedRecommendations, readCachedRecommendations } from './redis-read.js';
 
 /**
@@ -18,10 +17,6 @@ export const DEFAULT_CACHE_TIMEOUT_MS = 250;
 export const DEFAULT_FAILURES_TO_OPEN = 3;
 /** How long the breaker stays open before one lookup tries Redis again. */
 export const DEFAULT_BREAKER_RESET_MS = 2000;
-/** The longest wait between two reconnection attempts while Redis is away. */
-const MAX_RECONNECT_DELAY_MS = 2000;
-/** A reconnection attempt to a host that does not answer at all gives up after this long. */
-const CONNECT_TIMEOUT_MS = 1000;
 
 export interface RedisCacheOptions {
   /** redis://HOST:PORT[/DB] or rediss:// */
@@ -59,24 +54,8 @@ export async function openRedisCache(opts: RedisCacheOptions): Promise<RecsCache
   const failuresToOpen = opts.failuresToOpen ?? DEFAULT_FAILURES_TO_OPEN;
   const resetMs = opts.resetMs ?? DEFAULT_BREAKER_RESET_MS;
 
-  const client = new Redis(parsed.toString(), {
-    commandTimeout: timeoutMs,
-    connectTimeout: CONNECT_TIMEOUT_MS,
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 0,
-    retryStrategy: (attempt) => Math.min(100 * attempt, MAX_RECONNECT_DELAY_MS),
-  });
-  // Why the connection is down: its last error (a server that closes it cleanly gives none).
-  let connectionError = '';
-  client.on('ready', () => {
-    connectionError = 'the server closed the connection';
-  });
-  // Without a listener ioredis prints every failed reconnection attempt to the console.
-  client.on('error', (err: Error) => {
-    connectionError = err.message;
-  });
-  const connected = await firstConnection(client);
-  if (!connected) log.warn(`redis cache ${where}: not reachable (${connectionError}); answering live until it is`);
+  const { client, connected, whyDown } = reconnectingRedis(parsed, timeoutMs);
+  if (!(await connected)) log.warn(`redis cache ${where}: not reachable (${whyDown()}); answering live until it is`);
 
   const breaker = new CircuitBreaker((userId: number) => readCachedRecommendations(client, name, userId, prefix), {
     timeout: timeoutMs,
@@ -88,8 +67,7 @@ export async function openRedisCache(opts: RedisCacheOptions): Promise<RecsCache
   });
   // On a lost connection a lookup fails at once with ioredis's "Stream isn't writeable" (before the
   // client has noticed, its status may still be ready); the connection's own error says why.
-  const why = (err: Error): string =>
-    client.status === 'ready' && client.stream?.writable ? err.message : `not connected: ${connectionError}`;
+  const why = (err: Error): string => (client.status === 'ready' && client.stream?.writable ? err.message : `not connected: ${whyDown()}`);
   let failuresInARow = 0;
   breaker.on('success', () => {
     failuresInARow = 0;
@@ -127,19 +105,4 @@ export async function openRedisCache(opts: RedisCacheOptions): Promise<RecsCache
       client.disconnect();
     },
   };
-}
-
-/** True once the client is ready; false at its first error (it keeps reconnecting). */
-function firstConnection(client: Redis): Promise<boolean> {
-  return new Promise((resolve) => {
-    const settle = (ready: boolean) => (): void => {
-      client.off('ready', onReady);
-      client.off('error', onError);
-      resolve(ready);
-    };
-    const onReady = settle(true);
-    const onError = settle(false);
-    client.once('ready', onReady);
-    client.once('error', onError);
-  });
 }

@@ -55,3 +55,52 @@ export async function connectRedis(url: string, connectTimeoutMs = DEFAULT_CONNE
   }
   return client;
 }
+
+/** The longest wait between two reconnection attempts while Redis is away. */
+const MAX_RECONNECT_DELAY_MS = 2000;
+/** A reconnection attempt to a host that does not answer at all gives up after this long. */
+const RECONNECT_TIMEOUT_MS = 1000;
+
+export interface ReconnectingRedis {
+  readonly client: Redis;
+  /** True once the first connection is made; false at its first error (it keeps reconnecting). */
+  readonly connected: Promise<boolean>;
+  /** Why the connection is down: its last error (a server that closes it cleanly gives none). */
+  whyDown(): string;
+}
+
+/**
+ * A client for a server's read and write paths (the recommendations cache, sessions): every
+ * command fails after `commandTimeoutMs`, commands are never queued while the connection is
+ * down (they fail at once), and it reconnects in the background (every 0.1 s, backing off to
+ * 2 s) until `disconnect()`.
+ */
+export function reconnectingRedis(url: URL, commandTimeoutMs: number): ReconnectingRedis {
+  const client = new Redis(url.toString(), {
+    commandTimeout: commandTimeoutMs,
+    connectTimeout: RECONNECT_TIMEOUT_MS,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    retryStrategy: (attempt) => Math.min(100 * attempt, MAX_RECONNECT_DELAY_MS),
+  });
+  let connectionError = '';
+  client.on('ready', () => {
+    connectionError = 'the server closed the connection';
+  });
+  // Without a listener ioredis prints every failed reconnection attempt to the console.
+  client.on('error', (err: Error) => {
+    connectionError = err.message;
+  });
+  const connected = new Promise<boolean>((resolve) => {
+    const settle = (ready: boolean) => (): void => {
+      client.off('ready', onReady);
+      client.off('error', onError);
+      resolve(ready);
+    };
+    const onReady = settle(true);
+    const onError = settle(false);
+    client.once('ready', onReady);
+    client.once('error', onError);
+  });
+  return { client, connected, whyDown: () => connectionError };
+}

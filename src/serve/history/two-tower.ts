@@ -9,7 +9,7 @@ import type { TopK } from '../../matrix/topk.js';
 import type { TwoTowerModel } from '../../models/two-tower/model.js';
 import { USER_TOWER_FILE } from '../../models/two-tower/onnx-export.js';
 import { InputError } from '../../util/errors.js';
-import type { HistoryRecommender } from '../types.js';
+import type { HistoryRecommender, SessionRecommender } from '../types.js';
 
 /** Exact or FAISS top-k for one user vector, skipping the items of row 0 of `exclude`. */
 type VectorSearch = (vector: Float32Array, k: number, exclude: Csr) => TopK;
@@ -20,7 +20,7 @@ type VectorSearch = (vector: Float32Array, k: number, exclude: Csr) => TopK;
  * then the artifact's FAISS index (`recsys index`) or, without one, exact inner product over the
  * model's item vectors.
  */
-export async function openTwoTowerHistory(dir: string, model: TwoTowerModel): Promise<HistoryRecommender> {
+export async function openTwoTowerHistory(dir: string, model: TwoTowerModel): Promise<HistoryRecommender & SessionRecommender> {
   const search = itemSearch(dir, model);
   const tower = await OnnxUserTower.open(dir, model);
   const nItems = model.items.size;
@@ -29,6 +29,17 @@ export async function openTwoTowerHistory(dir: string, model: TwoTowerModel): Pr
     async recommend(items: Int32Array, k: number): Promise<TopK> {
       const vector = await tower.embed(-1, items);
       return search(vector, k, csrFromCoo(1, nItems, new Int32Array(items.length), items, null));
+    },
+    /** The tower over the user's own index and latest training items (as training fed it), then the session. */
+    async recommendWithSession(user: number, trained: Int32Array, session: Int32Array, k: number): Promise<TopK> {
+      const L = model.historyLength;
+      const latest = model.userHistory.subarray(user * L, (user + 1) * L).filter((i) => i >= 0);
+      const history = new Int32Array(latest.length + session.length);
+      history.set(latest);
+      history.set(session, latest.length);
+      const vector = await tower.embed(user, history);
+      const seen = Int32Array.from(new Set([...trained, ...session])).sort();
+      return search(vector, k, csrFromCoo(1, nItems, new Int32Array(seen.length), seen, null));
     },
     close: () => tower.release(),
   };
