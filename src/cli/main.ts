@@ -7,6 +7,7 @@ import { dataCommand } from './commands/data.js';
 import { evalCommand } from './commands/eval.js';
 import { eventsCommand } from './commands/events.js';
 import { indexCommand } from './commands/index.js';
+import { opeCommand } from './commands/ope.js';
 import { positionsCommand } from './commands/positions.js';
 import { publishCommand } from './commands/publish.js';
 import { recommendCommand } from './commands/recommend.js';
@@ -39,6 +40,7 @@ export function buildProgram(): Command {
     artifactsCommand(),
     trackingCommand(),
     abCommand(),
+    opeCommand(),
     positionsCommand(),
   ])
     program.addCommand(cmd);

@@ -1,6 +1,9 @@
 import { basename, dirname, join } from 'node:path';
 import { LATEST, resolveArtifactDir } from '../artifacts/store.js';
 import { seenMatrix } from '../eval/evaluate.js';
+import { buildItemPools } from '../explore/pools.js';
+import { parsePolicy } from '../explore/parse.js';
+import type { Policy } from '../explore/policy.js';
 import { canFoldIn, holdsResources, preparesServing, type Recommender } from '../models/model.js';
 import { popularityFactory } from '../models/popularity/popularity.js';
 import { RankerModel } from '../rank/ranker.js';
@@ -75,6 +78,7 @@ export async function loadServingModel(versionDir: string): Promise<ServingModel
     popular,
     history,
     session,
+    pools: buildItemPools(exp.training),
     close: async () => {
       await history?.close();
       if (holdsResources(model)) model.close();
@@ -107,4 +111,9 @@ export function servingSource(target: ServeTarget): ModelSource & { readonly cac
     resolve: () => resolveArtifactDir(path),
     load: loadServingModel,
   };
+}
+
+/** The policy a spelling names (`--policy`, an experiment variant's `policy`), drawing from the pools of the model that serves it. */
+export function servingPolicy(spec: string, model: ServingModel): Policy {
+  return parsePolicy(spec, model.pools);
 }

@@ -1,3 +1,6 @@
+import { join } from 'node:path';
+import { EXPOSURES_FILE } from '../data/dataset.js';
+import { readNumericParquet } from '../data/parquet.js';
 import { withExtraItems } from './candidates.js';
 import type { Funnel } from './funnel.js';
 import type { RankingData } from './gbdt/index.js';
@@ -15,6 +18,24 @@ export interface LoggedImpressions {
   readonly position: Int32Array;
   /** 1 when the shown item got a positive event (click, purchase). */
   readonly clicked: Uint8Array;
+}
+
+/**
+ * The exposures table of a dataset that `recsys data import --format events` wrote
+ * (`<dir>/exposures.parquet`), in its row order; rows of answers to no user are left out.
+ */
+export async function readLoggedImpressions(datasetDir: string): Promise<LoggedImpressions> {
+  const columns = await readNumericParquet(
+    join(datasetDir, EXPOSURES_FILE),
+    ['user_id', 'item_id', 'position', 'clicked'].map((name) => ({ name, as: 'int32' as const })),
+    'WHERE user_id IS NOT NULL',
+  );
+  return {
+    userId: columns.user_id as Int32Array,
+    itemId: columns.item_id as Int32Array,
+    position: columns.position as Int32Array,
+    clicked: Uint8Array.from(columns.clicked),
+  };
 }
 
 export type ClickExampleStats = {

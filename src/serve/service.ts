@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import type { ExposureRecord, ExposureRoute, LogRecord, LogSink, UserEventRecord } from '../events/records.js';
+import { assignVariant, controlOf, type Experiment } from '../experiments/experiment.js';
 import { greedyPolicy, type Policy } from '../explore/policy.js';
 import { sha256 } from '../util/hash.js';
 import { log } from '../util/log.js';
@@ -33,12 +34,56 @@ export interface ServiceOptions {
   readonly log?: LogSink;
   /** The clock stamping exposures and events, ms since the epoch (the simulator runs simulated days); default Date.now. */
   readonly now?: () => number;
-  /** Decides what is shown from the model's list, and with what propensity (docs/exploration.md); default greedy. */
-  readonly policy?: Policy;
+  /**
+   * Decides what is shown from the model's list, and with what propensity (docs/exploration.md):
+   * a Policy, or its spelling (built by `makePolicy`); default greedy.
+   */
+  readonly policy?: Policy | string;
+  /**
+   * Builds the policy a spelling names (`--policy`, a variant's `policy`) for the model that
+   * serves it, once its first version is loaded (its item pools); default: `greedy` only.
+   */
+  readonly makePolicy?: (spec: string, model: ServingModel) => Policy;
+  /** An A/B test: each user is served by their variant's model and policy while it runs (docs/serving.md, "Experiments"). */
+  readonly experiment?: Experiment;
+  /** The source of a variant's `model` (an artifact path); required when a variant names one. */
+  readonly variantSource?: (model: string) => ModelSource;
   /** Seeds each request's placement draws together with its request id: the same seed and id place the same items. */
   readonly seed?: number;
   /** Users' recent events, folded in at request time (docs/serving.md, "Sessions"); default: none kept. */
   readonly sessions?: SessionStore;
+}
+
+/** Who answers a request: a model (its holder) and a policy, and the experiment's variant they serve. */
+interface Arm {
+  readonly holder: ModelHolder;
+  readonly policy: Policy;
+  readonly experiment: string | null;
+  readonly variant: string | null;
+}
+
+/** The arms of a started service: its own (no experiment running), each variant's, and the control's for requests without a user. */
+interface Arms {
+  readonly own: Arm;
+  readonly variants: ReadonlyMap<string, Arm>;
+  readonly anonymous: Arm;
+}
+
+/** The model's list for a request, and the items its user must never be shown (what a policy's pools are filtered with). */
+interface Ranked {
+  readonly answer: RankedAnswer;
+  readonly exclude: (itemId: number) => boolean;
+}
+
+/** Whether a raw item id is among dense user `user`'s training items (the seen filter), the set built on first use. */
+function seenBy(m: ServingModel, user: number): (itemId: number) => boolean {
+  let row: Set<number> | null = null;
+  return (itemId) => {
+    const item = m.model.items.indexOf(itemId);
+    if (item < 0) return false;
+    row ??= new Set(m.seen.indices.subarray(m.seen.indptr[user], m.seen.indptr[user + 1]));
+    return row.has(item);
+  };
 }
 
 /** Per request: the id its exposure is logged under (else a new UUID). */
@@ -58,12 +103,15 @@ export const DEFAULT_RELOAD_INTERVAL_MS = 1000;
  */
 export class RecommendationService {
   readonly metrics: ServeMetrics;
+  /** The server's own model; the Redis cache holds its export. */
   private readonly holder: ModelHolder;
+  /** One per distinct variant model, by the artifact path the experiment names. */
+  private readonly variantHolders = new Map<string, ModelHolder>();
+  private arms: Arms | null = null;
   private readonly lru: LRUCache<string, RankedAnswer> | null;
   private readonly cache: RecsCache | null;
   private readonly sink: LogSink | null;
   private readonly now: () => number;
-  private readonly policy: Policy;
   private readonly seed: number;
   private readonly sessions: SessionStore | null;
 
@@ -75,21 +123,27 @@ export class RecommendationService {
     this.cache = opts.cache ?? null;
     this.sink = opts.log ?? null;
     this.now = opts.now ?? Date.now;
-    this.policy = opts.policy ?? greedyPolicy;
     this.seed = opts.seed ?? 0;
     this.sessions = opts.sessions ?? null;
     const lruSize = opts.lruSize ?? DEFAULT_LRU_SIZE;
     this.lru = this.cache === null && lruSize > 0 ? new LRUCache({ max: lruSize }) : null;
-    this.holder = new ModelHolder(source, {
-      onReload: (result, model) => {
+    const events = (main: boolean) => ({
+      onReload: (result: 'ok' | 'failed', model: ServingModel | null) => {
         this.metrics.reload(result);
         if (model) {
-          this.metrics.serving(model);
+          if (main) this.metrics.serving(model);
           // Answers of the old version would never be asked for again: let it go at once.
           this.lru?.clear();
         }
       },
     });
+    this.holder = new ModelHolder(source, events(true));
+    for (const v of opts.experiment?.variants ?? []) {
+      if (v.model === undefined || this.variantHolders.has(v.model)) continue;
+      if (!opts.variantSource)
+        throw new Error(`experiment ${opts.experiment?.id}: variant ${v.name} names a model, and no variantSource was given`);
+      this.variantHolders.set(v.model, new ModelHolder(opts.variantSource(v.model), events(false)));
+    }
   }
 
   /** Creates the service; `start` loads the first version. */
@@ -97,50 +151,97 @@ export class RecommendationService {
     return new RecommendationService(source, opts);
   }
 
-  /** Loads the version the source names now and starts following it; throws when it cannot be loaded. */
+  /**
+   * Loads the version the source names now (and each variant's model), builds the policies, and
+   * starts following the sources; throws when a model cannot be loaded or a policy is wrong.
+   */
   async start(): Promise<ServingModel> {
-    const model = await this.holder.start();
+    const [model] = await Promise.all([this.holder.start(), ...[...this.variantHolders.values()].map((h) => h.start())]);
     this.metrics.serving(model);
+    this.arms = this.buildArms(model);
     const interval = this.opts.reloadIntervalMs ?? DEFAULT_RELOAD_INTERVAL_MS;
-    if (interval > 0) this.holder.watch(interval);
+    if (interval > 0) for (const h of [this.holder, ...this.variantHolders.values()]) h.watch(interval);
     return model;
   }
 
-  /** The version being served, or null before `start` succeeded. */
+  /** The server's own model version, or null before `start` succeeded. */
   get serving(): ServingModel | null {
-    return this.holder.current;
+    return this.arms === null ? null : this.holder.current;
   }
 
-  /** Checks the source for a new version now (the watcher does this every interval). */
-  reload(): Promise<void> {
-    return this.holder.check();
+  private buildArms(model: ServingModel): Arms {
+    const policyOf = (spec: string, m: ServingModel): Policy => {
+      if (this.opts.makePolicy) return this.opts.makePolicy(spec, m);
+      if (spec !== greedyPolicy.name) throw new Error(`policy ${spec}: no makePolicy was given to build it`);
+      return greedyPolicy;
+    };
+    const given = this.opts.policy ?? greedyPolicy;
+    const own: Arm = {
+      holder: this.holder,
+      policy: typeof given === 'string' ? policyOf(given, model) : given,
+      experiment: null,
+      variant: null,
+    };
+    const exp = this.opts.experiment;
+    const variants = new Map<string, Arm>();
+    for (const v of exp?.variants ?? []) {
+      const holder = v.model === undefined ? this.holder : (this.variantHolders.get(v.model) as ModelHolder);
+      const policy = v.policy === undefined ? own.policy : policyOf(v.policy, holder.current as ServingModel);
+      variants.set(v.name, { holder, policy, experiment: exp?.id ?? null, variant: v.name });
+    }
+    const control = exp ? (variants.get(controlOf(exp)) as Arm) : own;
+    return { own, variants, anonymous: { ...control, experiment: null, variant: null } };
+  }
+
+  /**
+   * Who answers `userId` now: while the experiment runs (start ≤ now < end, by the service's
+   * clock), the user's variant (assignVariant), or the control for a request without a user
+   * (logged outside the experiment: it assigned nobody); otherwise the server's own model and policy.
+   */
+  private armOf(userId: number | null): Arm {
+    if (this.arms === null) throw new Error('the service is not started');
+    const exp = this.opts.experiment;
+    const now = this.now();
+    if (!exp || now < Date.parse(exp.start) || (exp.end !== undefined && now >= Date.parse(exp.end))) return this.arms.own;
+    if (userId === null) return this.arms.anonymous;
+    return this.arms.variants.get(assignVariant(exp, userId).name) as Arm;
+  }
+
+  /** Checks every model source for a new version now (the watchers do this every interval). */
+  async reload(): Promise<void> {
+    await Promise.all([this.holder, ...this.variantHolders.values()].map((h) => h.check()));
   }
 
   /** Top k for a raw user id, without the `exclude`d raw item ids. */
   async recommendUser(userId: number, k: number, exclude: readonly number[] = [], req: RequestOptions = {}): Promise<Answer> {
     checkK(k);
     const requestId = this.requestId(req);
+    const arm = this.armOf(userId);
     const excluded = new Set(exclude);
-    const depth = this.policy.depth(k);
+    const depth = arm.policy.depth(k);
     const session = await this.sessionOf(userId);
-    const ranked = await this.holder.use(async (m) => {
+    const never = new Set([...excluded, ...session]);
+    const ranked = await arm.holder.use(async (m): Promise<Ranked> => {
       const user = m.model.users.indexOf(userId);
-      if (user < 0) return fallbackAnswer(m, userId, depth, new Set([...excluded, ...session]), 'unknown user');
+      if (user < 0) return { answer: fallbackAnswer(m, userId, depth, never, 'unknown user'), exclude: (id) => never.has(id) };
+      const seen = seenBy(m, user);
+      const exclusion = (id: number): boolean => never.has(id) || seen(id);
       // A session changes the answer: the caches, which hold answers without one, are not asked.
       const withSession = session.length > 0 ? await this.withSession(m, userId, user, session, depth, excluded) : null;
-      if (withSession) return withSession;
+      if (withSession) return { answer: withSession, exclude: exclusion };
       // The version in the key: a request that started on the old version may finish after a reload emptied the LRU.
-      const key = `${m.version}|${userId}|${depth}|${[...excluded].sort((a, b) => a - b).join(',')}`;
+      const key = `${m.name}|${m.version}|${userId}|${depth}|${[...excluded].sort((a, b) => a - b).join(',')}`;
       const remembered = this.lru?.get(key);
       if (this.lru) this.metrics.cacheOutcome('lru', remembered ? 'hit' : 'miss');
-      if (remembered) return { ...remembered, path: 'cache' as const, cache: 'lru' as const };
-      const cached = await this.fromCache(m, userId, depth, excluded);
-      if (cached) return cached;
+      if (remembered) return { answer: { ...remembered, path: 'cache', cache: 'lru' }, exclude: exclusion };
+      // The Redis cache holds the export of the server's own model only.
+      const cached = arm.holder === this.holder ? await this.fromCache(m, userId, depth, excluded) : null;
+      if (cached) return { answer: cached, exclude: exclusion };
       const answer = this.live(m, () => liveUserAnswer(m, userId, user, depth, excluded), userId, depth, excluded);
       if (answer.path === 'live') this.lru?.set(key, answer);
-      return answer;
+      return { answer, exclude: exclusion };
     });
-    return this.show(ranked, k, requestId, 'user');
+    return this.show(ranked, k, requestId, 'user', arm);
   }
 
   /** Top k for a user known only by a history of raw item ids (oldest first); unknown ids are ignored and named. */
@@ -148,31 +249,35 @@ export class RecommendationService {
     checkK(k);
     checkIdList('history', history);
     const requestId = this.requestId(req);
-    const depth = this.policy.depth(k);
-    const ranked = await this.holder.use(async (m) => {
+    const arm = this.armOf(null);
+    const depth = arm.policy.depth(k);
+    const never = new Set(history);
+    const ranked = await arm.holder.use(async (m): Promise<Ranked> => {
       try {
         const { answer, seconds } = await historyAnswer(m, history, depth);
         this.metrics.observeStages(seconds);
-        return answer;
+        return { answer, exclude: (id) => never.has(id) };
       } catch (err) {
-        return this.failed(m, err, null, depth, new Set(history));
+        return { answer: this.failed(m, err, null, depth, never), exclude: (id) => never.has(id) };
       }
     });
-    return this.show(ranked, k, requestId, 'history');
+    return this.show(ranked, k, requestId, 'history', arm);
   }
 
   /** The k items most similar to a raw item id; popularity (flagged) for an item the model does not know. */
   async similar(itemId: number, k: number, req: RequestOptions = {}): Promise<Answer> {
     checkK(k);
     const requestId = this.requestId(req);
-    const depth = this.policy.depth(k);
-    const ranked = await this.holder.use((m) => {
-      const excluded = new Set([itemId]);
+    const arm = this.armOf(null);
+    const depth = arm.policy.depth(k);
+    const excluded = new Set([itemId]);
+    const exclude = (id: number): boolean => id === itemId;
+    const ranked = await arm.holder.use((m): Ranked => {
       const item = m.model.items.indexOf(itemId);
-      if (item < 0) return { ...fallbackAnswer(m, null, depth, excluded, 'unknown item'), item_id: itemId };
-      return this.live(m, () => similarAnswer(m, itemId, item, depth), null, depth, excluded);
+      if (item < 0) return { answer: { ...fallbackAnswer(m, null, depth, excluded, 'unknown item'), item_id: itemId }, exclude };
+      return { answer: this.live(m, () => similarAnswer(m, itemId, item, depth), null, depth, excluded), exclude };
     });
-    return this.show(ranked, k, requestId, 'similar');
+    return this.show(ranked, k, requestId, 'similar', arm);
   }
 
   /**
@@ -199,7 +304,7 @@ export class RecommendationService {
   }
 
   async close(): Promise<void> {
-    await this.holder.close();
+    await Promise.all([this.holder, ...this.variantHolders.values()].map((h) => h.close()));
     await this.cache?.close();
   }
 
@@ -258,13 +363,13 @@ export class RecommendationService {
    * the answer is logged as an exposure. A policy that throws is logged and the model's list
    * is shown as it is (greedy): exploring is never worth a failed answer.
    */
-  private show(ranked: RankedAnswer, k: number, requestId: string, route: ExposureRoute): Answer {
-    let policy = this.policy;
+  private show({ answer: ranked, exclude }: Ranked, k: number, requestId: string, route: ExposureRoute, arm: Arm): Answer {
+    let policy = arm.policy;
     const list = ranked.items.map(({ item_id, score, channel }) => ({ item_id, score, channel }));
     let placed: ReturnType<Policy['place']>;
     try {
       const random = new Rng(Number.parseInt(sha256(`${this.seed}:${requestId}`).slice(0, 8), 16));
-      placed = policy.place(list, { k, userId: ranked.user_id, random: () => random.next() });
+      placed = policy.place(list, { k, userId: ranked.user_id, random: () => random.next(), exclude });
     } catch (err) {
       log.error(`serve: the ${policy.name} policy failed, the model's list is shown as it is: ${(err as Error).message}`);
       this.metrics.error('policy_failed');
@@ -274,6 +379,7 @@ export class RecommendationService {
     const answer: Answer = {
       ...ranked,
       request_id: requestId,
+      ...(arm.experiment !== null && arm.variant !== null ? { experiment: arm.experiment, variant: arm.variant } : {}),
       policy: policy.name,
       items: placed.map((p, j) => ({ item_id: p.item_id, rank: j + 1, score: p.score, channel: p.channel, propensity: p.propensity })),
     };
@@ -318,10 +424,14 @@ export class RecommendationService {
     }
   }
 
-  /** The policy learns from the event (Thompson sampling); a policy that throws costs its learning, never the event. */
+  /**
+   * The policy that serves the event's user learns from it (Thompson sampling); a policy that
+   * throws costs its learning, never the event.
+   */
   private observe(event: UserEventRecord): void {
+    if (this.arms === null) return;
     try {
-      this.policy.observe?.(event);
+      this.armOf(event.user_id).policy.observe?.(event);
     } catch (err) {
       this.metrics.error('policy_failed');
       log.event('serve.policy_failed', { error: (err as Error).message });

@@ -1,3 +1,4 @@
+import type { ItemPools } from '../explore/pools.js';
 import type { Csr } from '../matrix/csr.js';
 import type { TopK } from '../matrix/topk.js';
 import { recommendSourced, type Recommender } from '../models/model.js';
@@ -25,6 +26,8 @@ export interface ServingModel {
   readonly history: HistoryRecommender | null;
   /** How a training user's session is folded in (ALS, two-tower); null: session items are only excluded (docs/serving.md, "Sessions"). */
   readonly session: SessionRecommender | null;
+  /** The fresh and cold items of its training data, which exploring policies draw from (docs/exploration.md). */
+  readonly pools: ItemPools;
   /** Releases native resources (onnxruntime, FAISS); called once no request uses the version. */
   close(): Promise<void>;
 }

@@ -7,19 +7,14 @@ import { compare, cuped, ratioEstimate } from '../../src/experiments/statistics.
 const START = Date.parse('2026-01-01T00:00:00Z');
 const HOUR = 3_600_000;
 
-const experiment = parseExperiment(
-  {
-    id: 'exp1',
-    salt: 's1',
-    start: '2026-01-01T00:00:00Z',
-    end: '2026-01-08T00:00:00Z',
-    variants: [
-      { name: 'A', share: 0.5 },
-      { name: 'B', share: 0.5 },
-    ],
-  },
-  'test',
-);
+/** An experiment exp1 starting at START with variants A, B, ... of these shares. */
+const experimentOf = (shares: number[], end?: string) =>
+  parseExperiment(
+    { id: 'exp1', salt: 's1', start: '2026-01-01T00:00:00Z', end, variants: shares.map((share, i) => ({ name: 'ABC'[i], share })) },
+    'test',
+  );
+
+const experiment = experimentOf([0.5, 0.5], '2026-01-08T00:00:00Z');
 
 let requests = 0;
 function exposure(user: number | null, time: number, items: number[], variant: string | null = null, id = 'exp1'): ExposureRecord {
@@ -167,19 +162,7 @@ describe('the A/B report over logs built by hand', () => {
 });
 
 describe('CUPED with three variants', () => {
-  const three = parseExperiment(
-    {
-      id: 'exp1',
-      salt: 's1',
-      start: '2026-01-01T00:00:00Z',
-      variants: [
-        { name: 'A', share: 0.5 },
-        { name: 'B', share: 0.25 },
-        { name: 'C', share: 0.25 },
-      ],
-    },
-    'test',
-  );
+  const three = experimentOf([0.5, 0.25, 0.25]);
   // Per user: variant, clicks before the start, clicks during (each on its own shown item).
   const plan: Array<[string, number, number]> = [
     ['A', 1, 2],

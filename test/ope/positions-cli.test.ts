@@ -64,8 +64,5 @@ describe('recsys positions', () => {
     const fixed = await runCli(['positions', '--logs', fixedLogs]);
     expect(fixed.code).toBe(2);
     expect(oneErrorLine(fixed)).toMatch(/cannot identify θ/);
-    const method = await runCli(['positions', '--logs', fixedLogs, '--method', 'pbm']);
-    expect(method.code).toBe(2);
-    expect(oneErrorLine(method)).toMatch(/--method must be one of swap, em/);
   });
 });

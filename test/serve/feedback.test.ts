@@ -4,7 +4,9 @@ import type { ExposureRecord, LogRecord, LogSink, UserEventRecord } from '../../
 import type { Policy } from '../../src/explore/policy.js';
 import { readRowsParquet } from '../../src/data/parquet.js';
 import type { AlsModel } from '../../src/models/als/model.js';
-import { servingSource } from '../../src/pipeline/serving.js';
+import { assignVariant, type Experiment } from '../../src/experiments/experiment.js';
+import { parsePolicy } from '../../src/explore/parse.js';
+import { servingPolicy, servingSource } from '../../src/pipeline/serving.js';
 import { memorySessions } from '../../src/serve/session/memory-sessions.js';
 import { openRedisSessions } from '../../src/serve/session/redis-sessions.js';
 import { buildServer } from '../../src/serve/server.js';
@@ -409,5 +411,63 @@ describe('session history in Redis', () => {
       await b.close();
       await redis.stop();
     }
+  });
+});
+
+describe('an experiment', () => {
+  const epsilon = 'epsilon-greedy:0.5:candidates';
+  const experiment: Experiment = {
+    id: 'tt-vs-als',
+    salt: 'feedback-test',
+    start: '2026-03-01T00:00:00Z',
+    end: '2026-03-08T00:00:00Z',
+    variants: [
+      { name: 'control', share: 0.5 },
+      { name: 'two-tower', share: 0.5, model: 'two-tower-temporal-user', policy: epsilon },
+    ],
+  };
+  const sink = new ArraySink();
+  let clock = Date.parse('2026-03-03T00:00:00Z');
+  let s: Opened;
+  beforeAll(async () => {
+    s = await open('als', {
+      log: sink,
+      now: () => clock,
+      experiment,
+      variantSource: (model) => servingSource({ model: join(fx.artifacts, model) }),
+      makePolicy: servingPolicy,
+      seed: 3,
+    });
+  });
+  afterAll(() => s?.close());
+
+  it("serves each user by their variant's model and policy (assignVariant), logged with the experiment and variant", async () => {
+    const users = Array.from({ length: 30 }, (_, i) => i + 1);
+    const byVariant = new Map<string, number>();
+    for (const user of users) {
+      const answer = await get(s, `/recommend/${user}?k=10`);
+      const variant = assignVariant(experiment, user).name;
+      byVariant.set(variant, (byVariant.get(variant) ?? 0) + 1);
+      expect(answer.experiment, `user ${user}`).toBe('tt-vs-als');
+      expect(answer.variant, `user ${user}`).toBe(variant);
+      expect(answer.model).toBe(variant === 'control' ? 'als-temporal-user' : 'two-tower-temporal-user');
+      expect(answer.policy).toBe(variant === 'control' ? 'greedy' : parsePolicy(epsilon, null).name);
+      // ε = 0.5 over the candidates beyond the top 10: each greedy item kept with probability 1/2.
+      if (variant !== 'control') expect(answer.items.some((i) => i.propensity === 0.5)).toBe(true);
+      const logged = sink.exposures.at(-1)!;
+      expect([logged.experiment, logged.variant, logged.policy, logged.model]).toEqual(['tt-vs-als', variant, answer.policy, answer.model]);
+    }
+    expect(byVariant.size).toBe(2);
+  });
+
+  it('answers a request without a user by the control, outside the experiment; and everyone by its own model outside its dates', async () => {
+    const history = await s.service.recommendHistory([1, 50, 260], 5);
+    expect(history.model).toBe('als-temporal-user');
+    expect(history.experiment).toBeUndefined();
+    const treated = Array.from({ length: 30 }, (_, i) => i + 1).find((u) => assignVariant(experiment, u).name === 'two-tower')!;
+    clock = Date.parse('2026-03-08T00:00:00Z');
+    const after = await s.service.recommendUser(treated, 10);
+    expect([after.model, after.policy, after.experiment, after.variant]).toEqual(['als-temporal-user', 'greedy', undefined, undefined]);
+    expect(sink.exposures.at(-1)?.experiment).toBeNull();
   });
 });
