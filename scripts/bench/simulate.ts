@@ -83,28 +83,27 @@ let abCovered = 0;
 let abSignificant = 0;
 let trueLift = Number.NaN;
 const liftEstimates: number[] = [];
+/** One seed of an experiment between the given arms: its truth and the report's CTR comparison. */
+const experimentRun = async (seed: number, arms: [string, RankedLists][]) => {
+  const experiment = experimentOf(
+    seed,
+    arms.map(([name]) => name),
+  );
+  const variants = arms.map(([name, lists]) => served(name, lists));
+  const { ground, logs } = await simulateInMemory({ truth, variants, experiment, k: K, seed, ...AB });
+  return { ground, ctr: abReport(experiment, logs, { metrics: ['ctr'] }).comparisons[0] };
+};
 for (let seed = 1; seed <= SEEDS; seed++) {
-  const aa = experimentOf(seed, ['a', 'b']);
-  const aaRun = await simulateInMemory({
-    truth,
-    variants: [served('a', alsLists), served('b', alsLists)],
-    experiment: aa,
-    k: K,
-    seed,
-    ...AB,
-  });
-  if (abReport(aa, aaRun.logs, { metrics: ['ctr'] }).comparisons[0].p_value < 0.05) aaRejected++;
-  const ab = experimentOf(seed, ['popularity', 'als']);
-  const abRun = await simulateInMemory({
-    truth,
-    variants: [served('popularity', popLists), served('als', alsLists)],
-    experiment: ab,
-    k: K,
-    seed,
-    ...AB,
-  });
-  trueLift = abRun.ground.lift.als.population as number;
-  const ctr = abReport(ab, abRun.logs, { metrics: ['ctr'] }).comparisons[0];
+  const aa = await experimentRun(seed, [
+    ['a', alsLists],
+    ['b', alsLists],
+  ]);
+  if (aa.ctr.p_value < 0.05) aaRejected++;
+  const { ground, ctr } = await experimentRun(seed, [
+    ['popularity', popLists],
+    ['als', alsLists],
+  ]);
+  trueLift = ground.lift.als.population as number;
   const [lo, hi] = ctr.lift_ci as [number, number];
   if (lo <= trueLift && trueLift <= hi) abCovered++;
   if (ctr.p_value < 0.05) abSignificant++;
