@@ -1,18 +1,8 @@
 import type { ExposureRecord, UserEventRecord } from '../events/records.js';
 import { RecsysError } from '../util/errors.js';
+import type { Answer } from '../serve/types.js';
+import { exposureOf } from './service.js';
 import type { Answerer } from './simulator.js';
-
-/** What the simulator reads of a `recsys serve` answer (docs/serving.md); fields a server without the feedback loop omits have defaults. */
-interface ServedAnswer {
-  readonly request_id?: string;
-  readonly model: string;
-  readonly version: string;
-  readonly path: string;
-  readonly experiment?: string | null;
-  readonly variant?: string | null;
-  readonly policy?: string;
-  readonly items: { item_id: number; rank: number; score: number; channel: string; propensity?: number }[];
-}
 
 /**
  * Asks a running `recsys serve` over HTTP: GET /recommend/:user?k=K, then POST /events for each
@@ -20,34 +10,11 @@ interface ServedAnswer {
  * simulated time; the server logs its own copy, at its own clock.
  */
 export class HttpAnswerer implements Answerer {
-  private requests = 0;
-
   constructor(private readonly baseUrl: string) {}
 
   async answer(userId: number, k: number, time: number): Promise<ExposureRecord> {
     const url = `${this.baseUrl.replace(/\/$/, '')}/recommend/${userId}?k=${k}`;
-    const body = (await this.call(url, { method: 'GET' })) as ServedAnswer;
-    this.requests++;
-    return {
-      kind: 'exposure',
-      request_id: body.request_id ?? `http-${this.requests}`,
-      time,
-      user_id: userId,
-      route: 'user',
-      model: body.model,
-      version: body.version,
-      path: body.path,
-      experiment: body.experiment ?? null,
-      variant: body.variant ?? null,
-      policy: body.policy ?? 'greedy',
-      items: body.items.map((i) => ({
-        item_id: i.item_id,
-        position: i.rank,
-        score: i.score,
-        channel: i.channel,
-        propensity: i.propensity ?? 1,
-      })),
-    };
+    return exposureOf((await this.call(url, { method: 'GET' })) as Answer, userId, time);
   }
 
   async send(event: UserEventRecord): Promise<void> {

@@ -9,13 +9,16 @@ import type { Csr } from '../matrix/csr.js';
 import type { Recommender } from '../models/model.js';
 import { checkTrainedOn, prepareExperiment, trainedOn } from '../pipeline/experiment.js';
 import { loadModelArtifact } from '../pipeline/index-model.js';
-import { servingSource, type ServeTarget } from '../pipeline/serving.js';
+import { servingPolicy, servingSource, type ServeTarget } from '../pipeline/serving.js';
+import { RecommendationService } from '../serve/service.js';
+import { memorySessions } from '../serve/session/memory-sessions.js';
 import { writeJsonAtomic } from '../util/fs.js';
 import { log } from '../util/log.js';
 import { directoryKind, writeOutputDir } from '../util/output.js';
 import { readDatasetMeta } from '../data/dataset.js';
 import { groundTruth, type GroundTruth } from './ground-truth.js';
 import { HttpAnswerer } from './http.js';
+import { ServiceAnswerer, SimulatedClock } from './service.js';
 import { PrecomputedAnswerer, RankedLists, type ServedVariant } from './precomputed.js';
 import { DAY_MS, simulate, type Answerer } from './simulator.js';
 import { clickModel, Truth } from './truth.js';
@@ -34,8 +37,13 @@ export interface SimulateRequest {
   readonly target: SimulationTarget;
   /** An experiment file splitting users between variants (each variant's `model` and `policy`). */
   readonly experiment?: string;
-  /** The placement policy outside an experiment, or of variants naming none (fast path). Default greedy. */
+  /** The placement policy outside an experiment, or of variants naming none. Default greedy. */
   readonly policy?: string;
+  /**
+   * With a model or pipeline: answer through the serving library in this process (the service's
+   * experiment, policies and session history, on simulated time) instead of precomputed lists.
+   */
+  readonly inProcess?: boolean;
   readonly days: number;
   readonly usersPerDay: number;
   readonly k: number;
@@ -98,8 +106,28 @@ export async function runSimulation(req: SimulateRequest): Promise<SimulateRepor
   const started = performance.now();
   const truth = Truth.ofDataset(req.data, clickModel(req.k, { positions: req.positions, purchaseShare: req.purchaseShare }));
   const experiment = req.experiment ? loadExperiment(req.experiment) : null;
-  const answerer: Answerer & { readonly counterfactual?: PrecomputedAnswerer } =
-    'serve' in req.target ? new HttpAnswerer(req.target.serve) : await precomputed(req.target, experiment, req);
+  const target = req.target;
+  const clock = new SimulatedClock();
+  const service =
+    'serve' in target || !req.inProcess
+      ? null
+      : RecommendationService.create(servingSource(target), {
+          now: clock.now,
+          reloadIntervalMs: 0,
+          experiment: experiment ?? undefined,
+          variantSource: (model) => servingSource({ model }),
+          policy: req.policy,
+          makePolicy: servingPolicy,
+          seed: req.seed,
+          sessions: memorySessions(),
+        });
+  await service?.start();
+  const answerer: Answerer =
+    'serve' in target
+      ? new HttpAnswerer(target.serve)
+      : service
+        ? new ServiceAnswerer(service, clock)
+        : await precomputed(target, experiment, req);
   const counterfactual = answerer instanceof PrecomputedAnswerer ? answerer : null;
   // The simulated days start at the experiment's start, else the day after the data ends.
   const dataEnd = (readDatasetMeta(req.data).time_range?.max ?? 0) * 1000;
@@ -111,6 +139,7 @@ export async function runSimulation(req: SimulateRequest): Promise<SimulateRepor
       result = await simulate({ truth, answerer, sink, days: req.days, usersPerDay: req.usersPerDay, k: req.k, seed: req.seed, start });
     } finally {
       await sink.close();
+      await service?.close();
     }
     const simulation = { days: req.days, users_per_day: req.usersPerDay, k: req.k, seed: req.seed, start: new Date(start).toISOString() };
     const ground = groundTruth({ truth, result, simulation, experiment, counterfactual });

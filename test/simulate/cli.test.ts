@@ -4,6 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { generateSynthetic } from '../../src/data/synth.js';
 import { readLogInto } from '../../src/events/log-reader.js';
 import type { GroundTruth } from '../../src/simulate/ground-truth.js';
+import { runSimulation } from '../../src/simulate/run.js';
 import { oneErrorLine, runCli } from '../cli-runner.js';
 import { tempDir } from '../helpers.js';
 import { startServe } from '../serve/serve-process.js';
@@ -117,6 +118,30 @@ describe('recsys simulate', () => {
       server.child.kill('SIGTERM');
       await server.closed;
     }
+  });
+
+  it('in process (--in-process): the serving library answers as the fast path until a click of the last hour enters the session', async () => {
+    const common = { data: join(w, 'data'), target: { model: join(w, 'als') }, days: 1, usersPerDay: 800, k: 5, seed: 9 };
+    await runSimulation({ ...common, inProcess: true, out: join(w, 'lib') });
+    await runSimulation({ ...common, out: join(w, 'lib-fast') });
+    const lib = await readLogInto(join(w, 'lib', 'logs'), { strict: true });
+    const fast = await readLogInto(join(w, 'lib-fast', 'logs'), { strict: true });
+    expect(lib.exposures.map((e) => e.user_id)).toEqual(fast.exposures.map((e) => e.user_id));
+    const clicks = lib.events.filter((e) => e.type === 'click');
+    let withSession = 0;
+    let changed = 0;
+    lib.exposures.forEach((e, n) => {
+      const items = e.items.map((i) => i.item_id);
+      const before = fast.exposures[n].items.map((i) => i.item_id);
+      const session = clicks.some((c) => c.user_id === e.user_id && c.time < e.time && c.time > e.time - 3_600_000);
+      if (!session) expect(items).toEqual(before);
+      else {
+        withSession++;
+        if (items.join() !== before.join()) changed++;
+      }
+    });
+    expect(withSession).toBeGreaterThan(0);
+    expect(changed).toBeGreaterThan(0);
   });
 
   it('bad input: one line naming the problem, exit 2', async () => {

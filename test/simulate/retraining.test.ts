@@ -1,14 +1,11 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadDataset } from '../../src/data/dataset.js';
-import { importEvents } from '../../src/data/events-import.js';
 import { synthesizeDataset } from '../../src/data/synth.js';
-import { buildTrainingData } from '../../src/data/training-data.js';
-import { LocalLogStore } from '../../src/events/log-store.js';
 import { seenMatrix } from '../../src/eval/evaluate.js';
 import { greedyPolicy } from '../../src/explore/policy.js';
 import { alsFactory } from '../../src/models/als/model.js';
 import { alsParamsSchema } from '../../src/models/als/params.js';
+import { importNight } from '../../src/simulate/nightly.js';
 import { RankedLists, simulateInMemory } from '../../src/simulate/precomputed.js';
 import { clickModel, Truth } from '../../src/simulate/truth.js';
 import { tempDir } from '../helpers.js';
@@ -33,13 +30,7 @@ describe('nightly retraining on the simulator', () => {
       variants,
       onDayEnd: async (day, logs, answerer) => {
         // The night's job: the logs so far into the log store, imported over the base data, ALS refitted.
-        const logDir = join(w, `logs-${day}`);
-        const store = new LocalLogStore({ dir: logDir });
-        for (const r of [...logs.exposures, ...logs.events]) store.append(r);
-        await store.close();
-        const out = join(w, `data-${day}`);
-        await importEvents({ input: logDir, out, base, weights: { click: 5 } });
-        const data = buildTrainingData((await loadDataset(out)).interactions, { seed: 1 });
+        const data = await importNight(logs, base, join(w, `night-${day}`), { click: 5 });
         const model = await alsFactory.fit(data, alsParamsSchema.parse(ALS));
         // A click is not a consumption: what is filtered is what the users rated before, as on day 0.
         answerer.replaceLists('all', RankedLists.of(model, seenMatrix(model, f.data.train), K));

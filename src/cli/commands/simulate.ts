@@ -11,6 +11,7 @@ interface SimulateOptions {
   pipeline?: string;
   experiment?: string;
   policy?: string;
+  inProcess: boolean;
   days: number;
   usersPerDay: number;
   k: number;
@@ -38,6 +39,11 @@ export function simulateCommand(): Command {
     .option('--pipeline <file>', "answer in memory from the model a pipeline file's last recommend step exports")
     .option('--experiment <file>', 'split users between the variants of this experiment file (each variant its model and policy)')
     .option('--policy <spec>', 'placement policy with --model/--pipeline (variants may name their own)', 'greedy')
+    .option(
+      '--in-process',
+      'with --model/--pipeline: ask the serving library in this process (experiment, policies, session history, on simulated time) instead of precomputed lists',
+      false,
+    )
     .option('--days <n>', 'simulated days', intOption('--days', 1), 7)
     .option(
       '--users-per-day <n>',
@@ -62,6 +68,7 @@ export function simulateCommand(): Command {
           target,
           experiment: o.experiment,
           policy: o.policy,
+          inProcess: o.inProcess,
           days: o.days,
           usersPerDay: o.usersPerDay,
           k: o.k,
