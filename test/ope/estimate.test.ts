@@ -6,6 +6,7 @@ import type { RankedItem } from '../../src/explore/policy.js';
 import { fitPositionBasedModel } from '../../src/ope/click-model.js';
 import { effectiveSampleSize, estimateOffPolicy } from '../../src/ope/estimate.js';
 import { Rng } from '../../src/util/rng.js';
+import { exposureRecord } from '../events/log-records.js';
 
 const K = 5;
 const ITEMS = 40;
@@ -15,20 +16,7 @@ const THETA = [1, 0.6, 0.4, 0.3, 0.25];
 const rel = (item: number): number => 0.05 + (0.5 * ((item * 7) % ITEMS)) / ITEMS;
 
 function exposure(request: number, user: number, policy: string, items: ExposureRecord['items']): ExposureRecord {
-  return {
-    kind: 'exposure',
-    request_id: `r${request}`,
-    time: request,
-    user_id: user,
-    route: 'user',
-    model: 'm',
-    version: 'v',
-    path: 'live',
-    experiment: null,
-    variant: null,
-    policy,
-    items,
-  };
+  return exposureRecord({ request_id: `r${request}`, time: request, user_id: user, policy, items });
 }
 
 /**
