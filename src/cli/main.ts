@@ -5,7 +5,10 @@ import { abCommand } from './commands/ab.js';
 import { artifactsCommand } from './commands/artifacts.js';
 import { dataCommand } from './commands/data.js';
 import { evalCommand } from './commands/eval.js';
+import { eventsCommand } from './commands/events.js';
 import { indexCommand } from './commands/index.js';
+import { opeCommand } from './commands/ope.js';
+import { positionsCommand } from './commands/positions.js';
 import { publishCommand } from './commands/publish.js';
 import { recommendCommand } from './commands/recommend.js';
 import { serveCommand } from './commands/serve.js';
@@ -32,10 +35,13 @@ export function buildProgram(): Command {
     recommendCommand(),
     publishCommand(),
     serveCommand(),
+    eventsCommand(),
     simulateCommand(),
     artifactsCommand(),
     trackingCommand(),
     abCommand(),
+    opeCommand(),
+    positionsCommand(),
   ])
     program.addCommand(cmd);
   const applyExitOverride = (c: Command): void => {

@@ -12,11 +12,14 @@ import { readNumericParquet, readRowsParquet, writeNumericParquet, writeRowsParq
  *   interactions.parquet  user_id INT32, item_id INT32, rating FLOAT, timestamp INT64 (seconds)
  *   items.parquet         item_id INT32, title STRING, genres LIST<STRING>   (when known)
  *   tags.parquet          user_id INT32, item_id INT32, tag STRING, timestamp INT64 (when known)
+ *   exposures.parquet     what was shown, one row per item (events import; docs/events.md)
  *   dataset.json          counts, time range, input checksums (DatasetMeta)
  */
 export const INTERACTIONS_FILE = 'interactions.parquet';
 export const ITEMS_FILE = 'items.parquet';
 export const TAGS_FILE = 'tags.parquet';
+/** What was shown, as the events import writes it (data/events-import.ts). */
+export const EXPOSURES_FILE = 'exposures.parquet';
 export const META_FILE = 'dataset.json';
 
 export interface SourceFile {
@@ -61,6 +64,8 @@ export interface DatasetContent {
   readonly skipped?: DatasetMeta['skipped'];
   /** Files copied into the dataset as they are (e.g. the data's license README). */
   readonly copyFiles?: string[];
+  /** Writes the dataset's further tables (e.g. the events import's exposures.parquet) into the directory being built. */
+  readonly writeMore?: (dir: string) => Promise<void>;
 }
 
 /**
@@ -72,6 +77,7 @@ export const DATASET_OUTPUT = directoryKind('dataset directory', META_FILE, [
   INTERACTIONS_FILE,
   ITEMS_FILE,
   TAGS_FILE,
+  EXPOSURES_FILE,
   'README.txt',
   'README',
   'pipeline-import.json',
@@ -85,6 +91,7 @@ export async function writeDataset(outDir: string, content: DatasetContent): Pro
     if (content.catalog) await writeCatalogParquet(join(tmp, ITEMS_FILE), content.catalog);
     if (content.tags) await writeTagsParquet(join(tmp, TAGS_FILE), content.tags);
     for (const file of content.copyFiles ?? []) copyFileSync(file, join(tmp, basename(file)));
+    await content.writeMore?.(tmp);
     const meta = describeInteractions(content, await sha256File(join(tmp, INTERACTIONS_FILE)));
     writeJsonAtomic(join(tmp, META_FILE), meta);
     return meta;

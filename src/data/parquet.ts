@@ -1,6 +1,7 @@
 import duckdb from '@duckdb/node-bindings';
-import { DuckDBInstance, LIST, VARCHAR, type DuckDBConnection } from '@duckdb/node-api';
+import { LIST, VARCHAR } from '@duckdb/node-api';
 import { existsSync } from 'node:fs';
+import { quoteIdent, quoteString, withDuckDb } from '../util/duckdb.js';
 import { InputError } from '../util/errors.js';
 
 /**
@@ -33,25 +34,7 @@ function sqlType(t: duckdb.Type): string {
   return t === duckdb.Type.INTEGER ? 'INTEGER' : t === duckdb.Type.FLOAT ? 'FLOAT' : 'DOUBLE';
 }
 
-export function quoteIdent(name: string): string {
-  return `"${name.replace(/"/g, '""')}"`;
-}
-
-export function quoteString(s: string): string {
-  return `'${s.replace(/'/g, "''")}'`;
-}
-
-/** A private in-memory DuckDB connection (high-level API); closed when `fn` ends. */
-export async function withDuckDb<T>(fn: (con: DuckDBConnection) => Promise<T>): Promise<T> {
-  const instance = await DuckDBInstance.create(':memory:', { threads: '2' });
-  const con = await instance.connect();
-  try {
-    return await fn(con);
-  } finally {
-    con.closeSync();
-    instance.closeSync();
-  }
-}
+export { quoteIdent, quoteString, withDuckDb } from '../util/duckdb.js';
 
 /** A private in-memory DuckDB database and connection (C-level bindings, for raw vector copies). */
 async function openRawDuckDb(): Promise<{ db: duckdb.Database; con: duckdb.Connection }> {
@@ -286,8 +269,8 @@ export interface RowColumn {
   readonly type: 'INTEGER' | 'BIGINT' | 'DOUBLE' | 'VARCHAR' | 'VARCHAR[]';
 }
 
-/** A value for one cell; lists are string arrays. */
-export type RowValue = number | string | string[];
+/** A value for one cell; lists are string arrays; null is SQL NULL. */
+export type RowValue = number | string | string[] | null;
 
 /**
  * Writes a small table (up to a few million rows) row by row through DuckDB's appender.
@@ -306,6 +289,10 @@ export async function writeRowsParquet(
     for (let r = 0; r < rowCount; r++) {
       for (let c = 0; c < columns.length; c++) {
         const v = cell(r, c);
+        if (v === null) {
+          appender.appendNull();
+          continue;
+        }
         switch (columns[c].type) {
           case 'INTEGER':
             appender.appendInteger(v as number);

@@ -1,8 +1,9 @@
 import { createReadStream, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { z } from 'zod';
 import { InputError } from '../util/errors.js';
 import { log } from '../util/log.js';
+import { listCompacted, readCompacted } from './compacted.js';
 import { compareSegments, parseSegmentName, SEGMENTS_DIR, type SegmentName } from './log-store.js';
 import type { ExposureRecord, LogRecord, UserEventRecord } from './records.js';
 
@@ -108,15 +109,38 @@ export function listSegments(dir: string): Array<SegmentName & { readonly path: 
   return segments.sort(compareSegments);
 }
 
-/** Every record of the log in `dir`, streamed file by file. */
+/**
+ * Every record of the log in `dir`, streamed file by file: the compacted batches, oldest first,
+ * then the segments no batch replaced. Compacting while a read goes on may make the read fail
+ * (a segment removed under it); read again.
+ */
 export async function* readLog(dir: string, opts: ReadLogOptions = {}): AsyncGenerator<LogRecord> {
   const stats = opts.stats ?? emptyReadStats();
-  const warned = { count: 0 };
-  for (const segment of listSegments(dir)) {
-    stats.files++;
-    yield* readSegment(segment.path, stats, opts.strict ?? false, warned);
+  const segments = listSegments(dir);
+  const manifests = listCompacted(dir);
+  const compacted = new Set(manifests.flatMap((m) => m.segments));
+  for (const manifest of manifests) {
+    stats.files += 2;
+    for await (const record of readCompacted(dir, manifest)) {
+      stats.records++;
+      yield record;
+    }
   }
-  if (stats.bad > WARNED_LINES) log.warn(`${dir}: ${stats.bad} bad log lines skipped in all (the first ${WARNED_LINES} are named above)`);
+  yield* readSegments(
+    segments.filter((s) => !compacted.has(basename(s.path))).map((s) => s.path),
+    { ...opts, stats },
+  );
+}
+
+/** The records of the given segment files, in that order. */
+export async function* readSegments(paths: readonly string[], opts: ReadLogOptions = {}): AsyncGenerator<LogRecord> {
+  const stats = opts.stats ?? emptyReadStats();
+  const warned = { count: 0 };
+  for (const path of paths) {
+    stats.files++;
+    yield* readSegment(path, stats, opts.strict ?? false, warned);
+  }
+  if (warned.count > WARNED_LINES) log.warn(`${warned.count} bad log lines skipped in all (the first ${WARNED_LINES} are named above)`);
 }
 
 /** The log's records split by kind, each sorted by time (stable: a writer's order is kept on ties). */

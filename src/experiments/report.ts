@@ -213,28 +213,34 @@ export function abReport(experiment: Experiment, logs: AbLogs, opts: AbReportOpt
   const control = controlOf(experiment);
   const c = variantIndex.get(control) as number;
   const comparisons: MetricComparison[] = [];
+  const present = members.flatMap((group, g) => (group.length > 0 ? [g] : []));
+  const everyone = [...users.values()];
   for (const metric of opts.metrics ?? AB_METRICS) {
     const during = members.map((group) => perUser(metric, group, false));
-    const before = members.map((group) => perUser(metric, group, true));
-    experiment.variants.forEach((v, t) => {
-      if (t === c || members[t].length === 0 || members[c].length === 0) return;
-      const pair = [c, t];
-      const pooledBefore = perUser(metric, [...members[c], ...members[t]], true).value;
-      const adjusted = cuped(
-        pair.map((g) => ({ during: during[g], before: before[g] })),
-        pooledBefore,
-      );
+    // One θ for the metric, pooled within every variant that has users, so that every
+    // comparison adjusts the control the same way.
+    const adjusted = cuped(
+      present.map((g) => ({ during: during[g], before: perUser(metric, members[g], true) })),
+      perUser(metric, everyone, true).value,
+    );
+    for (const t of present) {
+      if (t === c || members[c].length === 0) continue;
+      const cupedOf = (g: number) => adjusted?.adjusted[present.indexOf(g)];
+      const [ac, at] = [cupedOf(c), cupedOf(t)];
       comparisons.push({
         metric,
-        variant: v.name,
+        variant: experiment.variants[t].name,
         ...compare(during[c], during[t], alpha),
-        cuped: adjusted && {
-          theta: adjusted.theta,
-          variance_reduction: adjusted.variance_reduction,
-          ...compare(adjusted.adjusted[0], adjusted.adjusted[1], alpha),
-        },
+        cuped:
+          adjusted && ac && at
+            ? {
+                theta: adjusted.theta,
+                variance_reduction: 1 - (ac.variance + at.variance) / (during[c].variance + during[t].variance),
+                ...compare(ac, at, alpha),
+              }
+            : null,
       });
-    });
+    }
   }
 
   return {

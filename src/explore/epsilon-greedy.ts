@@ -86,3 +86,13 @@ function swap<T>(a: T[], i: number, j: number): void {
   a[i] = a[j];
   a[j] = t;
 }
+
+/**
+ * Whether a logged item's propensity holds at every position of its list, not only where it was
+ * shown: true for the items an ε-greedy policy explored (a pool item is equally likely at every
+ * slot); every other item of our policies can only be where it was shown (a greedy item at its
+ * rank, a Thompson winner at the slot).
+ */
+export function propensityAtEveryPosition(policy: string, channel: string): boolean {
+  return policy.startsWith('epsilon-greedy:') && channel.startsWith('explore:');
+}

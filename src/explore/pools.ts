@@ -1,4 +1,4 @@
-import type { TrainingData } from '../data/training-data.js';
+import type { Interactions, ItemCatalog } from '../data/interactions.js';
 
 /** Which items an exploring policy draws from (docs/exploration.md). */
 export type PoolName = 'candidates' | 'fresh' | 'cold';
@@ -17,27 +17,26 @@ export interface ItemPools {
 export const DEFAULT_POOL_SIZE = 100;
 
 /**
- * The fresh and cold pools of a model's training data: `size` items each. Ties (same first
- * time, same count) go to the smaller raw id, so the pools are a function of the data alone.
- * Catalogue items without any training interaction are the coldest of all (count 0); they have
- * no first time, so they are not fresh.
+ * The fresh and cold pools of a model's training data (a TrainingData, or a split's training
+ * side with the dataset's catalogue): `size` items each. Ties (same first time, same count) go
+ * to the smaller raw id, so the pools are a function of the data alone. Catalogue items without
+ * any training interaction are the coldest of all (count 0); they have no first time, so they
+ * are not fresh.
  */
-export function buildItemPools(data: TrainingData, size = DEFAULT_POOL_SIZE): ItemPools {
-  const n = data.items.size;
-  const first = new Float64Array(n).fill(Number.POSITIVE_INFINITY);
-  const count = new Float64Array(n);
-  for (let r = 0; r < data.itemIndex.length; r++) {
-    const i = data.itemIndex[r];
-    count[i]++;
-    first[i] = Math.min(first[i], data.train.timestamp[r]);
+export function buildItemPools(
+  data: { readonly train: Interactions; readonly catalog: ItemCatalog | null },
+  size = DEFAULT_POOL_SIZE,
+): ItemPools {
+  const first = new Map<number, number>();
+  const count = new Map<number, number>();
+  const { itemId, timestamp } = data.train;
+  for (let r = 0; r < itemId.length; r++) {
+    const id = itemId[r];
+    count.set(id, (count.get(id) ?? 0) + 1);
+    first.set(id, Math.min(first.get(id) ?? Number.POSITIVE_INFINITY, timestamp[r]));
   }
-  const indices = Array.from({ length: n }, (_, i) => i);
-  const raw = (i: number): number => data.items.rawId(i);
-  const fresh = [...indices]
-    .sort((a, b) => first[b] - first[a] || raw(a) - raw(b))
-    .slice(0, size)
-    .map(raw);
-  const unseen = data.catalog ? [...new Set(data.catalog.itemId)].filter((id) => data.items.indexOf(id) < 0).sort((a, b) => a - b) : [];
-  const known = [...indices].sort((a, b) => count[a] - count[b] || raw(a) - raw(b)).map(raw);
-  return { fresh, cold: [...unseen, ...known].slice(0, size) };
+  for (const id of data.catalog?.itemId ?? []) if (!count.has(id)) count.set(id, 0);
+  const fresh = [...first.keys()].sort((a, b) => (first.get(b) as number) - (first.get(a) as number) || a - b);
+  const cold = [...count.keys()].sort((a, b) => (count.get(a) as number) - (count.get(b) as number) || a - b);
+  return { fresh: fresh.slice(0, size), cold: cold.slice(0, size) };
 }

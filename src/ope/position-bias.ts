@@ -1,4 +1,5 @@
-import type { AttributedExposure } from '../events/attribution.js';
+import { attributeEvents, type AttributedExposure, type AttributionOptions } from '../events/attribution.js';
+import { readLogInto, type LogReadStats } from '../events/log-reader.js';
 import { SWAP_CHANNEL } from '../explore/swap.js';
 import { InputError } from '../util/errors.js';
 import { log } from '../util/log.js';
@@ -115,6 +116,21 @@ export function estimatePositionBias(exposures: readonly AttributedExposure[], o
   };
   log.event('position_bias.estimate', { ...report, positions: positions.map((p) => p.theta) });
   return report;
+}
+
+export interface PositionBiasFromLogs extends PositionBiasReport {
+  readonly logs: { readonly dir: string; readonly read: LogReadStats; readonly unattributedPositives: number };
+}
+
+/** `recsys positions`: reads the log directory, credits events to exposures, estimates θ. */
+export async function estimatePositionBiasFromLogs(
+  dir: string,
+  options: PositionBiasOptions & { readonly attribution?: AttributionOptions },
+): Promise<PositionBiasFromLogs> {
+  const { exposures, events, stats } = await readLogInto(dir);
+  const attribution = attributeEvents(exposures, events, options.attribution);
+  const report = estimatePositionBias(attribution.exposures, options);
+  return { ...report, logs: { dir, read: stats, unattributedPositives: attribution.unattributed } };
 }
 
 interface Fit {

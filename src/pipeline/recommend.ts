@@ -9,7 +9,12 @@ import { claimOutput, commitOutputFile, readBytes, type OutputKind } from '../ut
 import { log } from '../util/log.js';
 import { Progress } from '../util/progress.js';
 import { checkTrainedOn, prepareExperiment, trainedOn } from './experiment.js';
-import { canFoldIn, recommendSourced } from '../models/model.js';
+import { canFoldIn, type Recommender, recommendSourced, type SourcedTopK } from '../models/model.js';
+import { parsePolicy } from '../explore/parse.js';
+import type { PlacedItem, Policy, RankedItem } from '../explore/policy.js';
+import { buildItemPools, POOL_NAMES } from '../explore/pools.js';
+import type { Csr } from '../matrix/csr.js';
+import { Rng } from '../util/rng.js';
 import { loadModelArtifact } from './index-model.js';
 
 export interface BatchRecommendRequest {
@@ -25,6 +30,13 @@ export interface BatchRecommendRequest {
    * (inside an artifact version its manifest does that).
    */
   readonly sidecar?: boolean;
+  /**
+   * A placement policy (docs/exploration.md), e.g. `epsilon-greedy:0.1:candidates`: the file then
+   * holds the placed lists with a `propensity` column. Absent: the model's top-k as it is.
+   */
+  readonly policy?: string;
+  /** Seeds the policy's draws (users in the model's order share one stream). Default 42. */
+  readonly seed?: number;
 }
 
 export interface BatchRecommendReport {
@@ -72,6 +84,9 @@ export async function recommendAllUsers(req: BatchRecommendRequest): Promise<Bat
   // Seen items are filtered with this split's training side: it must be the model's own.
   checkTrainedOn(dir, exp, trained);
   const seen = seenMatrix(model, exp.train);
+  const policy =
+    req.policy === undefined ? null : parsePolicy(req.policy, buildItemPools({ train: exp.train, catalog: exp.dataset.catalog }));
+  const placement = policy ? { policy, rng: new Rng(req.seed ?? 42), seen } : null;
   const started = performance.now();
   const nUsers = model.users.size;
   const batch = req.batchSize ?? 2048;
@@ -84,8 +99,18 @@ export async function recommendAllUsers(req: BatchRecommendRequest): Promise<Bat
   try {
     for (let start = 0; start < nUsers; start += batch) {
       const users = Int32Array.from({ length: Math.min(batch, nUsers - start) }, (_, i) => start + i);
-      const result = recommendSourced(model, users, k, seen);
-      labels ??= result.sources;
+      const result = recommendSourced(model, users, placement ? placement.policy.depth(k) : k, seen);
+      labels ??= placement ? [...result.sources, ...POOL_NAMES.map((pool) => `explore:${pool}`)] : result.sources;
+      if (placement) {
+        const cols = placedColumns(model, users, k, result, labels, placement);
+        writer ??= await NumericParquetWriter.open([
+          ...recsColumns(cols, labels),
+          { name: 'propensity', type: 'DOUBLE', data: cols.propensity },
+        ]);
+        writer.append([cols.user, cols.item, cols.rank, cols.score, cols.channel, cols.propensity]);
+        progress.tick(users.length);
+        continue;
+      }
       const { top, source } = result;
       let n = 0;
       for (let j = 0; j < top.items.length; j++) if (top.items[j] >= 0) n++;
@@ -109,13 +134,7 @@ export async function recommendAllUsers(req: BatchRecommendRequest): Promise<Bat
           r++;
         }
       }
-      writer ??= await NumericParquetWriter.open([
-        { name: 'user_id', type: 'INTEGER', data: cols.user },
-        { name: 'item_id', type: 'INTEGER', data: cols.item },
-        { name: 'rank', type: 'INTEGER', data: cols.rank },
-        { name: 'score', type: 'FLOAT', data: cols.score },
-        { name: 'channel', type: 'INTEGER', data: cols.channel, labels },
-      ]);
+      writer ??= await NumericParquetWriter.open(recsColumns(cols, labels));
       writer.append([cols.user, cols.item, cols.rank, cols.score, cols.channel]);
       progress.tick(users.length);
     }
@@ -140,6 +159,76 @@ export async function recommendAllUsers(req: BatchRecommendRequest): Promise<Bat
   const report = { out: req.out, users: nUsers, rows: writer.rowCount, seconds };
   log.event('recommend.all_users', { model: dir, ...report });
   return report;
+}
+
+interface RecsColumns {
+  readonly user: Int32Array;
+  readonly item: Int32Array;
+  readonly rank: Int32Array;
+  readonly score: Float32Array;
+  readonly channel: Uint8Array;
+}
+
+function recsColumns(cols: RecsColumns, labels: readonly string[]) {
+  return [
+    { name: 'user_id', type: 'INTEGER', data: cols.user },
+    { name: 'item_id', type: 'INTEGER', data: cols.item },
+    { name: 'rank', type: 'INTEGER', data: cols.rank },
+    { name: 'score', type: 'FLOAT', data: cols.score },
+    { name: 'channel', type: 'INTEGER', data: cols.channel, labels },
+  ] as const;
+}
+
+/**
+ * A batch's rows through a placement policy: each user's ranked list (depth(k) items, seen items
+ * filtered) placed by the policy, with the user's seen items excluded from its pools.
+ */
+function placedColumns(
+  model: Recommender,
+  users: Int32Array,
+  k: number,
+  result: SourcedTopK,
+  labels: readonly string[],
+  placement: { policy: Policy; rng: Rng; seen: Csr },
+): RecsColumns & { propensity: Float64Array } {
+  const depth = placement.policy.depth(k);
+  const random = (): number => placement.rng.next();
+  const rows: Array<{ user: number; placed: PlacedItem[] }> = [];
+  for (let b = 0; b < users.length; b++) {
+    const ranked: RankedItem[] = [];
+    for (let j = 0; j < depth && result.top.items[b * depth + j] >= 0; j++)
+      ranked.push({
+        item_id: model.items.rawId(result.top.items[b * depth + j]),
+        score: result.top.scores[b * depth + j],
+        channel: result.sources[result.source[b * depth + j]],
+      });
+    const { indptr, indices } = placement.seen;
+    const seen = new Set(indices.subarray(indptr[users[b]], indptr[users[b] + 1]));
+    const exclude = (id: number): boolean => seen.has(model.items.indexOf(id));
+    const userId = model.users.rawId(users[b]);
+    rows.push({ user: userId, placed: placement.policy.place(ranked, { k, userId, random, exclude }) });
+  }
+  const n = rows.reduce((s, r) => s + r.placed.length, 0);
+  const cols = {
+    user: new Int32Array(n),
+    item: new Int32Array(n),
+    rank: new Int32Array(n),
+    score: new Float32Array(n),
+    channel: new Uint8Array(n),
+    propensity: new Float64Array(n),
+  };
+  let r = 0;
+  for (const { user, placed } of rows)
+    for (const [j, item] of placed.entries()) {
+      cols.user[r] = user;
+      cols.item[r] = item.item_id;
+      cols.rank[r] = j + 1;
+      cols.score[r] = item.score;
+      cols.channel[r] = labels.indexOf(item.channel);
+      cols.propensity[r] = item.propensity;
+      r++;
+    }
+  return cols;
 }
 
 export interface HistoryRecommendation {

@@ -12,8 +12,18 @@ import { DEFAULT_RRF_K } from './candidates.js';
 import { BUILT_IN_CHANNELS, type ChannelModels, unknownChannels } from './channels/channel.js';
 import { funnelStageMetrics, type FunnelReport } from './evaluate-funnel.js';
 import { Funnel, type FunnelRanker, type FunnelSettings } from './funnel.js';
-import { gbdtParamsSchema, loadGbdtModel, ThreadedGbdtModel, trainGbdt, type GbdtModel, type GbdtTrainInfo } from './gbdt/index.js';
+import {
+  gbdtParamsSchema,
+  loadGbdtModel,
+  ThreadedGbdtModel,
+  trainGbdt,
+  type GbdtModel,
+  type GbdtTrainInfo,
+  type GbdtTrainResult,
+  type RankingData,
+} from './gbdt/index.js';
 import { buildItemGenres, loadItemGenres, saveItemGenres, type ItemGenres } from './item-genres.js';
+import { buildClickExamples, type ClickExampleStats, type LoggedImpressions } from './click-training.js';
 import { buildTrainingExamples, type TrainingExamples } from './training-set.js';
 import { splitInteractions } from '../split/split.js';
 import { InputError } from '../util/errors.js';
@@ -83,6 +93,12 @@ export const rankerParamsSchema = z
     trees: gbdt.numTrees.removeDefault().default(200).describe('GBDT boosting rounds'),
     learning_rate: gbdt.learningRate.removeDefault().default(0.05).describe('GBDT learning rate'),
     leaves: gbdt.numLeaves.removeDefault().default(31).describe('GBDT leaves per tree'),
+    ips_floor: z
+      .number()
+      .gt(0)
+      .max(1)
+      .default(0.05)
+      .describe('training from logged clicks: the smallest θ_p a click is divided by (caps its weight 1/θ_p at 1/ips_floor)'),
   })
   .strict();
 
@@ -112,7 +128,10 @@ export function funnelSettings(p: RankerParams): FunnelSettings {
 /** What fitting learned besides the models: recorded in params() and ranker.json. */
 export interface RankerTrainingInfo {
   readonly gbdt: Omit<GbdtTrainInfo, 'config' | 'history'> & { readonly lastValidMetrics: Record<string, number> | null };
-  readonly examples: TrainingExamples['stats'] & { readonly validQueries: number };
+  /** Lambdarank examples of the inner split, or (fitted from logged clicks) the click examples and the examination curve used. */
+  readonly examples:
+    | (TrainingExamples['stats'] & { readonly validQueries: number })
+    | (ClickExampleStats & { readonly source: 'clicks'; readonly theta: readonly number[] });
   /** Funnel stages on the held-out training queries (inner split, train data only). */
   readonly innerValidation: Record<string, number> | null;
   readonly seconds: Record<string, number>;
@@ -287,23 +306,7 @@ async function fitOnInnerSplit(channels: ChannelModels, data: TrainingData, p: R
       }),
     );
     log.info(`ranker: ${examples.stats.queries} queries, ${examples.stats.rows} rows × ${earlyFunnel.featureNames.length} features`);
-    const trained = await timed('gbdt', () =>
-      trainGbdt(
-        examples.train,
-        { numTrees: p.trees, learningRate: p.learning_rate, numLeaves: p.leaves, seed: data.seed, evalAt: [10] },
-        // OpenMP threads that spin while waiting made an xgboost run 18× slower on 2 busy cores
-        // (37.8 s against 2.1 s); passive waiting costs nothing measurable when cores are free.
-        {
-          engine: p.gbdt_engine,
-          valid: examples.valid,
-          env: { OMP_WAIT_POLICY: 'PASSIVE', ...process.env },
-          // The GBDT's own validation curve (e.g. its ndcg@10 on the inner split's held-out
-          // queries) under names of its own: tracked as ndcg_at_10 it hid the evaluated metric.
-          onIteration: (i, m) => ctx?.onEpoch?.(i, Object.fromEntries(Object.entries(m).map(([k, v]) => [`gbdt_valid_${k}`, v]))),
-          tempIn: ctx?.tempDir,
-        },
-      ),
-    );
+    const trained = await timed('gbdt', () => trainRankerGbdt(examples.train, examples.valid, 'lambdarank', p, data.seed, ctx));
     const validation = await timed('inner_validation', () => innerValidation(earlyFunnel, trained.model, examples, inner.test));
     if (validation)
       log.info(
@@ -318,7 +321,34 @@ async function fitOnInnerSplit(channels: ChannelModels, data: TrainingData, p: R
   }
 }
 
-async function fitRanker(channels: ChannelModels, data: TrainingData, p: RankerParams, ctx?: FitContext): Promise<RankerModel> {
+/** The ranker's GBDT with its parameters, through the engine's CLI. */
+function trainRankerGbdt(
+  train: RankingData,
+  valid: RankingData | null,
+  objective: 'lambdarank' | 'regression',
+  p: RankerParams,
+  seed: number,
+  ctx?: FitContext,
+): Promise<GbdtTrainResult> {
+  return trainGbdt(
+    train,
+    { objective, numTrees: p.trees, learningRate: p.learning_rate, numLeaves: p.leaves, seed, evalAt: [10] },
+    // OpenMP threads that spin while waiting made an xgboost run 18× slower on 2 busy cores
+    // (37.8 s against 2.1 s); passive waiting costs nothing measurable when cores are free.
+    {
+      engine: p.gbdt_engine,
+      valid,
+      env: { OMP_WAIT_POLICY: 'PASSIVE', ...process.env },
+      // The GBDT's own validation curve (e.g. its ndcg@10 on the inner split's held-out
+      // queries) under names of its own: tracked as ndcg_at_10 it hid the evaluated metric.
+      onIteration: (i, m) => ctx?.onEpoch?.(i, Object.fromEntries(Object.entries(m).map(([k, v]) => [`gbdt_valid_${k}`, v]))),
+      tempIn: ctx?.tempDir,
+    },
+  );
+}
+
+/** A step timer: `timed` runs a step and records its seconds under its name. */
+function stepTimer(): { timed: Timed; seconds: Record<string, number> } {
   const seconds: Record<string, number> = {};
   const timed: Timed = async (name, step) => {
     const t0 = performance.now();
@@ -327,20 +357,76 @@ async function fitRanker(channels: ChannelModels, data: TrainingData, p: RankerP
     log.event('ranker.step', { step: name, seconds: seconds[name] });
     return result;
   };
+  return { timed, seconds };
+}
+
+const gbdtSummary = ({ config: _config, history, ...info }: GbdtTrainInfo): RankerTrainingInfo['gbdt'] => ({
+  ...info,
+  lastValidMetrics: history.at(-1)?.metrics ?? null,
+});
+
+async function fitRanker(channels: ChannelModels, data: TrainingData, p: RankerParams, ctx?: FitContext): Promise<RankerModel> {
+  const { timed, seconds } = stepTimer();
   const { trained, stats, validation } = await fitOnInnerSplit(channels, data, p, timed, ctx);
   // Fitted again, on all of train: the served channels must know the label window's events
   // (a user's latest items, new items), which the inner split's channels must not have seen.
   const funnel = await timed('fit_channels', () =>
     Funnel.fit(data, buildItemGenres(data.items, data.catalog), funnelSettings(p), channels),
   );
-  const { config: _config, history, ...gbdtInfo } = trained.info;
-  const info: RankerTrainingInfo = {
-    gbdt: { ...gbdtInfo, lastValidMetrics: history.at(-1)?.metrics ?? null },
-    examples: stats,
-    innerValidation: validation,
-    seconds,
-  };
+  const info: RankerTrainingInfo = { gbdt: gbdtSummary(trained.info), examples: stats, innerValidation: validation, seconds };
   return new RankerModel(funnel, trained.model, p, info);
+}
+
+/** Logged clicks to learn from, and the examination curve that weights them. */
+export interface ClickTraining {
+  readonly impressions: LoggedImpressions;
+  /** θ_p for positions 1..P (θ_1 = 1), e.g. from `estimatePositionBias`; rows shown beyond P are left out. All 1: unweighted. */
+  readonly theta: readonly number[];
+}
+
+/**
+ * The ranker learnt from logged clicks instead of an inner split of train
+ * (docs/position-bias.md): the channels are fitted on `data`, which must be what the funnel knew
+ * when the logs were collected (the served model's training data, not the logged clicks
+ * themselves, or a clicked item's features would give its click away); each shown item becomes
+ * a regression example labelled clicked / θ_p, so the GBDT learns relevance, not position.
+ *
+ * Why regression rather than the lambdarank of `fit`: XGBoost's rank objectives take one weight
+ * per query group, not per example, and a pointwise logistic loss with per-example weights is
+ * unbiased only with a negative weight on clicked rows' negative part, which trees cannot take;
+ * the squared error on the inverse-propensity label has E[clicked / θ_p] = relevance as its
+ * minimiser, with non-negative labels.
+ */
+export async function fitRankerFromClicks(
+  channels: ChannelModels,
+  data: TrainingData,
+  p: RankerParams,
+  clicks: ClickTraining,
+  ctx?: FitContext,
+): Promise<RankerModel> {
+  const { timed, seconds } = stepTimer();
+  const funnel = await timed('fit_channels', () =>
+    Funnel.fit(data, buildItemGenres(data.items, data.catalog), funnelSettings(p), channels),
+  );
+  try {
+    const examples = await timed('examples', () => buildClickExamples(funnel, clicks.impressions, clicks.theta, p.ips_floor));
+    if (examples.stats.rows === 0)
+      throw new InputError(`ranker: none of the ${examples.stats.impressions} logged impressions shows a known user a known item`);
+    log.info(
+      `ranker: ${examples.stats.rows} logged impressions (${examples.stats.clicks} clicks) of ${examples.stats.users} users × ${funnel.featureNames.length} features`,
+    );
+    const trained = await timed('gbdt', () => trainRankerGbdt(examples.data, null, 'regression', p, data.seed, ctx));
+    const info: RankerTrainingInfo = {
+      gbdt: gbdtSummary(trained.info),
+      examples: { ...examples.stats, source: 'clicks', theta: clicks.theta },
+      innerValidation: null,
+      seconds,
+    };
+    return new RankerModel(funnel, trained.model, p, info);
+  } catch (err) {
+    funnel.close();
+    throw err;
+  }
 }
 
 interface SavedRanker {

@@ -17,7 +17,7 @@ interface ServedAnswer {
 /**
  * Asks a running `recsys serve` over HTTP: GET /recommend/:user?k=K, then POST /events for each
  * click. The exposure the simulator logs is the answer as the server returned it, at the
- * simulated time; the server logs its own copy.
+ * simulated time; the server logs its own copy, at its own clock.
  */
 export class HttpAnswerer implements Answerer {
   private requests = 0;
@@ -51,7 +51,8 @@ export class HttpAnswerer implements Answerer {
   }
 
   async send(event: UserEventRecord): Promise<void> {
-    const body = { user: event.user_id, item: event.item_id, type: event.type, request_id: event.request_id, time: event.time };
+    // No time: a server accepts event times only near its own clock, and simulated days are not; it stamps them on arrival.
+    const body = { user: event.user_id, item: event.item_id, type: event.type, request_id: event.request_id };
     await this.call(`${this.baseUrl.replace(/\/$/, '')}/events`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },

@@ -1,6 +1,6 @@
 import type { ExposureRecord, UserEventRecord } from '../events/records.js';
 import { assignVariant, type Experiment } from '../experiments/experiment.js';
-import type { Csr } from '../matrix/csr.js';
+import { type Csr, csrHas } from '../matrix/csr.js';
 import { recommendSourced, type Recommender } from '../models/model.js';
 import { greedyPolicy, type Policy, type RankedItem } from '../explore/policy.js';
 import { Rng } from '../util/rng.js';
@@ -32,6 +32,8 @@ export class RankedLists {
     private readonly channelNames: readonly string[],
     /** The answer for a user the model does not know: the most seen training items. */
     private readonly fallback: RankedItem[],
+    /** Whether the user interacted with the item in training (exploration pools leave those out). */
+    readonly seen: (userId: number, itemId: number) => boolean,
   ) {}
 
   /**
@@ -75,6 +77,11 @@ export class RankedLists {
       channels,
       names,
       fallback,
+      (userId, itemId) => {
+        const row = model.users.indexOf(userId);
+        const item = model.items.indexOf(itemId);
+        return seen !== null && row >= 0 && item >= 0 && csrHas(seen, row, item);
+      },
     );
   }
 
@@ -110,10 +117,13 @@ export class PrecomputedAnswerer implements Answerer, Counterfactual {
   private readonly rng: Rng;
   private requests = 0;
 
+  private readonly variants: ServedVariant[];
+
   constructor(
-    private readonly variants: readonly ServedVariant[],
+    variants: readonly ServedVariant[],
     private readonly opts: PrecomputedOptions,
   ) {
+    this.variants = [...variants];
     if (variants.length === 0) throw new Error('PrecomputedAnswerer: no variant');
     if (opts.experiment) {
       const missing = opts.experiment.variants.find((v) => !variants.some((s) => s.name === v.name));
@@ -122,6 +132,13 @@ export class PrecomputedAnswerer implements Answerer, Counterfactual {
       throw new Error('PrecomputedAnswerer: several variants need an experiment to split users');
     }
     this.rng = new Rng(opts.seed);
+  }
+
+  /** Serves a variant's users from new lists from now on (a model retrained overnight). */
+  replaceLists(variant: string, lists: RankedLists): void {
+    const j = this.variants.findIndex((v) => v.name === variant);
+    if (j < 0) throw new Error(`PrecomputedAnswerer: no variant ${variant}`);
+    this.variants[j] = { ...this.variants[j], lists };
   }
 
   /** The variant serving `userId`. */
@@ -135,7 +152,12 @@ export class PrecomputedAnswerer implements Answerer, Counterfactual {
   async answer(userId: number, k: number, time: number): Promise<ExposureRecord> {
     const served = this.variantOf(userId);
     const ranked = served.lists.ranked(userId).slice(0, served.policy.depth(k));
-    const placed = served.policy.place(ranked, { k, userId, random: () => this.rng.next() });
+    const placed = served.policy.place(ranked, {
+      k,
+      userId,
+      random: () => this.rng.next(),
+      exclude: (item) => served.lists.seen(userId, item),
+    });
     this.requests++;
     return {
       kind: 'exposure',
@@ -181,7 +203,12 @@ export class PrecomputedAnswerer implements Answerer, Counterfactual {
     let clicks = 0;
     let slots = 0;
     for (let r = 0; r < replicates; r++) {
-      const placed = served.policy.place(ranked, { k, userId, random: () => rng.next() });
+      const placed = served.policy.place(ranked, {
+        k,
+        userId,
+        random: () => rng.next(),
+        exclude: (item) => served.lists.seen(userId, item),
+      });
       clicks += truth.listClicks(
         userId,
         placed.map((p) => p.item_id),
@@ -202,7 +229,8 @@ export interface InMemorySimulation {
   readonly seed: number;
   /** Simulated time of the first day; default the experiment's start (else 2030-01-01). */
   readonly start?: number;
-  readonly onDayEnd?: (day: number, logs: RecordCollector) => Promise<void>;
+  /** After each day: e.g. retrain on `logs` and `answerer.replaceLists`. */
+  readonly onDayEnd?: (day: number, logs: RecordCollector, answerer: PrecomputedAnswerer) => Promise<void>;
 }
 
 /** The fast path end to end: the logs in memory and the ground truth, for checks over many seeds. */
@@ -223,7 +251,7 @@ export async function simulateInMemory(
     k,
     seed,
     start,
-    onDayEnd: onDayEnd ? (day) => onDayEnd(day, logs) : undefined,
+    onDayEnd: onDayEnd ? (day) => onDayEnd(day, logs, answerer) : undefined,
   });
   const simulation = { days: opts.days, users_per_day: opts.usersPerDay, k, seed, start: new Date(start).toISOString() };
   return { logs, result, answerer, ground: groundTruth({ truth, result, simulation, experiment, counterfactual: answerer }) };

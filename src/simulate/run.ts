@@ -1,9 +1,15 @@
 import { join } from 'node:path';
 import { LocalLogStore } from '../events/log-store.js';
 import { loadExperiment, type Experiment } from '../experiments/experiment.js';
-import { greedyPolicy, type Policy } from '../explore/policy.js';
+import { parsePolicy } from '../explore/parse.js';
+import { greedyPolicy } from '../explore/policy.js';
+import { buildItemPools, type ItemPools } from '../explore/pools.js';
+import { seenMatrix } from '../eval/evaluate.js';
+import type { Csr } from '../matrix/csr.js';
+import type { Recommender } from '../models/model.js';
+import { checkTrainedOn, prepareExperiment, trainedOn } from '../pipeline/experiment.js';
+import { loadModelArtifact } from '../pipeline/index-model.js';
 import { servingSource, type ServeTarget } from '../pipeline/serving.js';
-import { InputError } from '../util/errors.js';
 import { writeJsonAtomic } from '../util/fs.js';
 import { log } from '../util/log.js';
 import { directoryKind, writeOutputDir } from '../util/output.js';
@@ -46,48 +52,42 @@ export interface SimulateReport {
   readonly seconds: number;
 }
 
+/** A model artifact with what the fast path needs of its training: the seen items (filtered) and the exploration pools. */
+async function loadTrained(
+  target: ServeTarget,
+): Promise<{ name: string; version: string; model: Recommender; seen: Csr; pools: ItemPools }> {
+  const { dir, manifest, model } = await loadModelArtifact(servingSource(target).resolve());
+  const trained = trainedOn(dir, manifest);
+  const exp = await prepareExperiment(trained.dataset.dir, trained.params);
+  checkTrainedOn(dir, exp, trained);
+  return { name: manifest.name, version: manifest.version, model, seen: seenMatrix(model, exp.train), pools: buildItemPools(exp.training) };
+}
+
 /**
- * Turns a policy's command-line spelling into a policy; `greedy` is always known, exploring
- * policies come from the explore module.
+ * The fast path's variants: each variant's model (its own, else the target's), with its policy
+ * (its own, else `req.policy`), ranked for every user once, as deep as its policies ask.
  */
-function policyOf(spec: string | undefined): Policy {
-  if (spec === undefined || spec === greedyPolicy.name) return greedyPolicy;
-  throw new InputError(`policy ${spec}: unknown placement policy (known: greedy)`);
-}
-
-/** The fast path's variants: each variant's model (its own, else the target's) ranked for every user once. */
 async function precomputed(target: ServeTarget, experiment: Experiment | null, req: SimulateRequest): Promise<PrecomputedAnswerer> {
-  const cache = new Map<string, RankedLists>();
-  const listsOf = async (t: ServeTarget): Promise<RankedLists> => {
-    const key = JSON.stringify(t);
-    let lists = cache.get(key);
-    if (!lists) {
-      const source = servingSource(t);
-      const m = await source.load(source.resolve());
-      const depth = policyDepths(experiment, req);
-      lists = RankedLists.of(m.model, m.seen, depth, { name: m.name, version: m.version });
-      await m.close();
-      cache.set(key, lists);
-    }
-    return lists;
-  };
-  const variants: ServedVariant[] = [];
-  if (!experiment) variants.push({ name: 'all', lists: await listsOf(target), policy: policyOf(req.policy) });
-  else
-    for (const v of experiment.variants) {
-      variants.push({
-        name: v.name,
-        lists: await listsOf(v.model ? { model: v.model } : target),
-        policy: policyOf(v.policy ?? req.policy),
-      });
-    }
-  return new PrecomputedAnswerer(variants, { experiment, seed: req.seed });
-}
-
-/** The longest list any variant's policy asks for k positions. */
-function policyDepths(experiment: Experiment | null, req: SimulateRequest): number {
-  const specs = experiment ? experiment.variants.map((v) => v.policy ?? req.policy) : [req.policy];
-  return Math.max(...specs.map((s) => policyOf(s).depth(req.k)));
+  const wanted = experiment
+    ? experiment.variants.map((v) => ({ name: v.name, target: v.model ? { model: v.model } : target, policy: v.policy ?? req.policy }))
+    : [{ name: 'all', target, policy: req.policy }];
+  const byModel = new Map<string, typeof wanted>();
+  for (const w of wanted) {
+    const key = JSON.stringify(w.target);
+    byModel.set(key, [...(byModel.get(key) ?? []), w]);
+  }
+  const variants = new Map<string, ServedVariant>();
+  for (const group of byModel.values()) {
+    const m = await loadTrained(group[0].target);
+    const policies = group.map((w) => parsePolicy(w.policy ?? greedyPolicy.name, m.pools));
+    const depth = Math.max(...policies.map((p) => p.depth(req.k)));
+    const lists = RankedLists.of(m.model, m.seen, depth, { name: m.name, version: m.version });
+    group.forEach((w, j) => variants.set(w.name, { name: w.name, lists, policy: policies[j] }));
+  }
+  return new PrecomputedAnswerer(
+    wanted.map((w) => variants.get(w.name) as ServedVariant),
+    { experiment, seed: req.seed },
+  );
 }
 
 /**

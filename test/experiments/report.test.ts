@@ -7,19 +7,14 @@ import { compare, cuped, ratioEstimate } from '../../src/experiments/statistics.
 const START = Date.parse('2026-01-01T00:00:00Z');
 const HOUR = 3_600_000;
 
-const experiment = parseExperiment(
-  {
-    id: 'exp1',
-    salt: 's1',
-    start: '2026-01-01T00:00:00Z',
-    end: '2026-01-08T00:00:00Z',
-    variants: [
-      { name: 'A', share: 0.5 },
-      { name: 'B', share: 0.5 },
-    ],
-  },
-  'test',
-);
+/** An experiment exp1 starting at START with variants A, B, ... of these shares. */
+const experimentOf = (shares: number[], end?: string) =>
+  parseExperiment(
+    { id: 'exp1', salt: 's1', start: '2026-01-01T00:00:00Z', end, variants: shares.map((share, i) => ({ name: 'ABC'[i], share })) },
+    'test',
+  );
+
+const experiment = experimentOf([0.5, 0.5], '2026-01-08T00:00:00Z');
 
 let requests = 0;
 function exposure(user: number | null, time: number, items: number[], variant: string | null = null, id = 'exp1'): ExposureRecord {
@@ -163,6 +158,43 @@ describe('the A/B report over logs built by hand', () => {
     expect(() => abReport(experiment, { exposures: [pre1], events: [] }, { source: 'logs/' })).toThrow(
       'logs/: no exposures of experiment exp1 between 2026-01-01T00:00:00Z and 2026-01-08T00:00:00Z',
     );
+  });
+});
+
+describe('CUPED with three variants', () => {
+  const three = experimentOf([0.5, 0.25, 0.25]);
+  // Per user: variant, clicks before the start, clicks during (each on its own shown item).
+  const plan: Array<[string, number, number]> = [
+    ['A', 1, 2],
+    ['A', 0, 1],
+    ['B', 2, 3],
+    ['B', 1, 1],
+    ['C', 0, 0],
+    ['C', 3, 2],
+  ];
+  const exposures: ExposureRecord[] = [];
+  const events: UserEventRecord[] = [];
+  plan.forEach(([variant, before, during], user) => {
+    for (const [x, clicks] of [
+      [exposure(user, START - HOUR, [1, 2, 3]), before],
+      [exposure(user, START + HOUR, [1, 2, 3], variant), during],
+    ] as const) {
+      exposures.push(x);
+      for (let k = 0; k < clicks; k++) events.push(event(user, x.items[k].item_id, 'click', x.time + 1, x));
+    }
+  });
+
+  it('pools θ within all variants and adjusts the control once for every comparison', () => {
+    const cpu = abReport(three, { exposures, events }, { metrics: ['clicks_per_user'] }).comparisons;
+    expect(cpu.map((c) => c.variant)).toEqual(['B', 'C']);
+    // Within-variant moments of (during, before): A cov 0.5 var 0.5; B cov 1 var 0.5; C cov 3 var 4.5.
+    const theta = 4.5 / 5.5;
+    for (const c of cpu) expect(c.cuped?.theta).toBeCloseTo(theta, 14);
+    // Pre-period mean over all six users: 7/6. A: 1.5 − θ (0.5 − 7/6); B: 2 − θ (1.5 − 7/6); C: 1 − θ (1.5 − 7/6).
+    expect(cpu[0].cuped?.control).toBeCloseTo(1.5 + theta * (2 / 3), 14);
+    expect(cpu[1].cuped?.control).toBeCloseTo(1.5 + theta * (2 / 3), 14);
+    expect(cpu[0].cuped?.treatment).toBeCloseTo(2 - theta / 3, 14);
+    expect(cpu[1].cuped?.treatment).toBeCloseTo(1 - theta / 3, 14);
   });
 });
 

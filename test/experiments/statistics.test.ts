@@ -3,6 +3,7 @@ import normalCdf from '@stdlib/stats-base-dists-normal-cdf';
 import { describe, expect, it } from 'vitest';
 import { planSampleSize } from '../../src/experiments/plan.js';
 import { chiSquareGoodnessOfFit, compare, cuped, ratioEstimate } from '../../src/experiments/statistics.js';
+import { binomialBand } from '../../src/simulate/coverage.js';
 import { Rng } from '../../src/util/rng.js';
 
 const ones = (n: number): Float64Array => new Float64Array(n).fill(1);
@@ -119,26 +120,6 @@ describe('CUPED', () => {
   });
 });
 
-/** P(X ≤ k) for X ~ Binomial(n, p), summed exactly. */
-function binomialCdf(k: number, n: number, p: number): number {
-  let pmf = (1 - p) ** n;
-  let cdf = pmf;
-  for (let i = 1; i <= k; i++) {
-    pmf *= ((n - i + 1) / i) * (p / (1 - p));
-    cdf += pmf;
-  }
-  return cdf;
-}
-
-/** The central 95 % range of Binomial(n, p). */
-function binomialBand(n: number, p: number): [number, number] {
-  let lo = 0;
-  while (binomialCdf(lo, n, p) < 0.025) lo++;
-  let hi = lo;
-  while (binomialCdf(hi, n, p) < 0.975) hi++;
-  return [lo, hi];
-}
-
 describe('an A/A test of CTR over 200 seeds', () => {
   /** One variant's users: clicks and shown slots, with per-user click rates as unequal as real users'. */
   function users(rng: Rng, n: number): { clicks: Float64Array; shown: Float64Array } {
@@ -170,14 +151,64 @@ describe('an A/A test of CTR over 200 seeds', () => {
       if (compare(naive(a), naive(b)).p_value < 0.05) naiveRejected++;
     }
     const [lo, hi] = binomialBand(seeds, 0.05);
-    // P(X ≤ 3) = 0.0090 and P(X ≥ 17) = 0.0238 are the first tails under 2.5 %.
+    // Summed by hand from the binomial pmf: P(X ≤ 3) = 0.0090, P(X ≤ 4) = 0.0264; P(X ≥ 17) = 0.0238, P(X ≥ 16) = 0.0444.
     expect([lo, hi]).toEqual([4, 16]);
-    expect(binomialCdf(3, seeds, 0.05)).toBeCloseTo(0.009, 3);
-    expect(1 - binomialCdf(16, seeds, 0.05)).toBeCloseTo(0.0238, 4);
     expect(rejected).toBeGreaterThanOrEqual(lo);
     expect(rejected).toBeLessThanOrEqual(hi);
     // The same clicks counted per impression ignore that a user's impressions share the user's rate.
     expect(naiveRejected).toBeGreaterThan(hi);
+  });
+});
+
+describe('an A/B test of CTR over 200 seeds', () => {
+  it('covers the true lift with the 95 % interval inside the binomial band around 95 %, with and without CUPED', () => {
+    // Each user's click rate r (mean 0.1) is the same before and during the test; the treatment
+    // multiplies it by 1.2. The rate is independent of the slots shown, so the true CTRs are
+    // E[r] = 0.1 and 0.12: a true lift of exactly 20 %.
+    const group = (rng: Rng, n: number, factor: number) => {
+      const during = { clicks: new Float64Array(n), shown: new Float64Array(n) };
+      const before = { clicks: new Float64Array(n), shown: new Float64Array(n) };
+      for (let u = 0; u < n; u++) {
+        const rate = 0.3 * rng.next() ** 2;
+        for (const [period, r] of [
+          [before, rate],
+          [during, rate * factor],
+        ] as const) {
+          period.shown[u] = 5 * (1 + rng.int(5));
+          for (let s = 0; s < period.shown[u]; s++) if (rng.next() < r) period.clicks[u]++;
+        }
+      }
+      return {
+        during: ratioEstimate(during.clicks, during.shown),
+        before: ratioEstimate(before.clicks, before.shown),
+        before_sums: before,
+      };
+    };
+    const seeds = 200;
+    let covered = 0;
+    let coveredCuped = 0;
+    let reduction = 0;
+    const inside = (ci: readonly [number, number] | null): boolean => ci !== null && ci[0] <= 0.2 && 0.2 <= ci[1];
+    for (let seed = 1; seed <= seeds; seed++) {
+      const rng = new Rng(1000 + seed);
+      const c = group(rng, 400, 1);
+      const t = group(rng, 400, 1.2);
+      if (inside(compare(c.during, t.during).lift_ci)) covered++;
+      const pooled = ratioEstimate(
+        [...c.before_sums.clicks, ...t.before_sums.clicks],
+        [...c.before_sums.shown, ...t.before_sums.shown],
+      ).value;
+      const adjusted = cuped([c, t], pooled);
+      if (adjusted && inside(compare(adjusted.adjusted[0], adjusted.adjusted[1]).lift_ci)) coveredCuped++;
+      reduction += (adjusted?.variance_reduction ?? 0) / seeds;
+    }
+    const [lo, hi] = binomialBand(seeds, 0.95);
+    expect(covered).toBeGreaterThanOrEqual(lo);
+    expect(covered).toBeLessThanOrEqual(hi);
+    expect(coveredCuped).toBeGreaterThanOrEqual(lo);
+    expect(coveredCuped).toBeLessThanOrEqual(hi);
+    // The pre-period shares the users' rates: CUPED removes a real part of the variance.
+    expect(reduction).toBeGreaterThan(0.1);
   });
 });
 

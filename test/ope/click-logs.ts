@@ -1,5 +1,5 @@
 import { attributeEvents, type AttributedExposure } from '../../src/events/attribution.js';
-import type { ExposureRecord, UserEventRecord } from '../../src/events/records.js';
+import type { ExposureRecord, LogRecord, UserEventRecord } from '../../src/events/records.js';
 import type { PlacedItem } from '../../src/explore/policy.js';
 import type { Rng } from '../../src/util/rng.js';
 
@@ -42,6 +42,11 @@ export class ClickLog {
       if (this.rng.next() < this.theta[j] * this.relevance(user, item.item_id))
         this.events.push({ kind: 'event', user_id: user, item_id: item.item_id, type: 'click', request_id, time: time + 1 });
     });
+  }
+
+  /** Everything logged, as a log store holds it. */
+  records(): LogRecord[] {
+    return [...this.exposures, ...this.events];
   }
 
   attributed(): AttributedExposure[] {

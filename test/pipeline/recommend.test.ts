@@ -78,6 +78,65 @@ describe('recsys recommend', () => {
     expect(first).toEqual(Array.from(top.items, (i) => trained.model.items.rawId(i)));
   });
 
+  it('--all-users --policy writes the placed lists with their exact propensities, the same for the same seed', async () => {
+    const trained = await trainModel({
+      kind: 'popularity',
+      datasetDir: data,
+      split,
+      params: {},
+      seed: 1,
+      out: join(work, 'artifacts/pop-policy'),
+      ks: [10],
+    });
+    const train = trained.experiment.train;
+    const export_ = async (name: string, policy: string, seed: number) => {
+      const out = join(work, `${name}.parquet`);
+      await recommendAllUsers({ model: trained.dir, k: 10, out, policy, seed });
+      return out;
+    };
+    const eps = await export_('eps-a', 'epsilon-greedy:0.2:candidates', 7);
+    const again = await export_('eps-b', 'epsilon-greedy:0.2:candidates', 7);
+    const other = await export_('eps-c', 'epsilon-greedy:0.2:candidates', 8);
+    const thompson = await export_('thompson', 'thompson:2:cold', 7);
+    const checks = await withDuckDb(async (con) => {
+      await con.run(
+        `CREATE TABLE seen AS SELECT * FROM (VALUES ${Array.from(train.userId, (u, i) => `(${u}, ${train.itemId[i]})`).join(',')}) v(user_id, item_id)`,
+      );
+      const q = async (sql: string) =>
+        (await con.runAndReadAll(sql)).getRows().map((r) => r.map((v) => (typeof v === 'bigint' ? Number(v) : v)));
+      const rows = (file: string) =>
+        `SELECT user_id, item_id, rank, channel, propensity FROM read_parquet('${file}') ORDER BY user_id, rank`;
+      return {
+        byChannel: await q(`SELECT channel, count(*), min(propensity), max(propensity) FROM read_parquet('${eps}') GROUP BY 1 ORDER BY 1`),
+        shape: await q(
+          `SELECT count(DISTINCT user_id), count(*), count(DISTINCT (user_id, item_id)), max(rank) FROM read_parquet('${eps}')`,
+        ),
+        leaked: await q(`SELECT count(*) FROM read_parquet('${eps}') r JOIN seen s USING (user_id, item_id)`),
+        same: await q(`SELECT count(*) FROM ((${rows(eps)}) EXCEPT (${rows(again)}))`),
+        differs: await q(`SELECT count(*) FROM ((${rows(eps)}) EXCEPT (${rows(other)}))`),
+        thompson: await q(`SELECT channel, rank, count(*) FROM read_parquet('${thompson}') WHERE channel <> 'popularity' GROUP BY 1, 2`),
+        thompsonLeaked: await q(`SELECT count(*) FROM read_parquet('${thompson}') r JOIN seen s USING (user_id, item_id)`),
+      };
+    });
+    // Greedy rows keep their place with 1 − ε; an explored row is one of the 90 candidates beyond the top 10, ε / 90.
+    const [explored, greedy] = checks.byChannel;
+    expect(explored.slice(0, 1)).toEqual(['explore:candidates']);
+    expect(explored[2]).toBeCloseTo(0.2 / 90, 12);
+    expect(explored[3]).toBeCloseTo(0.2 / 90, 12);
+    expect(greedy[0]).toBe('popularity');
+    expect(greedy[2]).toBeCloseTo(0.8, 12);
+    // 6100 rows, each explored with probability 0.2: within 4 sigma of 1220.
+    expect(Math.abs((explored[1] as number) - 1220)).toBeLessThan(4 * Math.sqrt(6100 * 0.2 * 0.8));
+    // Every user has 10 distinct items: an explored item never duplicates a greedy one.
+    expect(checks.shape).toEqual([[610, 6100, 6100, 10]]);
+    expect(checks.leaked).toEqual([[0]]);
+    expect(checks.same).toEqual([[0]]);
+    expect((checks.differs[0][0] as number) > 0).toBe(true);
+    // Thompson sampling puts one cold item at position 2 of every list, none of them seen.
+    expect(checks.thompson).toEqual([['explore:cold', 2, 610]]);
+    expect(checks.thompsonLeaked).toEqual([[0]]);
+  });
+
   it('--history folds a new user in: a training user’s own history gives (nearly) their trained top-10', async () => {
     const trained = await trainModel({
       kind: 'als',

@@ -67,8 +67,9 @@ export function abCommand(): Command {
 }
 
 const fixed = (v: number, digits = 4): string => (Number.isFinite(v) ? v.toFixed(digits) : '-');
-const percent = (v: number): string => `${v >= 0 ? '+' : ''}${(100 * v).toFixed(2)}%`;
-const pValue = (p: number): string => (p < 1e-4 ? '<0.0001' : p.toFixed(4));
+const percent = (v: number): string => (Number.isFinite(v) ? `${v >= 0 ? '+' : ''}${(100 * v).toFixed(2)}%` : '-');
+const pValue = (p: number): string => (!Number.isFinite(p) ? '-' : p < 1e-4 ? '<0.0001' : p.toFixed(4));
+const share = (v: number): string => (Number.isFinite(v) ? `${(100 * v).toFixed(1)}%` : '-');
 const interval = ([lo, hi]: readonly [number, number], f: (v: number) => string): string => `[${f(lo)}, ${f(hi)}]`;
 
 /** The lift and its interval, or the difference when the control is 0. */
@@ -118,7 +119,7 @@ export function formatAbReport(r: AbReport): string {
         fixed(c.treatment),
         ...liftCells(c),
         pValue(c.p_value),
-        ...(c.cuped ? [...liftCells(c.cuped), pValue(c.cuped.p_value), percent(c.cuped.variance_reduction)] : ['-', '-', '-', '-']),
+        ...(c.cuped ? [...liftCells(c.cuped), pValue(c.cuped.p_value), share(c.cuped.variance_reduction)] : ['-', '-', '-', '-']),
       ]),
     ),
   );

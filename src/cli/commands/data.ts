@@ -1,8 +1,10 @@
 import { Command, Option } from 'commander';
 import { DATASET_OUTPUT, readDatasetMeta } from '../../data/dataset.js';
+import { DEFAULT_EVENT_WEIGHTS, importEvents, parseEventWeights, type EventWeights } from '../../data/events-import.js';
 import { importDataset, parseColumnMapping, TIMESTAMP_UNITS, type ImportFormat, type TimestampUnit } from '../../data/import.js';
 import { SYNTH_DEFAULTS, synthesizeDataset } from '../../data/synth.js';
 import { withStandaloneOutput } from '../../pipeline/standalone.js';
+import { InputError } from '../../util/errors.js';
 import { intOption, printJson } from '../options.js';
 
 export function dataCommand(): Command {
@@ -10,11 +12,11 @@ export function dataCommand(): Command {
 
   data
     .command('import')
-    .description('MovieLens-style CSV (or ml-100k, or any CSV log) in, a Parquet dataset directory out')
-    .addOption(new Option('--format <format>', 'input format').choices(['movielens', 'ml100k', 'csv']).default('movielens'))
+    .description('MovieLens-style CSV (or ml-100k, or any CSV log, or an event log) in, a Parquet dataset directory out')
+    .addOption(new Option('--format <format>', 'input format').choices(['movielens', 'ml100k', 'csv', 'events']).default('movielens'))
     .requiredOption(
       '--in <path>',
-      'input directory (movielens: ratings.csv [movies.csv tags.csv]; ml100k: u.data [u.item]) or CSV file (csv)',
+      'input directory (movielens: ratings.csv [movies.csv tags.csv]; ml100k: u.data [u.item]; events: a log directory) or CSV file (csv)',
     )
     .requiredOption(
       '--out <dir>',
@@ -35,11 +37,18 @@ export function dataCommand(): Command {
         .choices(TIMESTAMP_UNITS)
         .default('s'),
     )
+    .option(
+      '--weights <map>',
+      `events format: positive event types and their weights as ratings (default ${weightsText(DEFAULT_EVENT_WEIGHTS)})`,
+    )
+    .option('--base <dataset>', 'events format: a dataset whose interactions come first (and whose items catalogue is kept)')
     .option('--skip-bad', 'skip malformed rows (reported) instead of stopping at the first', false)
     .option('--json', 'print dataset.json instead of a summary', false)
     .action(
       async (o: {
-        format: ImportFormat;
+        format: ImportFormat | 'events';
+        weights?: string;
+        base?: string;
         in: string;
         out: string;
         columns?: string;
@@ -49,17 +58,29 @@ export function dataCommand(): Command {
         skipBad: boolean;
         json: boolean;
       }) => {
-        const meta = await withStandaloneOutput({ out: o.out, kind: DATASET_OUTPUT, inputs: [o.in] }, () =>
-          importDataset({
-            format: o.format,
-            input: o.in,
-            out: o.out,
-            skipBad: o.skipBad,
-            columns: o.columns ? parseColumnMapping(o.columns) : undefined,
-            delimiter: o.delimiter,
-            encoding: o.encoding,
-            timestampUnit: o.timestampUnit,
-          }),
+        const format = o.format;
+        if (format !== 'events' && (o.weights !== undefined || o.base !== undefined))
+          throw new InputError('--weights and --base are options of --format events');
+        const inputs = [o.in, ...(o.base ? [o.base] : [])];
+        const meta = await withStandaloneOutput({ out: o.out, kind: DATASET_OUTPUT, inputs }, () =>
+          format === 'events'
+            ? importEvents({
+                input: o.in,
+                out: o.out,
+                weights: o.weights ? parseEventWeights(o.weights) : undefined,
+                base: o.base,
+                skipBad: o.skipBad,
+              })
+            : importDataset({
+                format,
+                input: o.in,
+                out: o.out,
+                skipBad: o.skipBad,
+                columns: o.columns ? parseColumnMapping(o.columns) : undefined,
+                delimiter: o.delimiter,
+                encoding: o.encoding,
+                timestampUnit: o.timestampUnit,
+              }),
         );
         if (o.json) printJson(meta);
         else printSummary(o.out, meta);
@@ -108,4 +129,10 @@ function printSummary(dir: string, meta: ReturnType<typeof readDatasetMeta>): vo
     meta.skipped.rows > 0 ? `  skipped ${meta.skipped.rows} malformed rows, first: ${meta.skipped.first.join(' | ')}` : '',
   ];
   process.stdout.write(`${lines.filter((l) => l !== '').join('\n')}\n`);
+}
+
+function weightsText(weights: EventWeights): string {
+  return Object.entries(weights)
+    .map(([type, w]) => `${type}=${w}`)
+    .join(',');
 }

@@ -12,16 +12,32 @@ export function recommendCommand(): Command {
     .option('--all-users', 'every training user of the model, written to --out', false)
     .option('--out <file>', 'with --all-users: Parquet file (user_id, item_id, rank, score, channel), its version in FILE.manifest.json')
     .option('--batch-size <n>', 'with --all-users: users per batch', intOption('--batch-size', 1), 2048)
+    .option(
+      '--policy <spec>',
+      'with --all-users: placement policy (greedy, epsilon-greedy:EPS[:POOL], thompson:SLOT[:POOL]); adds a propensity column',
+    )
+    .option('--seed <n>', 'with --policy: seed of the policy draws', intOption('--seed', 0), 42)
     .option('--history <items>', 'comma-separated raw item ids of a user not in training (fold-in)')
     .option('--json', 'print JSON', false)
     .action(
-      async (o: { model: string; k: number; allUsers: boolean; out?: string; batchSize: number; history?: string; json: boolean }) => {
+      async (o: {
+        model: string;
+        k: number;
+        allUsers: boolean;
+        out?: string;
+        batchSize: number;
+        policy?: string;
+        seed: number;
+        history?: string;
+        json: boolean;
+      }) => {
         if (o.allUsers === (o.history !== undefined)) throw new InputError('give exactly one of --all-users and --history');
+        if (o.policy !== undefined && !o.allUsers) throw new InputError('--policy goes with --all-users');
         if (o.allUsers) {
           if (!o.out) throw new InputError('--all-users needs --out FILE.parquet');
           const out = o.out;
           const report = await withStandaloneOutput({ out, kind: RECS_OUTPUT }, () =>
-            recommendAllUsers({ model: o.model, k: o.k, out, batchSize: o.batchSize, sidecar: true }),
+            recommendAllUsers({ model: o.model, k: o.k, out, batchSize: o.batchSize, sidecar: true, policy: o.policy, seed: o.seed }),
           );
           if (o.json) printJson(report);
           else
