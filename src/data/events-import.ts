@@ -5,7 +5,7 @@ import { DEFAULT_POSITIVE_TYPES, type ExposureRecord, type UserEventRecord } fro
 import { excerpt, InputError } from '../util/errors.js';
 import { log } from '../util/log.js';
 import { claimOutput } from '../util/output.js';
-import { DATASET_OUTPUT, EXPOSURES_FILE, loadDataset, writeDataset, type DatasetMeta } from './dataset.js';
+import { DATASET_OUTPUT, type DatasetContent, EXPOSURES_FILE, loadDataset, writeDataset, type DatasetMeta } from './dataset.js';
 import type { Interactions, ItemCatalog } from './interactions.js';
 import { writeRowsParquet } from './parquet.js';
 
@@ -26,8 +26,11 @@ export interface EventsImportOptions {
   readonly input: string;
   readonly out: string;
   readonly weights?: EventWeights;
-  /** A dataset directory whose interactions come first and whose catalogue and tags are kept. */
-  readonly base?: string;
+  /**
+   * A dataset whose interactions come first and whose catalogue, tags and copied files are kept:
+   * its directory, or what another import read (the pipeline's base import).
+   */
+  readonly base?: string | DatasetContent;
   /** Skip (and count) bad log lines instead of stopping at the first. */
   readonly skipBad?: boolean;
 }
@@ -64,9 +67,9 @@ const EXPOSURE_TABLE = [
 ] as const;
 
 export async function importEvents(opts: EventsImportOptions): Promise<DatasetMeta> {
-  claimOutput(opts.out, DATASET_OUTPUT, { inputs: [opts.input, ...(opts.base ? [opts.base] : [])] });
+  claimOutput(opts.out, DATASET_OUTPUT, { inputs: [opts.input, ...(typeof opts.base === 'string' ? [opts.base] : [])] });
   const weights = opts.weights ?? DEFAULT_EVENT_WEIGHTS;
-  const base = opts.base ? await loadDataset(opts.base, { catalog: true, tags: true }) : null;
+  const base = await loadBase(opts.base);
   const stats = emptyReadStats();
   const exposures: ExposureRecord[] = [];
   const events: UserEventRecord[] = [];
@@ -78,25 +81,25 @@ export async function importEvents(opts: EventsImportOptions): Promise<DatasetMe
   if (positives.length === 0 && base === null) {
     throw new InputError(`${opts.input}: no events of the weighted types (${Object.keys(weights).join(', ')}) in the log`);
   }
-  const interactions = appendEvents(base?.interactions ?? null, positives, weights);
-  warnUnknownItems(positives, base?.catalog ?? null);
+  const interactions = appendEvents(base?.content.interactions ?? null, positives, weights);
+  warnUnknownItems(positives, base?.content.catalog ?? null);
   const attributed = attributeEvents(exposures, events, { positiveTypes: Object.keys(weights) });
   const rows = attributed.exposures.flatMap(({ exposure, positive }) =>
     exposure.items.map((item, p) => ({ exposure, item, clicked: positive[p] })),
   );
   const skipped = stats.bad + stats.torn;
+  const baseSkipped = base?.content.skipped ?? { rows: 0, first: [] };
   const meta = await writeDataset(opts.out, {
     interactions,
-    catalog: base?.catalog ?? null,
-    tags: base?.tags ?? null,
+    catalog: base?.content.catalog ?? null,
+    tags: base?.content.tags ?? null,
+    copyFiles: base?.content.copyFiles,
     source: {
       kind: 'import:events',
       params: {
         logs: opts.input,
         weights,
-        base: base
-          ? { dir: base.dir, interactions_sha256: base.meta.interactions_sha256, interactions: base.meta.counts.interactions }
-          : null,
+        base: base?.describe ?? null,
         exposures: exposures.length,
         exposure_rows: rows.length,
         events: events.length,
@@ -104,7 +107,10 @@ export async function importEvents(opts: EventsImportOptions): Promise<DatasetMe
         unattributed_positives: attributed.unattributed,
       },
     },
-    skipped: { rows: skipped, first: skipped > 0 ? [`${stats.bad} bad lines and ${stats.torn} torn last lines of the log`] : [] },
+    skipped: {
+      rows: baseSkipped.rows + skipped,
+      first: [...baseSkipped.first, ...(skipped > 0 ? [`${stats.bad} bad lines and ${stats.torn} torn last lines of the log`] : [])],
+    },
     writeMore: (dir) =>
       writeRowsParquet(join(dir, EXPOSURES_FILE), [...EXPOSURE_TABLE], rows.length, (r, c) => {
         const { exposure, item, clicked } = rows[r];
@@ -125,6 +131,19 @@ export async function importEvents(opts: EventsImportOptions): Promise<DatasetMe
   });
   log.event('data.import', { out: opts.out, format: 'events', counts: meta.counts, exposures: exposures.length, skipped });
   return meta;
+}
+
+/** The base dataset's content, and how dataset.json describes it. */
+async function loadBase(
+  base: string | DatasetContent | undefined,
+): Promise<{ content: DatasetContent; describe: Record<string, unknown> } | null> {
+  if (base === undefined) return null;
+  if (typeof base !== 'string') return { content: base, describe: { source: base.source, interactions: base.interactions.userId.length } };
+  const dataset = await loadDataset(base, { catalog: true, tags: true });
+  return {
+    content: { ...dataset, source: dataset.meta.source },
+    describe: { dir: dataset.dir, interactions_sha256: dataset.meta.interactions_sha256, interactions: dataset.meta.counts.interactions },
+  };
 }
 
 /** The base's rows (if any), then one row per positive event: its weight as rating, its time in seconds. */

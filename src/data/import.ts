@@ -6,7 +6,7 @@ import { log } from '../util/log.js';
 import { Progress } from '../util/progress.js';
 import { checkDelimiter, readCsv, type CsvOptions, type CsvRecord } from './csv.js';
 import { claimOutput } from '../util/output.js';
-import { DATASET_OUTPUT, writeDataset, type DatasetMeta, type SourceFile } from './dataset.js';
+import { DATASET_OUTPUT, writeDataset, type DatasetContent, type DatasetMeta, type SourceFile } from './dataset.js';
 import type { Interactions, ItemCatalog, Tags } from './interactions.js';
 
 /**
@@ -403,6 +403,14 @@ function requireInput(path: string, what: string): void {
 /** Imports a dataset and writes it atomically to `opts.out`. */
 export async function importDataset(opts: ImportOptions): Promise<DatasetMeta> {
   claimOutput(opts.out, DATASET_OUTPUT, { inputs: [opts.input] });
+  const content = await readImport(opts);
+  const meta = await writeDataset(opts.out, content);
+  log.event('data.import', { out: opts.out, counts: meta.counts, skipped: content.skipped?.rows ?? 0 });
+  return meta;
+}
+
+/** What `importDataset` writes, read and validated (the pipeline appends logged events to it first). */
+export async function readImport(opts: Omit<ImportOptions, 'out'>): Promise<DatasetContent> {
   const bad = new BadRows(opts.skipBad ?? false);
   // ml-100k's files are latin-1 (its documentation says so); everything else defaults to UTF-8.
   const encoding = opts.encoding ?? (opts.format === 'ml100k' ? 'latin1' : 'utf8');
@@ -463,7 +471,7 @@ export async function importDataset(opts: ImportOptions): Promise<DatasetMeta> {
   }
   if (bad.rows > 0) log.warn(`skipped ${bad.rows} malformed rows; first: ${bad.first.join(' | ')}`);
   warnSecondsAsMilliseconds(interactions, time.unit);
-  const meta = await writeDataset(opts.out, {
+  return {
     interactions,
     catalog,
     tags,
@@ -473,9 +481,7 @@ export async function importDataset(opts: ImportOptions): Promise<DatasetMeta> {
     copyFiles: ['README.txt', 'README']
       .map((f) => join(opts.format === 'csv' ? dirname(opts.input) : opts.input, f))
       .filter((f) => existsSync(f)),
-  });
-  log.event('data.import', { out: opts.out, counts: meta.counts, skipped: bad.rows });
-  return meta;
+  };
 }
 
 /** Timestamps read as milliseconds that all fall in the first days of 1970 were seconds. */

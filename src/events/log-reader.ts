@@ -3,7 +3,7 @@ import { basename, join } from 'node:path';
 import { z } from 'zod';
 import { InputError } from '../util/errors.js';
 import { log } from '../util/log.js';
-import { listCompacted, readCompacted } from './compacted.js';
+import { COMPACTED_DIR, listCompacted, readCompacted } from './compacted.js';
 import { compareSegments, parseSegmentName, SEGMENTS_DIR, type SegmentName } from './log-store.js';
 import type { ExposureRecord, LogRecord, UserEventRecord } from './records.js';
 
@@ -107,6 +107,15 @@ export function listSegments(dir: string): Array<SegmentName & { readonly path: 
     if (parsed) segments.push({ ...parsed, path: join(dir, SEGMENTS_DIR, name) });
   }
   return segments.sort(compareSegments);
+}
+
+/** The files a log directory's contents are read from (what changes when new records arrive). */
+export function logFiles(dir: string): string[] {
+  const compactedDir = join(dir, COMPACTED_DIR);
+  return [
+    ...listCompacted(dir).flatMap((m) => [m.exposures, m.events].map((f) => join(compactedDir, f))),
+    ...listSegments(dir).map((s) => s.path),
+  ];
 }
 
 /**

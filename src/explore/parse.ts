@@ -2,15 +2,17 @@ import { InputError } from '../util/errors.js';
 import { epsilonGreedyPolicy } from './epsilon-greedy.js';
 import { greedyPolicy, type Policy } from './policy.js';
 import { type ItemPools, POOL_NAMES, type PoolName } from './pools.js';
+import { swapPolicy } from './swap.js';
 import { thompsonPolicy, type ThompsonOptions } from './thompson.js';
 
-export const POLICY_SPELLINGS = 'greedy, epsilon-greedy:EPS[:POOL] or thompson:SLOT[:POOL]';
+export const POLICY_SPELLINGS = 'greedy, epsilon-greedy:EPS[:POOL], thompson:SLOT[:POOL] or swap:Q';
 
 /**
  * A policy from its command-line spelling (docs/exploration.md): `greedy`,
  * `epsilon-greedy:EPS[:POOL]` (EPS in [0, 1], POOL candidates | fresh | cold, default
  * candidates) or `thompson:SLOT[:POOL]` (SLOT a position from 1, POOL fresh | cold, default
- * fresh). `pools` are the model's fresh and cold items (buildItemPools); only the candidates
+ * fresh) or `swap:Q` (Q in (0, 1), the randomised swap of docs/position-bias.md). `pools` are
+ * the model's fresh and cold items (buildItemPools); only the candidates
  * pool does without them. A wrong spec is an InputError naming the part that is wrong.
  */
 export function parsePolicy(spec: string, pools: ItemPools | null, opts: ThompsonOptions = {}): Policy {
@@ -38,6 +40,12 @@ export function parsePolicy(spec: string, pools: ItemPools | null, opts: Thompso
       if (!/^[0-9]+$/.test(parts[0]) || slot < 1) throw bad(`SLOT ${JSON.stringify(parts[0])} is not a position (an integer from 1)`);
       const name = pool(parts[1], ['fresh', 'cold'], 'fresh') as 'fresh' | 'cold';
       return thompsonPolicy(slot, name, (pools as ItemPools)[name], opts);
+    }
+    case 'swap': {
+      const q = Number(parts[0]);
+      if (parts.length !== 1 || parts[0].trim() === '' || !(q > 0 && q < 1))
+        throw bad(`Q ${JSON.stringify(parts[0] ?? '')} is not a number in (0, 1)`);
+      return swapPolicy(q);
     }
     default:
       throw bad(`unknown policy ${JSON.stringify(kind)}`);

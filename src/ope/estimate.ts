@@ -43,8 +43,10 @@ export interface OpeReport {
   readonly k: number;
   /** Target slots (request × position the target fills). */
   readonly slots: number;
-  /** Share of target slots whose item the logs never showed to that user. */
+  /** Share of target slots whose item the logs never showed at all (zero logged propensity everywhere): the warning's measure. */
   readonly unsupportedShare: number;
+  /** Share of target slots whose item the logs never showed to that user (includes the unsupported ones; grows as logs per user shrink). */
+  readonly unshownToUserShare: number;
   readonly warning: string | null;
   /** The fitted position curve θ_p / θ_1, positions 1..k. */
   readonly positionCurve: readonly number[];
@@ -68,9 +70,13 @@ export function estimateOffPolicy(
   const model = fitPositionBasedModel(requests, k);
   const theta = model.examination;
   const shownTo = new Map<number, Set<number>>();
+  const everShown = new Set<number>();
   for (const { exposure } of requests) {
     const set = shownTo.get(exposure.user_id as number) ?? new Set<number>();
-    for (const item of exposure.items) set.add(item.item_id);
+    for (const item of exposure.items) {
+      set.add(item.item_id);
+      everShown.add(item.item_id);
+    }
     shownTo.set(exposure.user_id as number, set);
   }
   const terms = {
@@ -83,6 +89,7 @@ export function estimateOffPolicy(
   };
   let slots = 0;
   let unsupported = 0;
+  let unshownToUser = 0;
   const targetLength = new Float64Array(n);
   for (let i = 0; i < n; i++) {
     const { exposure, positive } = requests[i];
@@ -94,7 +101,8 @@ export function estimateOffPolicy(
       const t = list[p];
       const o = i * k + p;
       slots++;
-      if (!shownTo.get(user)?.has(t)) unsupported++;
+      if (!everShown.has(t)) unsupported++;
+      if (!shownTo.get(user)?.has(t)) unshownToUser++;
       const q = shown.get(t);
       const logged = q === undefined ? null : exposure.items[q];
       const modelled = attractionOf(model, t) * theta[p];
@@ -156,9 +164,10 @@ export function estimateOffPolicy(
     k,
     slots,
     unsupportedShare,
+    unshownToUserShare: slots > 0 ? unshownToUser / slots : 0,
     warning:
       unsupportedShare > SUPPORT_WARNING_SHARE
-        ? `thin support: ${(100 * unsupportedShare).toFixed(1)} % of the target's slots show an item the logs never showed to that user (above ${100 * SUPPORT_WARNING_SHARE} %); the estimates count them as no clicks`
+        ? `thin support: ${(100 * unsupportedShare).toFixed(1)} % of the target's slots show an item the logs never showed (above ${100 * SUPPORT_WARNING_SHARE} %); the estimates count them as no clicks`
         : null,
     positionCurve: [...theta].map((t) => t / theta[0]),
     estimates,

@@ -114,13 +114,7 @@ export async function recommendAllUsers(req: BatchRecommendRequest): Promise<Bat
       const { top, source } = result;
       let n = 0;
       for (let j = 0; j < top.items.length; j++) if (top.items[j] >= 0) n++;
-      const cols = {
-        user: new Int32Array(n),
-        item: new Int32Array(n),
-        rank: new Int32Array(n),
-        score: new Float32Array(n),
-        channel: new Uint8Array(n),
-      };
+      const cols = allocRecsColumns(n);
       let r = 0;
       for (let b = 0; b < users.length; b++) {
         for (let j = 0; j < k; j++) {
@@ -169,6 +163,16 @@ interface RecsColumns {
   readonly channel: Uint8Array;
 }
 
+function allocRecsColumns(n: number): RecsColumns {
+  return {
+    user: new Int32Array(n),
+    item: new Int32Array(n),
+    rank: new Int32Array(n),
+    score: new Float32Array(n),
+    channel: new Uint8Array(n),
+  };
+}
+
 function recsColumns(cols: RecsColumns, labels: readonly string[]) {
   return [
     { name: 'user_id', type: 'INTEGER', data: cols.user },
@@ -209,14 +213,7 @@ function placedColumns(
     rows.push({ user: userId, placed: placement.policy.place(ranked, { k, userId, random, exclude }) });
   }
   const n = rows.reduce((s, r) => s + r.placed.length, 0);
-  const cols = {
-    user: new Int32Array(n),
-    item: new Int32Array(n),
-    rank: new Int32Array(n),
-    score: new Float32Array(n),
-    channel: new Uint8Array(n),
-    propensity: new Float64Array(n),
-  };
+  const cols = { ...allocRecsColumns(n), propensity: new Float64Array(n) };
   let r = 0;
   for (const { user, placed } of rows)
     for (const [j, item] of placed.entries()) {

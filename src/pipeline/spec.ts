@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { delimiterProblem } from '../data/csv.js';
 import { columnMappingProblem, TIMESTAMP_UNITS } from '../data/import.js';
+import { EVENT_TYPE } from '../events/log-reader.js';
 import { ACCURACY_METRICS, LIST_METRICS, MAX_CUTOFF } from '../eval/evaluate.js';
 import { SPLIT_STRATEGIES, type SplitParams } from '../split/split.js';
 import { DEFAULT_MONITORING_JOB } from '../tracking/prometheus-report.js';
@@ -68,6 +69,15 @@ const dataSchema = z
     /** Unit of integer timestamps (default s). */
     timestamp_unit: z.enum(TIMESTAMP_UNITS as ['s', 'ms']).optional(),
     skip_bad: z.boolean().default(false),
+    /** A log directory (docs/events.md) whose positive events the import step appends to the imported data. */
+    events: z
+      .object({
+        logs: z.string().min(1),
+        /** Positive event types and their weights as ratings (default click and purchase, 1 each). */
+        weights: z.record(z.string().regex(EVENT_TYPE, 'a lower-case event type'), z.number().positive()).optional(),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 

@@ -1,4 +1,5 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { LogSinkStats } from '../events/log-store.js';
 import { KNOWN_EVENT_TYPES } from '../events/records.js';
 import type { AnswerPath, CacheOutcome } from './types.js';
 import type { ServingModel, StageSeconds } from './serving-model.js';
@@ -28,10 +29,12 @@ export class ServeMetrics {
   private readonly reloads: Counter<'result'>;
   private readonly info: Gauge<'model' | 'version' | 'kind'>;
   private readonly logRecords: Counter<'kind'>;
-  private readonly logDrops: Counter;
   private readonly events: Counter<'type'>;
   private readonly sessions: Counter<'outcome'>;
   private served: ServingModel | null = null;
+  /** Records the service dropped itself (a sink that threw); the sink's own drops are read from its stats. */
+  private droppedHere = 0;
+  private sinkStats: (() => Readonly<LogSinkStats>) | null = null;
 
   constructor() {
     const registers = [this.registry];
@@ -81,10 +84,16 @@ export class ServeMetrics {
       labelNames: ['kind'],
       registers,
     });
-    this.logDrops = new Counter({
+    const metrics = this;
+    // Read when scraped: the drops counted here and those the sink reports in its stats.
+    new Counter({
       name: 'recsys_log_dropped_total',
       help: 'Records the log could not take (its queue full, its store down): lost to the log, never to the answer',
       registers,
+      collect() {
+        this.reset();
+        this.inc(metrics.droppedHere + (metrics.sinkStats?.().dropped ?? 0));
+      },
     });
     this.events = new Counter({
       name: 'recsys_events_total',
@@ -98,7 +107,6 @@ export class ServeMetrics {
       labelNames: ['outcome'],
       registers,
     });
-    const metrics = this;
     new Gauge({
       name: 'recsys_model_age_seconds',
       help: 'Age of the served model version (since its artifact was created)',
@@ -132,7 +140,12 @@ export class ServeMetrics {
   }
 
   logDropped(n = 1): void {
-    this.logDrops.inc(n);
+    this.droppedHere += n;
+  }
+
+  /** Counts the drops a sink reports in its stats too (the local store's full queue, a Redis stream that is down). */
+  countDropsOf(stats: () => Readonly<LogSinkStats>): void {
+    this.sinkStats = stats;
   }
 
   event(type: string): void {

@@ -1,9 +1,14 @@
+import { openLogSink } from '../events/open-sink.js';
+import type { Experiment } from '../experiments/experiment.js';
 import { openRedisCache } from './cache/redis-cache.js';
 import { isClusterWorker, reportFailed, reportReady, runPrimary, workerMetrics } from './cluster.js';
 import { ServeMetrics } from './metrics.js';
 import type { ModelSource } from './model-holder.js';
 import { buildServer } from './server.js';
-import { RecommendationService } from './service.js';
+import { RecommendationService, type ServiceOptions } from './service.js';
+import { memorySessions } from './session/memory-sessions.js';
+import { openRedisSessions } from './session/redis-sessions.js';
+import type { SessionStore } from './session/session-store.js';
 import { describeError, InputError } from '../util/errors.js';
 import { log } from '../util/log.js';
 
@@ -16,6 +21,16 @@ export interface RunServerOptions {
   readonly reloadIntervalMs: number;
   /** The Redis cache of the batch export, read first for known users. */
   readonly redis?: { readonly url: string; readonly name: string; readonly prefix?: string; readonly timeoutMs?: number };
+  /** Where exposures and events are logged: a local log directory (each worker its own segments), a Redis stream, or both. */
+  readonly log?: { readonly dir?: string; readonly redis?: { readonly url: string; readonly stream?: string } };
+  /** Session history: events kept per user (0 = none), their lifetime, and Redis to share them (else in-process). */
+  readonly sessions: { readonly size: number; readonly ttlMs: number; readonly redis?: string };
+  readonly experiment?: Experiment;
+  /** The placement policy's spelling (greedy, epsilon-greedy:EPS[:POOL], thompson:SLOT[:POOL]). */
+  readonly policy: string;
+  readonly seed: number;
+  /** The service's parts the assembler builds from specs: a variant's model source, a policy from its spelling. */
+  readonly parts: Pick<ServiceOptions, 'variantSource' | 'makePolicy'>;
 }
 
 /**
@@ -44,8 +59,44 @@ export async function runServer(source: ModelSource, opts: RunServerOptions): Pr
 async function serveHere(source: ModelSource, opts: RunServerOptions): Promise<void> {
   const metrics = new ServeMetrics();
   const cache = opts.redis ? await openRedisCache({ ...opts.redis, onOutcome: (outcome) => metrics.cacheOutcome('redis', outcome) }) : null;
-  const service = RecommendationService.create(source, { cache, metrics, lruSize: opts.lruSize, reloadIntervalMs: opts.reloadIntervalMs });
-  const app = buildServer(service, { metricsText: isClusterWorker() ? workerMetrics(metrics.registry) : undefined });
+  const sessions = await openSessions(opts.sessions);
+  const sink = opts.log ? openLogSink({ local: opts.log.dir ? { dir: opts.log.dir } : undefined, redis: opts.log.redis }) : undefined;
+  try {
+    let service: RecommendationService;
+    try {
+      service = RecommendationService.create(source, {
+        cache,
+        metrics,
+        lruSize: opts.lruSize,
+        reloadIntervalMs: opts.reloadIntervalMs,
+        log: sink,
+        sessions,
+        experiment: opts.experiment,
+        policy: opts.policy,
+        seed: opts.seed,
+        ...opts.parts,
+      });
+    } catch (err) {
+      // Open clients would keep the process alive, reconnecting.
+      await cache?.close();
+      await sessions?.close();
+      throw err;
+    }
+    await serveWith(service, source, opts);
+  } finally {
+    // Flushed by the service; closing writes the last segment's records out.
+    await sink?.close();
+  }
+}
+
+function openSessions(opts: RunServerOptions['sessions']): Promise<SessionStore> | undefined {
+  if (opts.size === 0) return undefined;
+  if (opts.redis !== undefined) return openRedisSessions({ url: opts.redis, size: opts.size, ttlMs: opts.ttlMs });
+  return Promise.resolve(memorySessions({ size: opts.size, ttlMs: opts.ttlMs }));
+}
+
+async function serveWith(service: RecommendationService, source: ModelSource, opts: RunServerOptions): Promise<void> {
+  const app = buildServer(service, { metricsText: isClusterWorker() ? workerMetrics(service.metrics.registry) : undefined });
   const who = isClusterWorker() ? `worker ${process.pid}: ` : '';
   // Alone, the server listens at once (/healthz answers, /readyz says it is loading). A cluster
   // worker loads first: the port is shared, so a worker listening early would take requests

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
+import type { CountingLogSink } from '../events/log-store.js';
 import type { ExposureRecord, ExposureRoute, LogRecord, LogSink, UserEventRecord } from '../events/records.js';
 import { assignVariant, controlOf, type Experiment } from '../experiments/experiment.js';
 import { greedyPolicy, type Policy } from '../explore/policy.js';
@@ -30,7 +31,10 @@ export interface ServiceOptions {
   readonly reloadIntervalMs?: number;
   /** Metrics to record into (the server's); default: a registry of its own. */
   readonly metrics?: ServeMetrics;
-  /** Where every answer (an exposure) and every user event is logged (docs/events.md); default: nowhere. */
+  /**
+   * Where every answer (an exposure) and every user event is logged (docs/events.md); default:
+   * nowhere. Its `stats.dropped`, when it counts, is exported; `close` flushes it (its owner closes it).
+   */
   readonly log?: LogSink;
   /** The clock stamping exposures and events, ms since the epoch (the simulator runs simulated days); default Date.now. */
   readonly now?: () => number;
@@ -122,6 +126,8 @@ export class RecommendationService {
     this.metrics = opts.metrics ?? new ServeMetrics();
     this.cache = opts.cache ?? null;
     this.sink = opts.log ?? null;
+    const counting = this.sink as Partial<CountingLogSink> | null;
+    if (counting?.stats !== undefined) this.metrics.countDropsOf(() => (counting as CountingLogSink).stats);
     this.now = opts.now ?? Date.now;
     this.seed = opts.seed ?? 0;
     this.sessions = opts.sessions ?? null;
@@ -306,6 +312,8 @@ export class RecommendationService {
   async close(): Promise<void> {
     await Promise.all([this.holder, ...this.variantHolders.values()].map((h) => h.close()));
     await this.cache?.close();
+    await this.sessions?.close();
+    await this.sink?.flush();
   }
 
   /** The user's session as raw item ids, oldest first; empty without a store, or when it fails (counted). */

@@ -219,6 +219,7 @@ describe('policies', () => {
     expect(parsePolicy('epsilon-greedy:0.2:cold', pools).name).toBe('epsilon-greedy:0.2:cold');
     expect(parsePolicy('thompson:2', pools).name).toBe('thompson:2:fresh');
     expect(parsePolicy('epsilon-greedy:0.5', null).depth(10)).toBe(100);
+    expect(parsePolicy('swap:0.25', null).name).toBe('swap:0.25');
   });
 
   it('reject bad specs with one line naming the wrong part', () => {
@@ -233,6 +234,9 @@ describe('policies', () => {
       ['thompson:1.5', 'SLOT "1.5"'],
       ['thompson:1:candidates', 'pool "candidates" is not one of fresh, cold'],
       ['greedy:1', 'greedy takes no parameters'],
+      ['swap:1', 'Q "1" is not a number in (0, 1)'],
+      ['swap', 'Q "" is not a number in (0, 1)'],
+      ['swap:0.5:2', 'Q "0.5"'],
     ];
     for (const [spec, message] of cases) {
       let error: unknown;

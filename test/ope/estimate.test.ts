@@ -126,8 +126,9 @@ describe('off-policy estimates', () => {
     expect(two.estimates[0].value).toBeCloseTo(1, 12);
     expect(two.estimates[1].value).toBeCloseTo(1, 12);
     expect(effectiveSampleSize([1, 1, 1])).toBe(3);
-    // User 2's target item C was never shown to them: 1 of 3 target slots is unsupported.
+    // User 2's target item C was never shown: 1 of 3 target slots is unsupported.
     expect(all.unsupportedShare).toBeCloseTo(1 / 3, 12);
+    expect(all.unshownToUserShare).toBeCloseTo(1 / 3, 12);
     expect(all.warning).toContain('33.3 %');
   });
 
@@ -135,9 +136,10 @@ describe('off-policy estimates', () => {
     const logs = simulateLogs(4, 2000, 1);
     const report = estimateOffPolicy(logs, (user) => [...target(user).slice(0, 3), 1000 + user, 2000 + user], { k: K, bootstrap: 20 });
     // 2 of the 5 slots are never-shown items; a few of the other 3 were not shown to every user in 2000 requests.
-    expect(report.unsupportedShare).toBeGreaterThanOrEqual(2 / 5);
-    expect(report.unsupportedShare).toBeLessThan(0.45);
-    expect(report.warning).toMatch(/^thin support: 4\d\.\d % of the target's slots show an item the logs never showed/);
+    expect(report.unsupportedShare).toBeCloseTo(2 / 5, 12);
+    expect(report.unshownToUserShare).toBeGreaterThan(2 / 5);
+    expect(report.unshownToUserShare).toBeLessThan(0.45);
+    expect(report.warning).toMatch(/^thin support: 40\.0 % of the target's slots show an item the logs never showed \(above 5 %\)/);
   });
 
   it('fit a position-based model whose clicks match the planted θ·γ', () => {

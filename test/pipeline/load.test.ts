@@ -108,7 +108,7 @@ describe('pipeline files', () => {
   it('names wrong types, bad values, missing keys and unknown step kinds', () => {
     expect(problems(GOOD.replace('  out: /tmp/x', '  ut: /tmp/x').replace('frac: 0.8', 'frac: "0.8"')).split('\n').slice(1)).toEqual([
       '  p.yaml:2:1: data.out: required, missing',
-      '  p.yaml:5:3: data.ut: unknown key "ut" (did you mean "out"?); expected one of: format, in, out, columns, delimiter, encoding, timestamp_unit, skip_bad',
+      '  p.yaml:5:3: data.ut: unknown key "ut" (did you mean "out"?); expected one of: format, in, out, columns, delimiter, encoding, timestamp_unit, skip_bad, events',
       '  p.yaml:7:33: splits.tu.frac: Expected number, received string',
     ]);
     expect(

@@ -83,6 +83,7 @@ describe('recsys ope', () => {
     const report = JSON.parse(r.stdout) as OpeRunReport;
     expect(report.requests).toBe(requests);
     expect(report.unsupportedShare).toBe(0);
+    expect(report.unshownToUserShare).toBe(0);
     expect(report.warning).toBeNull();
     const byName = Object.fromEntries(report.estimates.map((e) => [e.estimator, e]));
     for (const name of ['ips', 'snips', 'dr', 'pbm']) {
@@ -106,5 +107,16 @@ describe('recsys ope', () => {
     expect(missing.code).toBe(2);
     expect(oneErrorLine(missing)).toContain('no such log directory');
     expect(missing.stderr).not.toMatch(STACK_TRACE);
+  });
+
+  it('recommend --all-users refuses a bad --policy with one line naming the wrong part, exit 2', async () => {
+    const out = join(work, 'placed.parquet');
+    const bad = await runCli(['recommend', '--model', model, '--all-users', '--out', out, '--policy', 'epsilon-greedy:2:fresh']);
+    expect(bad.code).toBe(2);
+    expect(oneErrorLine(bad)).toContain('policy "epsilon-greedy:2:fresh": EPS "2" is not a number in [0, 1]');
+    expect(bad.stderr).not.toMatch(STACK_TRACE);
+    const alone = await runCli(['recommend', '--model', model, '--history', '1,2', '--policy', 'greedy']);
+    expect(alone.code).toBe(2);
+    expect(oneErrorLine(alone)).toContain('--policy goes with --all-users');
   });
 });

@@ -19,17 +19,11 @@ describe('recsys recommend', () => {
   beforeAll(async () => {
     await importDataset({ format: 'movielens', input: ML_SMALL, out: data });
   });
+  const trainPopularity = (name: string) =>
+    trainModel({ kind: 'popularity', datasetDir: data, split, params: {}, seed: 1, out: join(work, 'artifacts', name), ks: [10] });
 
   it('--all-users writes every training user’s top-k to Parquet: ranks 1..k, no seen item, the producing channel', async () => {
-    const trained = await trainModel({
-      kind: 'popularity',
-      datasetDir: data,
-      split,
-      params: {},
-      seed: 1,
-      out: join(work, 'artifacts/popularity'),
-      ks: [10],
-    });
+    const trained = await trainPopularity('popularity');
     const out = join(work, 'recs.parquet');
     const report = await recommendAllUsers({ model: trained.dir, k: 20, out, batchSize: 128, sidecar: true });
     expect(report.users).toBe(610);
@@ -79,15 +73,7 @@ describe('recsys recommend', () => {
   });
 
   it('--all-users --policy writes the placed lists with their exact propensities, the same for the same seed', async () => {
-    const trained = await trainModel({
-      kind: 'popularity',
-      datasetDir: data,
-      split,
-      params: {},
-      seed: 1,
-      out: join(work, 'artifacts/pop-policy'),
-      ks: [10],
-    });
+    const trained = await trainPopularity('pop-policy');
     const train = trained.experiment.train;
     const export_ = async (name: string, policy: string, seed: number) => {
       const out = join(work, `${name}.parquet`);

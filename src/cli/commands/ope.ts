@@ -61,6 +61,6 @@ export function formatOpeReport(r: OpeRunReport): string {
     `${r.model.name} ${r.model.version} on ${r.logs}: ${r.requests} requests, k = ${r.k}, ${r.unattributed} unattributed positive events`,
     formatTable(['estimator', 'clicks/request', '95 % CI', 'CTR', 'CTR 95 % CI', 'ESS (slots)'], rows),
     `position curve θ_p/θ_1: ${r.positionCurve.map((t) => t.toFixed(3)).join(' ')}`,
-    `unsupported target slots: ${(100 * r.unsupportedShare).toFixed(1)} %${r.warning ? `\nwarning: ${r.warning}` : ''}`,
+    `target slots with an item never logged: ${(100 * r.unsupportedShare).toFixed(1)} %, never shown to that user: ${(100 * r.unshownToUserShare).toFixed(1)} %${r.warning ? `\nwarning: ${r.warning}` : ''}`,
   ].join('\n');
 }

@@ -2,7 +2,9 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { DATASET_OUTPUT, META_FILE } from '../../data/dataset.js';
-import { importDataset } from '../../data/import.js';
+import { importEvents } from '../../data/events-import.js';
+import { importDataset, readImport } from '../../data/import.js';
+import { logFiles } from '../../events/log-reader.js';
 import { writeJsonAtomic } from '../../util/fs.js';
 import { claimOutput } from '../../util/output.js';
 import { sha256File } from '../../util/hash.js';
@@ -30,13 +32,13 @@ interface ImportRecord {
   readonly inputs: InputFile[];
 }
 
-/** The files `importDataset` reads (and copies) for a format. */
+/** The files `importDataset` reads (and copies) for a format, and the event log's files when it appends one. */
 function inputFiles(data: DataSpec): string[] {
   const input = resolve(data.in ?? '');
   const dir = data.format === 'csv' ? dirname(input) : input;
   const named = { movielens: ['ratings.csv', 'movies.csv', 'tags.csv'], ml100k: ['u.data', 'u.item', 'u.genre'], csv: [] }[data.format];
   const files = [...(data.format === 'csv' ? [input] : []), ...[...named, 'README.txt', 'README'].map((f) => join(dir, f))];
-  return files.filter((f) => existsSync(f) && statSync(f).isFile());
+  return [...files, ...(data.events ? logFiles(data.events.logs) : [])].filter((f) => existsSync(f) && statSync(f).isFile());
 }
 
 function readRecord(out: string): ImportRecord | null {
@@ -71,7 +73,11 @@ export const importStep: StepKind<Record<string, never>> = {
   check(_options, { head, step }) {
     const input = head.data.in;
     if (input === undefined) return [{ path: ['data'], message: `data.in is required by the import step (steps[${step}])` }];
-    return existsSync(input) ? [] : [{ path: ['data', 'in'], message: `${input}: no such file or directory` }];
+    const logs = head.data.events?.logs;
+    return [
+      ...(existsSync(input) ? [] : [{ path: ['data', 'in'], message: `${input}: no such file or directory` }]),
+      ...(logs === undefined || existsSync(logs) ? [] : [{ path: ['data', 'events', 'logs'], message: `${logs}: no such log directory` }]),
+    ];
   },
   plan(_options, { head, step }) {
     const data = head.data;
@@ -82,7 +88,10 @@ export const importStep: StepKind<Record<string, never>> = {
         kind: 'import',
         label: 'import',
         output: data.out,
-        claim: () => claimOutput(data.out, DATASET_OUTPUT, { inputs: data.in === undefined ? [] : [data.in] }),
+        claim: () =>
+          claimOutput(data.out, DATASET_OUTPUT, {
+            inputs: [...(data.in === undefined ? [] : [data.in]), ...(data.events ? [data.events.logs] : [])],
+          }),
         config: {
           format: data.format,
           in: data.in,
@@ -91,6 +100,7 @@ export const importStep: StepKind<Record<string, never>> = {
           encoding: data.encoding,
           timestamp_unit: data.timestamp_unit,
           skip_bad: data.skip_bad,
+          events: data.events,
         },
         async inputs(): Promise<UnitInputs> {
           described = await describeInputs(data);
@@ -102,16 +112,25 @@ export const importStep: StepKind<Record<string, never>> = {
           return record ? { fingerprint: record.fingerprint, dir: data.out, version: null } : null;
         },
         async run(work) {
-          const meta = await importDataset({
+          const source = {
             format: data.format,
             input: data.in ?? '',
-            out: data.out,
             skipBad: data.skip_bad,
             columns: data.columns,
             delimiter: data.delimiter,
             encoding: data.encoding,
             timestampUnit: data.timestamp_unit,
-          });
+          };
+          const events = data.events;
+          const meta = events
+            ? await importEvents({
+                input: events.logs,
+                out: data.out,
+                weights: events.weights,
+                base: await readImport(source),
+                skipBad: data.skip_bad,
+              })
+            : await importDataset({ ...source, out: data.out });
           work.run.setTags({ 'recsys.dataset.sha256': meta.interactions_sha256 });
           work.processed(meta.counts.interactions);
           await work.finish(data.out);
