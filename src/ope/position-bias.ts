@@ -5,6 +5,7 @@ import { InputError } from '../util/errors.js';
 import { log } from '../util/log.js';
 import { Progress } from '../util/progress.js';
 import { Rng } from '../util/rng.js';
+import { EM_DEFAULTS, emStart, type PositionBasedFitOptions, positionCells, type RelevanceKey, runEm } from './click-model.js';
 
 /**
  * Position bias (docs/position-bias.md): θ_p, the probability that a user examines position p,
@@ -15,10 +16,10 @@ import { Rng } from '../util/rng.js';
  */
 
 export type PositionBiasMethod = 'swap' | 'em';
-/** What one relevance γ belongs to in the position-based model: an item, or a (user, item) pair. */
-export type RelevanceKey = 'item' | 'user-item';
+export type { RelevanceKey };
 
-export interface PositionBiasOptions {
+/** The EM options (click-model.ts) apply to method 'em'; maxPosition to both. */
+export interface PositionBiasOptions extends PositionBasedFitOptions {
   readonly method: PositionBiasMethod;
   /** Bootstrap replicates (requests resampled with replacement); 0 = no intervals. Default 200. */
   readonly bootstrap?: number;
@@ -26,14 +27,6 @@ export interface PositionBiasOptions {
   readonly confidence?: number;
   /** Seed of the bootstrap. Default 42. */
   readonly seed?: number;
-  /** Positions beyond it are ignored. Default: every position logged. */
-  readonly maxPosition?: number;
-  /** EM: what a relevance belongs to. Default 'item'. */
-  readonly relevance?: RelevanceKey;
-  /** EM stops when no normalised θ_p moves by more than this in an iteration. Default 1e-7. */
-  readonly tolerance?: number;
-  /** EM: at most this many iterations. Default 10,000. */
-  readonly maxIterations?: number;
 }
 
 export interface PositionTheta {
@@ -70,10 +63,7 @@ export interface PositionBiasReport {
   readonly warnings: string[];
 }
 
-/** Positions beyond it are not a list anyone scrolls; it keeps a packed (key, position) id an exact integer. */
-const MAX_POSITION = 2 ** 20;
-
-const DEFAULTS = { bootstrap: 200, confidence: 0.95, seed: 42, relevance: 'item', tolerance: 1e-7, maxIterations: 10_000 } as const;
+const DEFAULTS = { bootstrap: 200, confidence: 0.95, seed: 42, ...EM_DEFAULTS } as const;
 
 /** θ_p / θ_1 for positions 1..P from the data weighted by per-exposure multiplicities (null: every exposure once); NaN where undefined. */
 type Estimator = (multiplicity: Int32Array | null) => Float64Array;
@@ -188,176 +178,53 @@ function swapEstimator(exposures: readonly AttributedExposure[], maxPosition: nu
   };
 }
 
-/**
- * The position-based model by EM over (key, position) cells of impressions n and clicks c.
- * A click means examined and relevant; a non-click leaves examined with probability
- * θ(1 − γ)/(1 − θγ) and relevant with γ(1 − θ)/(1 − θγ); the M-step sets θ_p and γ_key to their
- * expected shares. θ and γ are determined only up to a common scale (θs, γ/s), so θ is reported
- * normalised by θ_1, and convergence is judged on the normalised θ.
- */
+/** The position-based model (click-model.ts) fitted by EM; a bootstrap replicate refits from the full-data fit. */
 function emEstimator(
   exposures: readonly AttributedExposure[],
   maxPosition: number,
   opts: { relevance: RelevanceKey; tolerance: number; maxIterations: number },
 ): Fit {
-  const keyIds = new Map<string | number, number>();
-  const cellIds = new Map<number, number>();
-  const cellKey: number[] = [];
-  const cellPosition: number[] = [];
-  /** Per shown item: its cell and click; per exposure, its first row. */
-  const rowCell: number[] = [];
-  const rowClick: number[] = [];
-  const exposureStart: number[] = [0];
-  let nPositions = 0;
-  for (const { exposure, positive } of exposures) {
-    exposure.items.forEach((item, j) => {
-      if (item.position > maxPosition) return;
-      const keyName = opts.relevance === 'item' ? item.item_id : `${exposure.user_id}:${item.item_id}`;
-      if (!Number.isInteger(item.position) || item.position < 1 || item.position > MAX_POSITION)
-        throw new InputError(`position bias (em): request ${exposure.request_id}: position ${item.position} is not in 1..${MAX_POSITION}`);
-      const key = keyIds.get(keyName) ?? keyIds.size;
-      keyIds.set(keyName, key);
-      const packed = key * MAX_POSITION + item.position - 1;
-      const cell = cellIds.get(packed) ?? cellKey.length;
-      if (cell === cellKey.length) {
-        cellIds.set(packed, cell);
-        cellKey.push(key);
-        cellPosition.push(item.position - 1);
-      }
-      nPositions = Math.max(nPositions, item.position);
-      rowCell.push(cell);
-      rowClick.push(positive[j]);
-    });
-    if (rowCell.length > exposureStart[exposureStart.length - 1]) exposureStart.push(rowCell.length);
+  const cells = positionCells(exposures, { ...opts, maxPosition });
+  if (cells.exposures === 0) throw new InputError('position bias (em): the logs hold no exposure');
+  const observations = new Float64Array(cells.positions);
+  const clicks = new Float64Array(cells.positions);
+  for (let x = 0; x < cells.cellKey.length; x++) {
+    observations[cells.cellPosition[x]] += cells.impressions[x];
+    clicks[cells.cellPosition[x]] += cells.clicks[x];
   }
-  const nExposures = exposureStart.length - 1;
-  if (nExposures === 0) throw new InputError('position bias (em): the logs hold no exposure');
-  const nKeys = keyIds.size;
-  const nCells = cellKey.length;
-  const counts = (multiplicity: Int32Array | null) => {
-    const n = new Float64Array(nCells);
-    const c = new Float64Array(nCells);
-    for (let e = 0; e < nExposures; e++) {
-      const w = multiplicity ? multiplicity[e] : 1;
-      if (w === 0) continue;
-      for (let r = exposureStart[e]; r < exposureStart[e + 1]; r++) {
-        n[rowCell[r]] += w;
-        c[rowCell[r]] += w * rowClick[r];
-      }
-    }
-    return { n, c };
-  };
-  const all = counts(null);
-  const observations = new Float64Array(nPositions);
-  const clicks = new Float64Array(nPositions);
-  for (let x = 0; x < nCells; x++) {
-    observations[cellPosition[x]] += all.n[x];
-    clicks[cellPosition[x]] += all.c[x];
-  }
-  const identified = linkedToFirst(cellKey, cellPosition, nKeys, nPositions);
   if (observations[0] === 0) throw new InputError('position bias (em): no item was shown at position 1');
-  if (!identified.some((linked, j) => linked && j > 0))
+  if (!cells.identified.some((linked, j) => linked && j > 0))
     throw new InputError(
       `position bias (em): cannot identify θ: no ${opts.relevance === 'item' ? 'item' : 'user-item pair'} was shown both at position 1 and elsewhere; the position-based model needs logs where the same items appear at different positions (exploration or swap logs)`,
     );
-
-  // Deterministic start: θ below 1 everywhere (θ = 1 is a fixed point of the update), γ at each key's click rate.
-  const theta = new Float64Array(nPositions).fill(0.5);
-  const gamma = new Float64Array(nKeys);
-  {
-    const shown = new Float64Array(nKeys);
-    for (let x = 0; x < nCells; x++) {
-      gamma[cellKey[x]] += all.c[x];
-      shown[cellKey[x]] += all.n[x];
-    }
-    for (let k = 0; k < nKeys; k++) gamma[k] = Math.min(0.99, Math.max(0.01, gamma[k] / shown[k]));
-  }
+  const fitted = emStart(cells);
   let summary: EmSummary | null = null;
-  const run = (n: Float64Array, c: Float64Array, th: Float64Array, g: Float64Array, progress: Progress | null) => {
-    const thNum = new Float64Array(nPositions);
-    const thDen = new Float64Array(nPositions);
-    const gNum = new Float64Array(nKeys);
-    const gDen = new Float64Array(nKeys);
-    let iterations = 0;
-    let converged = false;
-    let logLikelihood = -Infinity;
-    while (iterations < opts.maxIterations && !converged) {
-      thNum.fill(0);
-      thDen.fill(0);
-      gNum.fill(0);
-      gDen.fill(0);
-      logLikelihood = 0;
-      for (let x = 0; x < nCells; x++) {
-        if (n[x] === 0) continue;
-        const p = cellPosition[x];
-        const k = cellKey[x];
-        const t = th[p];
-        const r = g[k];
-        const missed = n[x] - c[x];
-        const noClick = 1 - t * r;
-        thNum[p] += c[x] + (missed * t * (1 - r)) / noClick;
-        gNum[k] += c[x] + (missed * r * (1 - t)) / noClick;
-        thDen[p] += n[x];
-        gDen[k] += n[x];
-        logLikelihood += (c[x] > 0 ? c[x] * Math.log(t * r) : 0) + (missed > 0 ? missed * Math.log(noClick) : 0);
-      }
-      const before = th[0];
-      let moved = 0;
-      const after = thDen[0] > 0 ? thNum[0] / thDen[0] : before;
-      for (let p = 0; p < nPositions; p++) {
-        const next = thDen[p] > 0 ? thNum[p] / thDen[p] : th[p];
-        moved = Math.max(moved, Math.abs(next / after - th[p] / before));
-        th[p] = next;
-      }
-      for (let k = 0; k < nKeys; k++) if (gDen[k] > 0) g[k] = gNum[k] / gDen[k];
-      iterations++;
-      converged = moved < opts.tolerance;
-      progress?.tick();
-    }
-    return { iterations, converged, logLikelihood };
-  };
   const normalised = (th: Float64Array) => Float64Array.from(th, (t) => t / th[0]);
   return {
-    exposures: nExposures,
+    exposures: cells.exposures,
     observations,
     clicks,
-    identified,
+    identified: [...cells.identified],
     estimate: (multiplicity) => {
       if (!multiplicity) {
         const progress = new Progress('position bias em', opts.maxIterations, 'iterations');
-        const result = run(all.n, all.c, theta, gamma, progress);
+        const result = runEm(cells, cells.impressions, cells.clicks, fitted, opts, progress);
         progress.finish(result);
-        summary = { relevance: opts.relevance, keys: nKeys, ...result };
+        summary = { relevance: opts.relevance, keys: cells.keyIds.size, ...result };
         if (!result.converged) log.warn(`position bias (em): not converged after ${result.iterations} iterations`);
-        return normalised(theta);
+        return normalised(fitted.theta);
       }
       // A replicate starts from the full-data fit: the same fixed point, reached in few iterations.
-      const { n, c } = counts(multiplicity);
-      const th = Float64Array.from(theta);
-      run(n, c, th, Float64Array.from(gamma), null);
-      return normalised(th);
+      const { n, c } = cells.counts(multiplicity);
+      const replicate = { theta: Float64Array.from(fitted.theta), gamma: Float64Array.from(fitted.gamma) };
+      runEm(cells, n, c, replicate, opts);
+      return normalised(replicate.theta);
     },
     em: () => {
       if (!summary) throw new Error('the EM summary is read before the full-data fit');
       return summary;
     },
   };
-}
-
-/** Per position, whether some chain of keys shown at two positions links it to position 1 (union-find over positions). */
-function linkedToFirst(cellKey: readonly number[], cellPosition: readonly number[], nKeys: number, nPositions: number): boolean[] {
-  const parent = Int32Array.from({ length: nPositions }, (_, p) => p);
-  const root = (p: number): number => {
-    while (parent[p] !== p) p = parent[p] = parent[parent[p]];
-    return p;
-  };
-  const firstPosition = new Int32Array(nKeys).fill(-1);
-  for (let x = 0; x < cellKey.length; x++) {
-    const k = cellKey[x];
-    if (firstPosition[k] < 0) firstPosition[k] = cellPosition[x];
-    else parent[root(cellPosition[x])] = root(firstPosition[k]);
-  }
-  return Array.from({ length: nPositions }, (_, p) => root(p) === root(0));
 }
 
 /** Percentile intervals over `replicates` resamplings of the exposures with replacement; replicates where a position is undefined are left out. */

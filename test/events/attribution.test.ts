@@ -1,28 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { attributeEvents } from '../../src/events/attribution.js';
 import type { ExposureRecord, UserEventRecord } from '../../src/events/records.js';
+import { exposureRecord, event as logEvent, shownItems } from './log-records.js';
 
 const MIN = 60_000;
 
 function exposure(request_id: string, user_id: number, time: number, items: number[]): ExposureRecord {
-  return {
-    kind: 'exposure',
-    request_id,
-    time,
-    user_id,
-    route: 'user',
-    model: 'm',
-    version: 'v',
-    path: 'live',
-    experiment: null,
-    variant: null,
-    policy: 'greedy',
-    items: items.map((item_id, j) => ({ item_id, position: j + 1, score: 1 / (j + 1), channel: 'als', propensity: 1 })),
-  };
+  return exposureRecord({ request_id, user_id, time, items: shownItems(items) });
 }
 
 function event(user_id: number, item_id: number, time: number, type = 'click', request_id: string | null = null): UserEventRecord {
-  return { kind: 'event', user_id, item_id, type, request_id, time };
+  return logEvent(user_id, item_id, type, time, request_id);
 }
 
 describe('attributeEvents', () => {

@@ -11,6 +11,7 @@ import { planSampleSize } from '../../src/experiments/plan.js';
 import { abReport } from '../../src/experiments/report.js';
 import { Rng } from '../../src/util/rng.js';
 import { oneErrorLine, runCli } from '../cli-runner.js';
+import { exposureRecord, shownItems } from '../events/log-records.js';
 
 const START = Date.parse('2026-01-01T00:00:00Z');
 const HOUR = 3_600_000;
@@ -33,26 +34,18 @@ async function writeLog(dir: string, records: readonly LogRecord[]): Promise<voi
 
 let requests = 0;
 function exposure(user: number, time: number, variant: string | null): ExposureRecord {
-  return {
-    kind: 'exposure',
+  return exposureRecord({
     request_id: `q${++requests}`,
     time,
     user_id: user,
-    route: 'user',
     model: variant ?? 'als',
-    version: 'v1',
-    path: 'live',
     experiment: variant === null ? null : 'ranker-vs-pop',
     variant,
-    policy: 'greedy',
-    items: Array.from({ length: 5 }, (_, i) => ({
-      item_id: (user * 7 + i * 13) % 50,
-      position: i + 1,
-      score: 1,
-      channel: 'x',
-      propensity: 1,
-    })),
-  };
+    items: shownItems(
+      Array.from({ length: 5 }, (_, i) => (user * 7 + i * 13) % 50),
+      'x',
+    ),
+  });
 }
 
 /** 400 users over a week, a quarter with a day of history before it; the ranker's users click more. */

@@ -3,6 +3,7 @@ import type { ExposureRecord, UserEventRecord } from '../../src/events/records.j
 import { parseExperiment } from '../../src/experiments/experiment.js';
 import { abReport } from '../../src/experiments/report.js';
 import { compare, cuped, ratioEstimate } from '../../src/experiments/statistics.js';
+import { exposureRecord, event as logEvent, shownItems } from '../events/log-records.js';
 
 const START = Date.parse('2026-01-01T00:00:00Z');
 const HOUR = 3_600_000;
@@ -18,24 +19,18 @@ const experiment = experimentOf([0.5, 0.5], '2026-01-08T00:00:00Z');
 
 let requests = 0;
 function exposure(user: number | null, time: number, items: number[], variant: string | null = null, id = 'exp1'): ExposureRecord {
-  return {
-    kind: 'exposure',
+  return exposureRecord({
     request_id: `r${++requests}`,
     time,
     user_id: user,
-    route: 'user',
-    model: 'als',
-    version: 'v1',
-    path: 'live',
     experiment: variant === null ? null : id,
     variant,
-    policy: 'greedy',
-    items: items.map((item_id, i) => ({ item_id, position: i + 1, score: 1 - i / 10, channel: 'als', propensity: 1 })),
-  };
+    items: shownItems(items),
+  });
 }
 
 function event(user: number, item: number, type: string, time: number, request: ExposureRecord | null = null): UserEventRecord {
-  return { kind: 'event', user_id: user, item_id: item, type, request_id: request?.request_id ?? null, time };
+  return logEvent(user, item, type, time, request?.request_id ?? null);
 }
 
 describe('the A/B report over logs built by hand', () => {

@@ -5,7 +5,9 @@ import { epsilonGreedyPolicy } from '../../src/explore/epsilon-greedy.js';
 import type { RankedItem } from '../../src/explore/policy.js';
 import { fitPositionBasedModel } from '../../src/ope/click-model.js';
 import { effectiveSampleSize, estimateOffPolicy } from '../../src/ope/estimate.js';
+import { estimatePositionBias } from '../../src/ope/position-bias.js';
 import { Rng } from '../../src/util/rng.js';
+import { event, exposureRecord, shownItems } from '../events/log-records.js';
 
 const K = 5;
 const ITEMS = 40;
@@ -15,20 +17,7 @@ const THETA = [1, 0.6, 0.4, 0.3, 0.25];
 const rel = (item: number): number => 0.05 + (0.5 * ((item * 7) % ITEMS)) / ITEMS;
 
 function exposure(request: number, user: number, policy: string, items: ExposureRecord['items']): ExposureRecord {
-  return {
-    kind: 'exposure',
-    request_id: `r${request}`,
-    time: request,
-    user_id: user,
-    route: 'user',
-    model: 'm',
-    version: 'v',
-    path: 'live',
-    experiment: null,
-    variant: null,
-    policy,
-    items,
-  };
+  return exposureRecord({ request_id: `r${request}`, time: request, user_id: user, policy, items });
 }
 
 /**
@@ -151,5 +140,22 @@ describe('off-policy estimates', () => {
         expect(Math.abs(model.examination[p] * gamma - THETA[p] * rel(item)), `item ${item} at ${p + 1}`).toBeLessThan(0.05);
     }
     expect(scale).toBeGreaterThan(0);
+  });
+
+  it('fit the same model as recsys positions --method em, flagging an unidentified θ where positions stops', () => {
+    const logs = simulateLogs(6, 2000, 1);
+    const model = fitPositionBasedModel(logs, K);
+    const positions = estimatePositionBias(logs, { method: 'em', bootstrap: 0, maxPosition: K });
+    expect(positions.positions.map((p) => p.theta)).toEqual([...model.examination].map((t) => t / model.examination[0]));
+    expect(model.identified).toEqual([true, true, true, true, true]);
+    // A deterministic list: no item links position 2 to position 1, and nothing was shown at 3..K.
+    const fixed = attributeEvents(
+      [exposure(0, 1, 'greedy', shownItems([1, 2])), exposure(1, 2, 'greedy', shownItems([1, 2]))],
+      [event(1, 1, 'click', 1, 'r0')],
+    ).exposures;
+    const unidentified = fitPositionBasedModel(fixed, K);
+    expect(unidentified.identified).toEqual([true, false, false, false, false]);
+    expect([...unidentified.examination].slice(2)).toEqual([0, 0, 0]);
+    expect(() => estimatePositionBias(fixed, { method: 'em', bootstrap: 0 })).toThrow(/cannot identify θ/);
   });
 });

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { AttributedExposure } from '../../src/events/attribution.js';
-import type { ExposureRecord } from '../../src/events/records.js';
 import { swapPolicy } from '../../src/explore/swap.js';
 import { estimatePositionBias, type PositionBiasReport } from '../../src/ope/position-bias.js';
 import { Rng } from '../../src/util/rng.js';
+import { exposureRecord } from '../events/log-records.js';
 import { asPlaced, ClickLog, PLANTED_THETA, randomItems } from './click-logs.js';
 
 const K = PLANTED_THETA.length;
@@ -27,20 +27,12 @@ function expectRecovered(report: PositionBiasReport): void {
 
 /** A hand-made exposure whose items 0..n-1 are shown at positions 1..n, with the given clicks. */
 function exposure(i: number, items: number[], clicks: number[], policy = 'greedy', channels?: string[]): AttributedExposure {
-  const record: ExposureRecord = {
-    kind: 'exposure',
+  const record = exposureRecord({
     request_id: `r${i}`,
     time: i,
-    user_id: 1,
-    route: 'user',
-    model: 'm',
-    version: 'v',
-    path: 'live',
-    experiment: null,
-    variant: null,
     policy,
     items: items.map((item_id, j) => ({ item_id, position: j + 1, score: 0, channel: channels?.[j] ?? 'als', propensity: 1 })),
-  };
+  });
   return { exposure: record, positive: Uint8Array.from(clicks) };
 }
 
