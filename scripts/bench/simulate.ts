@@ -218,7 +218,7 @@ A/A and A/B: ${AB.days} days × ${AB.usersPerDay} arrivals per seed (about ${Mat
 
 Off-policy estimates of ALS's CTR from ε-greedy (ε = 0.5, candidates pool: popularity's top 100) logs of popularity,
 7 days × 1,000 requests per seed, ${OPE_SEEDS} seeds; the truth is ALS's exact expected CTR on the logged users
-(mean unsupported share of ALS's slots ${pct(mean(unsupported))}):
+(mean share of ALS's slots the report counts unsupported ${pct(mean(unsupported))}):
 
 | estimator | bias | standard deviation | RMSE | 95 % interval covers | mean ESS |
 | --- | ---: | ---: | ---: | --- | ---: |

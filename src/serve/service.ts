@@ -397,26 +397,7 @@ export class RecommendationService {
 
   private logExposure(answer: Answer, route: ExposureRoute): void {
     if (this.sink === null) return;
-    const exposure: ExposureRecord = {
-      kind: 'exposure',
-      request_id: answer.request_id,
-      time: this.now(),
-      user_id: answer.user_id,
-      route,
-      model: answer.model,
-      version: answer.version,
-      path: answer.path,
-      experiment: answer.experiment ?? null,
-      variant: answer.variant ?? null,
-      policy: answer.policy,
-      items: answer.items.map((i) => ({
-        item_id: i.item_id,
-        position: i.rank,
-        score: i.score,
-        channel: i.channel,
-        propensity: i.propensity,
-      })),
-    };
+    const exposure = exposureRecord(answer, route, this.now());
     this.append(exposure);
   }
 
@@ -487,4 +468,28 @@ export class RecommendationService {
     this.metrics.error('model_failed');
     return fallbackAnswer(m, userId, k, excluded, `the model failed: ${message}`);
   }
+}
+
+/** The exposure record of an answer as shown (docs/events.md), at `time`: what the service logs, and what a client of its JSON can rebuild. */
+export function exposureRecord(answer: Answer, route: ExposureRoute, time: number): ExposureRecord {
+  return {
+    kind: 'exposure',
+    request_id: answer.request_id,
+    time,
+    user_id: answer.user_id,
+    route,
+    model: answer.model,
+    version: answer.version,
+    path: answer.path,
+    experiment: answer.experiment ?? null,
+    variant: answer.variant ?? null,
+    policy: answer.policy,
+    items: answer.items.map((i) => ({
+      item_id: i.item_id,
+      position: i.rank,
+      score: i.score,
+      channel: i.channel,
+      propensity: i.propensity,
+    })),
+  };
 }

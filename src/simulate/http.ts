@@ -1,7 +1,7 @@
 import type { ExposureRecord, UserEventRecord } from '../events/records.js';
 import { RecsysError } from '../util/errors.js';
 import type { Answer } from '../serve/types.js';
-import { exposureOf } from './service.js';
+import { exposureRecord } from '../serve/service.js';
 import type { Answerer } from './simulator.js';
 
 /**
@@ -14,7 +14,7 @@ export class HttpAnswerer implements Answerer {
 
   async answer(userId: number, k: number, time: number): Promise<ExposureRecord> {
     const url = `${this.baseUrl.replace(/\/$/, '')}/recommend/${userId}?k=${k}`;
-    return exposureOf((await this.call(url, { method: 'GET' })) as Answer, userId, time);
+    return exposureRecord((await this.call(url, { method: 'GET' })) as Answer, 'user', time);
   }
 
   async send(event: UserEventRecord): Promise<void> {

@@ -36,8 +36,8 @@ describe('off-policy evaluation on the simulator', () => {
       expect(e.ctrInterval[0]).toBeLessThanOrEqual(trueCtr);
       expect(e.ctrInterval[1]).toBeGreaterThanOrEqual(trueCtr);
     }
-    // Popularity's top 100 do not hold most of what ALS shows these users: the report says support is thin.
-    expect(report.unsupportedShare).toBeGreaterThan(0.05);
-    expect(report.warning).not.toBeNull();
+    // On 800 items popularity's top 100 plus exploration reach nearly every item ALS shows: no thin-support warning.
+    expect(report.unsupportedShare).toBeLessThan(0.05);
+    expect(report.warning).toBeNull();
   });
 });
