@@ -90,33 +90,26 @@ interface OpenSegment {
 /** Per process, across stores: two stores of one process on one directory never share a segment. */
 let segmentSeq = 0;
 
-export class LocalLogStore implements CountingLogSink {
+/**
+ * What every sink shares: `append` queues the record's JSON (dropping and counting beyond
+ * `maxQueue`, so it never blocks or throws), a timer flushes every interval, and flushes run one
+ * at a time, in order. A sink says how a batch is written (`writeQueue`) and how it closes.
+ */
+export abstract class BatchedLogSink implements CountingLogSink {
   readonly stats = emptyStats();
-  private queue: string[] = [];
-  private segment: OpenSegment | null = null;
-  /** The flush in progress; flushes run one at a time, in order. */
-  private writing: Promise<void> = Promise.resolve();
-  private readonly timer: NodeJS.Timeout;
-  private closed = false;
-  /** A failing disk is reported once, and again once it works. */
-  private failing = false;
-  private readonly flushIntervalMs: number;
-  private readonly maxSegmentBytes: number;
-  private readonly maxSegmentAgeMs: number;
-  private readonly maxQueue: number;
+  protected queue: string[] = [];
+  /** The flush in progress. */
+  protected writing: Promise<void> = Promise.resolve();
+  protected readonly timer: NodeJS.Timeout;
+  protected closed = false;
 
-  constructor(private readonly opts: LocalLogOptions) {
-    this.flushIntervalMs = opts.flushIntervalMs ?? DEFAULT_FLUSH_INTERVAL_MS;
-    this.maxSegmentBytes = opts.maxSegmentBytes ?? DEFAULT_MAX_SEGMENT_BYTES;
-    this.maxSegmentAgeMs = opts.maxSegmentAgeMs ?? DEFAULT_MAX_SEGMENT_AGE_MS;
-    this.maxQueue = opts.maxQueue ?? DEFAULT_MAX_QUEUE;
-    this.timer = setInterval(() => void this.flush(), this.flushIntervalMs);
+  constructor(
+    flushIntervalMs: number,
+    protected readonly maxQueue: number,
+  ) {
+    this.timer = setInterval(() => void this.flush(), flushIntervalMs);
     // Logging never keeps a process alive; whoever ends it calls close().
     this.timer.unref();
-  }
-
-  get dir(): string {
-    return this.opts.dir;
   }
 
   append(record: LogRecord): void {
@@ -133,6 +126,29 @@ export class LocalLogStore implements CountingLogSink {
     return this.writing;
   }
 
+  abstract close(): Promise<void>;
+
+  /** Writes (or keeps for later) what the queue holds. Never throws. */
+  protected abstract writeQueue(): Promise<void>;
+}
+
+export class LocalLogStore extends BatchedLogSink {
+  private segment: OpenSegment | null = null;
+  /** A failing disk is reported once, and again once it works. */
+  private failing = false;
+  private readonly maxSegmentBytes: number;
+  private readonly maxSegmentAgeMs: number;
+
+  constructor(private readonly opts: LocalLogOptions) {
+    super(opts.flushIntervalMs ?? DEFAULT_FLUSH_INTERVAL_MS, opts.maxQueue ?? DEFAULT_MAX_QUEUE);
+    this.maxSegmentBytes = opts.maxSegmentBytes ?? DEFAULT_MAX_SEGMENT_BYTES;
+    this.maxSegmentAgeMs = opts.maxSegmentAgeMs ?? DEFAULT_MAX_SEGMENT_AGE_MS;
+  }
+
+  get dir(): string {
+    return this.opts.dir;
+  }
+
   async close(): Promise<void> {
     clearInterval(this.timer);
     await this.flush();
@@ -145,7 +161,7 @@ export class LocalLogStore implements CountingLogSink {
   }
 
   /** Writes the queue with one append; on failure keeps it for the next flush (within maxQueue). Never throws. */
-  private async writeQueue(): Promise<void> {
+  protected async writeQueue(): Promise<void> {
     const now = Date.now();
     if (this.segment && now - this.segment.started >= this.maxSegmentAgeMs) await this.closeSegment();
     if (this.queue.length === 0) return;

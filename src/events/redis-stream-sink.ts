@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { InputError, RecsysError } from '../util/errors.js';
 import { writeJsonAtomic } from '../util/fs.js';
 import { log } from '../util/log.js';
-import { DEFAULT_FLUSH_INTERVAL_MS, DEFAULT_MAX_QUEUE, emptyStats, LocalLogStore, type CountingLogSink } from './log-store.js';
+import { BatchedLogSink, DEFAULT_FLUSH_INTERVAL_MS, DEFAULT_MAX_QUEUE, LocalLogStore } from './log-store.js';
 import { parseRecord } from './log-reader.js';
 import type { LogRecord } from './records.js';
 
@@ -47,43 +47,21 @@ function streamClient(url: string, timeoutMs: number): Redis {
   });
 }
 
-export class RedisStreamSink implements CountingLogSink {
-  readonly stats = emptyStats();
-  private queue: string[] = [];
-  private writing: Promise<void> = Promise.resolve();
-  private readonly timer: NodeJS.Timeout;
+export class RedisStreamSink extends BatchedLogSink {
   private readonly client: Redis;
   private readonly stream: string;
   private readonly maxLen: string;
-  private readonly maxQueue: number;
   private readonly timeoutMs: number;
-  private closed = false;
   /** The connection's trouble is reported once, and again once it works. */
   private failing = false;
 
   constructor(opts: RedisStreamOptions) {
+    super(opts.flushIntervalMs ?? DEFAULT_FLUSH_INTERVAL_MS, opts.maxQueue ?? DEFAULT_MAX_QUEUE);
     this.stream = opts.stream ?? DEFAULT_STREAM;
     this.maxLen = String(opts.maxLen ?? DEFAULT_STREAM_MAX_LEN);
-    this.maxQueue = opts.maxQueue ?? DEFAULT_MAX_QUEUE;
     this.timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.client = streamClient(opts.url, this.timeoutMs);
     this.client.on('error', (err: Error) => this.trouble(err.message));
-    this.timer = setInterval(() => void this.flush(), opts.flushIntervalMs ?? DEFAULT_FLUSH_INTERVAL_MS);
-    this.timer.unref();
-  }
-
-  append(record: LogRecord): void {
-    this.stats.appended++;
-    if (this.closed || this.queue.length >= this.maxQueue) {
-      this.stats.dropped++;
-      return;
-    }
-    this.queue.push(JSON.stringify(record));
-  }
-
-  flush(): Promise<void> {
-    this.writing = this.writing.then(() => this.writeQueue());
-    return this.writing;
   }
 
   async close(): Promise<void> {
@@ -98,7 +76,7 @@ export class RedisStreamSink implements CountingLogSink {
     else this.client.disconnect();
   }
 
-  private async writeQueue(): Promise<void> {
+  protected async writeQueue(): Promise<void> {
     if (this.queue.length === 0 || this.client.status !== 'ready') return;
     const batch = this.queue;
     this.queue = [];

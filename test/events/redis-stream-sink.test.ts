@@ -100,14 +100,15 @@ describe('the Redis Streams sink', () => {
     expect(sink.stats.appended).toBe(604);
     expect((await readLogInto(local)).events).toHaveLength(302);
     const redisWritten = sink.stats.written - 302;
-    // The restarted server (no persistence) holds what was written after the kill: queued
-    // records in order, then the one appended after the restart.
+    // The restarted server (no persistence) holds what was written after the kill: the queued
+    // records that survived the outage, in order (none, when the one flush in flight as Redis
+    // died took the whole queue with it: delivery is at most once), then the one appended after
+    // the restart.
     const stream = await readAll('down');
     expect(stream).toHaveLength(redisWritten - 1);
     const items = stream.map((r) => (r.kind === 'event' ? r.item_id : -1));
     expect(items[items.length - 1]).toBe(999);
     expect(items.slice(0, -1)).toEqual([...items.slice(0, -1)].sort((a, b) => a - b));
     expect(items.slice(0, -1).every((i) => i >= 100 && i < 400)).toBe(true);
-    expect(stream.length).toBeGreaterThanOrEqual(2);
   });
 });
