@@ -71,6 +71,8 @@ interface Arms {
   readonly own: Arm;
   readonly variants: ReadonlyMap<string, Arm>;
   readonly anonymous: Arm;
+  /** When the experiment runs, ms since the epoch (end: Infinity while open), parsed once rather than per request. */
+  readonly runs: { readonly start: number; readonly end: number };
 }
 
 /** The model's list for a request, and the items its user must never be shown (what a policy's pools are filtered with). */
@@ -196,7 +198,10 @@ export class RecommendationService {
       variants.set(v.name, { holder, policy, experiment: exp?.id ?? null, variant: v.name });
     }
     const control = exp ? (variants.get(controlOf(exp)) as Arm) : own;
-    return { own, variants, anonymous: { ...control, experiment: null, variant: null } };
+    const runs = exp
+      ? { start: Date.parse(exp.start), end: exp.end === undefined ? Number.POSITIVE_INFINITY : Date.parse(exp.end) }
+      : { start: 0, end: 0 };
+    return { own, variants, anonymous: { ...control, experiment: null, variant: null }, runs };
   }
 
   /**
@@ -208,7 +213,7 @@ export class RecommendationService {
     if (this.arms === null) throw new Error('the service is not started');
     const exp = this.opts.experiment;
     const now = this.now();
-    if (!exp || now < Date.parse(exp.start) || (exp.end !== undefined && now >= Date.parse(exp.end))) return this.arms.own;
+    if (!exp || now < this.arms.runs.start || now >= this.arms.runs.end) return this.arms.own;
     if (userId === null) return this.arms.anonymous;
     return this.arms.variants.get(assignVariant(exp, userId).name) as Arm;
   }
@@ -373,16 +378,21 @@ export class RecommendationService {
    */
   private show({ answer: ranked, exclude }: Ranked, k: number, requestId: string, route: ExposureRoute, arm: Arm): Answer {
     let policy = arm.policy;
-    const list = ranked.items.map(({ item_id, score, channel }) => ({ item_id, score, channel }));
     let placed: ReturnType<Policy['place']>;
     try {
-      const random = new Rng(Number.parseInt(sha256(`${this.seed}:${requestId}`).slice(0, 8), 16));
-      placed = policy.place(list, { k, userId: ranked.user_id, random: () => random.next(), exclude });
+      // Seeded on the first draw: a deterministic policy (greedy, the default) never draws, and
+      // its requests should not pay for a sha256.
+      let stream: Rng | null = null;
+      const random = (): number => {
+        stream ??= new Rng(Number.parseInt(sha256(`${this.seed}:${requestId}`).slice(0, 8), 16));
+        return stream.next();
+      };
+      placed = policy.place(ranked.items, { k, userId: ranked.user_id, random, exclude });
     } catch (err) {
       log.error(`serve: the ${policy.name} policy failed, the model's list is shown as it is: ${(err as Error).message}`);
       this.metrics.error('policy_failed');
       policy = greedyPolicy;
-      placed = greedyPolicy.place(list, { k, userId: ranked.user_id, random: Math.random });
+      placed = greedyPolicy.place(ranked.items, { k, userId: ranked.user_id, random: Math.random });
     }
     const answer: Answer = {
       ...ranked,
