@@ -2,7 +2,7 @@ import type { ExposureRecord, UserEventRecord } from '../events/records.js';
 import { assignVariant, type Experiment } from '../experiments/experiment.js';
 import { type Csr, csrHas } from '../matrix/csr.js';
 import { recommendSourced, type Recommender } from '../models/model.js';
-import { greedyPolicy, type Policy, type RankedItem } from '../explore/policy.js';
+import { greedyPolicy, type PlacedItem, type Policy, type RankedItem } from '../explore/policy.js';
 import { Rng } from '../util/rng.js';
 import { RecordCollector } from './collector.js';
 import { type Counterfactual, groundTruth, type GroundTruth } from './ground-truth.js';
@@ -151,13 +151,7 @@ export class PrecomputedAnswerer implements Answerer, Counterfactual {
 
   async answer(userId: number, k: number, time: number): Promise<ExposureRecord> {
     const served = this.variantOf(userId);
-    const ranked = served.lists.ranked(userId).slice(0, served.policy.depth(k));
-    const placed = served.policy.place(ranked, {
-      k,
-      userId,
-      random: () => this.rng.next(),
-      exclude: (item) => served.lists.seen(userId, item),
-    });
+    const placed = placeFor(served, userId, k, this.rng);
     this.requests++;
     return {
       kind: 'exposure',
@@ -195,20 +189,17 @@ export class PrecomputedAnswerer implements Answerer, Counterfactual {
   ): { clicks: number; slots: number; exact: boolean } {
     const served = this.opts.experiment ? this.variants.find((v) => v.name === variant) : this.variants[0];
     if (!served) throw new Error(`PrecomputedAnswerer: no variant ${variant}`);
-    const ranked = served.lists.ranked(userId).slice(0, served.policy.depth(k));
     if (served.policy.name === greedyPolicy.name) {
-      const shown = ranked.slice(0, k).map((r) => r.item_id);
+      const shown = served.lists
+        .ranked(userId)
+        .slice(0, k)
+        .map((r) => r.item_id);
       return { clicks: truth.listClicks(userId, shown), slots: shown.length, exact: true };
     }
     let clicks = 0;
     let slots = 0;
     for (let r = 0; r < replicates; r++) {
-      const placed = served.policy.place(ranked, {
-        k,
-        userId,
-        random: () => rng.next(),
-        exclude: (item) => served.lists.seen(userId, item),
-      });
+      const placed = placeFor(served, userId, k, rng);
       clicks += truth.listClicks(
         userId,
         placed.map((p) => p.item_id),
@@ -217,6 +208,12 @@ export class PrecomputedAnswerer implements Answerer, Counterfactual {
     }
     return { clicks: clicks / replicates, slots: slots / replicates, exact: false };
   }
+}
+
+/** The variant's policy placing k items from the user's precomputed list, never one the user has seen. */
+function placeFor(served: ServedVariant, userId: number, k: number, rng: Rng): PlacedItem[] {
+  const ranked = served.lists.ranked(userId).slice(0, served.policy.depth(k));
+  return served.policy.place(ranked, { k, userId, random: () => rng.next(), exclude: (item) => served.lists.seen(userId, item) });
 }
 
 export interface InMemorySimulation {
