@@ -2,6 +2,7 @@ import type { AttributedExposure } from '../events/attribution.js';
 import { propensityAtEveryPosition } from '../explore/epsilon-greedy.js';
 import { Rng } from '../util/rng.js';
 import { attractionOf, fitPositionBasedModel } from './click-model.js';
+import { percentileInterval } from './percentile.js';
 
 /** The estimators of docs/ope.md. */
 export const ESTIMATORS = ['ips', 'snips', 'dr', 'pbm'] as const;
@@ -224,18 +225,6 @@ export function effectiveSampleSize(weights: ArrayLike<number>): number {
     s2 += weights[i] * weights[i];
   }
   return s2 > 0 ? (s * s) / s2 : 0;
-}
-
-/** The (1 − level)/2 and (1 + level)/2 quantiles of the replicates (linear interpolation), or NaNs without any. */
-function percentileInterval(replicates: Float64Array, level: number): [number, number] {
-  if (replicates.length === 0) return [Number.NaN, Number.NaN];
-  const sorted = Float64Array.from(replicates).sort();
-  const at = (q: number): number => {
-    const x = q * (sorted.length - 1);
-    const lo = Math.floor(x);
-    return sorted[lo] + (sorted[Math.min(lo + 1, sorted.length - 1)] - sorted[lo]) * (x - lo);
-  };
-  return [at((1 - level) / 2), at((1 + level) / 2)];
 }
 
 function sum(values: ArrayLike<number>): number {

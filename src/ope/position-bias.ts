@@ -6,6 +6,7 @@ import { log } from '../util/log.js';
 import { Progress } from '../util/progress.js';
 import { Rng } from '../util/rng.js';
 import { EM_DEFAULTS, emStart, type PositionBasedFitOptions, positionCells, type RelevanceKey, runEm } from './click-model.js';
+import { percentileInterval } from './percentile.js';
 
 /**
  * Position bias (docs/position-bias.md): θ_p, the probability that a user examines position p,
@@ -247,21 +248,10 @@ function bootstrapIntervals(
     progress.tick();
   }
   progress.finish();
-  const alpha = (1 - opts.confidence) / 2;
-  const low = new Float64Array(nPositions).fill(Number.NaN);
-  const high = new Float64Array(nPositions).fill(Number.NaN);
+  const low = new Float64Array(nPositions);
+  const high = new Float64Array(nPositions);
   draws.forEach((d, p) => {
-    if (d.length === 0) return;
-    d.sort((a, b) => a - b);
-    low[p] = quantile(d, alpha);
-    high[p] = quantile(d, 1 - alpha);
+    [low[p], high[p]] = percentileInterval(d, opts.confidence);
   });
   return { low, high };
-}
-
-/** Linear interpolation between order statistics of sorted `xs` (type 7, as R and numpy by default). */
-function quantile(xs: readonly number[], q: number): number {
-  const h = (xs.length - 1) * q;
-  const lo = Math.floor(h);
-  return xs[lo] + (h - lo) * ((xs[Math.min(lo + 1, xs.length - 1)] ?? xs[lo]) - xs[lo]);
 }
